@@ -1,0 +1,159 @@
+//! The `.Mjpeg` container as plain Rust, free of GStreamer.
+//!
+//! A file is a sequence of frames. Each frame is five ASCII decimal digits
+//! giving the length of a JPEG image in bytes (zero padded, `00042` … `99999`)
+//! followed by that many bytes of JPEG data, which starts with the SOI marker
+//! `FF D8` and ends with the EOI marker `FF D9`. There is no file header, no
+//! index and no trailer.
+//!
+//! * [`Index`] hops over the length prefixes of a random-access source to find
+//!   every frame without reading the frames themselves.
+//! * [`StreamParser`] splits a byte stream that arrives in pieces.
+//! * [`FrameWriter`] writes the format and refuses frames it cannot represent.
+//!
+//! Damage is reported as [`Anomaly`] values, never as a panic: a bad prefix makes
+//! the readers search for the next plausible frame header, a frame whose data is
+//! not a JPEG is skipped, and a truncated tail ends the stream after the last
+//! whole frame.
+
+mod index;
+pub mod jpeg;
+mod stream;
+mod writer;
+
+pub use index::{FrameEntry, Index, ReadAt};
+pub use stream::StreamParser;
+pub use writer::{FrameTooLarge, FrameWriter, encode_prefix};
+
+use std::fmt;
+
+/// Number of bytes in a frame's length prefix.
+pub const PREFIX_LEN: usize = 5;
+/// Largest JPEG a frame can hold: five decimal digits.
+pub const MAX_FRAME_LEN: usize = 99_999;
+/// The JPEG start-of-image marker every frame's data begins with.
+pub const SOI: [u8; 2] = [0xFF, 0xD8];
+/// The JPEG end-of-image marker every frame's data ends with.
+pub const EOI: [u8; 2] = [0xFF, 0xD9];
+
+/// Parses a five-digit length prefix. Anything but five ASCII digits is `None`.
+pub fn parse_prefix(bytes: &[u8]) -> Option<usize> {
+    let digits: &[u8; PREFIX_LEN] = bytes.get(..PREFIX_LEN)?.try_into().ok()?;
+    digits.iter().try_fold(0usize, |acc, &b| {
+        b.is_ascii_digit().then(|| acc * 10 + usize::from(b - b'0'))
+    })
+}
+
+/// Whether `data` is a whole JPEG as far as the container is concerned:
+/// it starts with SOI and ends with EOI.
+pub fn is_whole_jpeg(data: &[u8]) -> bool {
+    data.len() >= 4 && data.starts_with(&SOI) && data.ends_with(&EOI)
+}
+
+/// Finds the first position in `haystack` that looks like the start of a frame:
+/// five ASCII digits naming a non-zero length, followed by the JPEG SOI marker.
+pub fn find_frame_header(haystack: &[u8]) -> Option<usize> {
+    haystack
+        .windows(PREFIX_LEN + SOI.len())
+        .position(|w| w[PREFIX_LEN..] == SOI && parse_prefix(w).is_some_and(|len| len >= 4))
+}
+
+/// Something wrong found in a container, with the byte offset where it starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Anomaly {
+    /// The bytes at `offset` are not a valid five-digit length prefix. Reading
+    /// resumed at `resumed_at`, or stopped if no further frame header was found.
+    BadPrefix { offset: u64, resumed_at: Option<u64> },
+    /// The frame at `offset` has a valid prefix but its data does not start with
+    /// a JPEG SOI marker or does not end with an EOI marker; it was skipped.
+    NotJpeg { offset: u64, len: usize },
+    /// The frame at `offset` declares `declared` bytes but only `available`
+    /// remain before the end of the data.
+    Truncated {
+        offset: u64,
+        declared: usize,
+        available: u64,
+    },
+    /// `len` bytes at `offset` at the end of the data are too short to be a frame.
+    TrailingBytes { offset: u64, len: u64 },
+}
+
+impl fmt::Display for Anomaly {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Anomaly::BadPrefix {
+                offset,
+                resumed_at: Some(at),
+            } => write!(
+                f,
+                "invalid frame length prefix at byte offset {offset}; skipped {} bytes to the next frame header at byte offset {at}",
+                at - offset
+            ),
+            Anomaly::BadPrefix {
+                offset,
+                resumed_at: None,
+            } => write!(
+                f,
+                "invalid frame length prefix at byte offset {offset} and no further frame header; ignoring the rest of the data"
+            ),
+            Anomaly::NotJpeg { offset, len } => write!(
+                f,
+                "frame at byte offset {offset} ({len} bytes) is not a whole JPEG image (no SOI/EOI marker); skipped"
+            ),
+            Anomaly::Truncated {
+                offset,
+                declared,
+                available,
+            } => write!(
+                f,
+                "frame at byte offset {offset} declares {declared} bytes but only {available} remain: the data is truncated; stopping after the last whole frame"
+            ),
+            Anomaly::TrailingBytes { offset, len } => write!(
+                f,
+                "{len} trailing bytes at byte offset {offset} are too short to be a frame; ignored"
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_parsing() {
+        assert_eq!(parse_prefix(b"10528"), Some(10528));
+        assert_eq!(parse_prefix(b"00000"), Some(0));
+        assert_eq!(parse_prefix(b"99999xyz"), Some(99_999));
+        assert_eq!(parse_prefix(b"1052"), None);
+        assert_eq!(parse_prefix(b" 1052"), None);
+        assert_eq!(parse_prefix(b"1a528"), None);
+        assert_eq!(parse_prefix(b"-1052"), None);
+    }
+
+    #[test]
+    fn header_search() {
+        assert_eq!(find_frame_header(b"xx00010\xFF\xD8"), Some(2));
+        assert_eq!(find_frame_header(b"00000\xFF\xD8"), None, "zero length");
+        assert_eq!(find_frame_header(b"0001\xFF\xD8"), None);
+        assert_eq!(find_frame_header(b"\xFF\xD8\xFF\xD9"), None);
+    }
+
+    #[test]
+    fn whole_jpeg() {
+        assert!(is_whole_jpeg(b"\xFF\xD8\xFF\xD9"));
+        assert!(!is_whole_jpeg(b"\xFF\xD8\xFF"));
+        assert!(!is_whole_jpeg(b"\xFF\xD8\x00\x00"));
+        assert!(!is_whole_jpeg(b"\x00\xD8\xFF\xD9"));
+    }
+
+    #[test]
+    fn anomalies_name_offsets() {
+        let a = Anomaly::BadPrefix {
+            offset: 7,
+            resumed_at: Some(19),
+        };
+        assert!(a.to_string().contains("byte offset 7"), "{a}");
+        assert!(a.to_string().contains("skipped 12 bytes"), "{a}");
+    }
+}
