@@ -13,6 +13,8 @@ mod lengthmjpegmux;
 mod lengthmjpegsrc;
 mod rtpmjpegdepay;
 mod rtpmjpegpay;
+mod playhead;
+mod timing;
 mod typefind;
 
 /// Caps of the `.Mjpeg` container byte stream.

@@ -43,7 +43,9 @@ impl ReadAt for [u8] {
         Ok(self.len() as u64)
     }
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
-        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(self.len());
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(self.len());
         let n = buf.len().min(self.len() - start);
         buf[..n].copy_from_slice(&self[start..start + n]);
         Ok(n)
@@ -132,7 +134,9 @@ impl Index {
                 });
                 break;
             }
-            let head = &mut head[..usize::try_from(avail).unwrap_or(usize::MAX).min(PREFIX_LEN + 2)];
+            let head = &mut head[..usize::try_from(avail)
+                .unwrap_or(usize::MAX)
+                .min(PREFIX_LEN + 2)];
             src.read_exact_at(pos, head)?;
             let Some(len) = parse_prefix(head).filter(|&l| l > 0) else {
                 let resumed_at = scan_for_header(src, pos + 1, size)?;
@@ -203,7 +207,11 @@ impl Index {
 
     /// Size of the largest frame's JPEG data.
     pub fn max_frame_len(&self) -> usize {
-        self.frames.iter().map(|f| f.len as usize).max().unwrap_or(0)
+        self.frames
+            .iter()
+            .map(|f| f.len as usize)
+            .max()
+            .unwrap_or(0)
     }
 }
 
@@ -310,7 +318,13 @@ mod tests {
         let data = container(&[jpeg(1, 10), notjpeg, jpeg(3, 10)]);
         let idx = Index::build(&data[..]).unwrap();
         assert_eq!(idx.len(), 2);
-        assert_eq!(idx.anomalies(), &[Anomaly::NotJpeg { offset: 15, len: 12 }]);
+        assert_eq!(
+            idx.anomalies(),
+            &[Anomaly::NotJpeg {
+                offset: 15,
+                len: 12
+            }]
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@
 
 mod index;
 pub mod jpeg;
-mod stream;
+pub mod stream;
 mod writer;
 
 pub use index::{FrameEntry, Index, ReadAt};
@@ -63,7 +63,10 @@ pub fn find_frame_header(haystack: &[u8]) -> Option<usize> {
 pub enum Anomaly {
     /// The bytes at `offset` are not a valid five-digit length prefix. Reading
     /// resumed at `resumed_at`, or stopped if no further frame header was found.
-    BadPrefix { offset: u64, resumed_at: Option<u64> },
+    BadPrefix {
+        offset: u64,
+        resumed_at: Option<u64>,
+    },
     /// The frame at `offset` has a valid prefix but its data does not start with
     /// a JPEG SOI marker or does not end with an EOI marker; it was skipped.
     NotJpeg { offset: u64, len: usize },

@@ -192,7 +192,10 @@ mod tests {
                 })
                 .collect();
             assert_eq!(anomalies, idx.anomalies(), "piece {piece}");
-            let frames = items.iter().filter(|i| matches!(i, Item::Frame { .. })).count();
+            let frames = items
+                .iter()
+                .filter(|i| matches!(i, Item::Frame { .. }))
+                .count();
             assert_eq!(frames, idx.len());
         }
     }

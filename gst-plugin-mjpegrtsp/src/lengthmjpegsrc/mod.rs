@@ -1,4 +1,20 @@
-// Work in progress: this element is not written yet.
-pub fn register(_plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
-    Ok(())
+//! `lengthmjpegsrc`: plays a `.Mjpeg` file as timestamped, seekable JPEG frames.
+
+use gst::glib;
+use gst::prelude::*;
+
+mod imp;
+
+glib::wrapper! {
+    pub struct LengthMjpegSrc(ObjectSubclass<imp::LengthMjpegSrc>)
+        @extends gst_base::PushSrc, gst_base::BaseSrc, gst::Element, gst::Object;
+}
+
+pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    gst::Element::register(
+        Some(plugin),
+        "lengthmjpegsrc",
+        gst::Rank::NONE,
+        LengthMjpegSrc::static_type(),
+    )
 }
