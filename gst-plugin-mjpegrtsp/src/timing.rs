@@ -52,8 +52,8 @@ mod tests {
         let r = FrameRate::new(24, 1).unwrap();
         assert_eq!(r.frame_start_ns(240), 10_000_000_000);
         assert_eq!(r.frame_at_ns(10_000_000_000), 240);
-        assert_eq!(r.frame_at_ns(41_666_666), 0);
-        assert_eq!(r.frame_at_ns(41_666_667), 1);
+        assert_eq!(r.frame_at_ns(41_666_665), 0);
+        assert_eq!(r.frame_at_ns(41_666_666), 1);
         assert_eq!(FrameRate::new(0, 1), None);
         assert_eq!(FrameRate::new(24, 0), None);
         assert_eq!(FrameRate::new(-24, 1), None);

@@ -189,7 +189,8 @@ impl LengthMjpegDemux {
             Some(pad) => pad,
             None => match jpeg::parse_info(&data) {
                 Some(info) => {
-                    self.add_srcpad(&jpeg_caps(&info, self.state.lock().unwrap().rate))?
+                    let rate = self.state.lock().unwrap().rate;
+                    self.add_srcpad(&jpeg_caps(&info, rate))?
                 }
                 None => {
                     gst::element_imp_warning!(
@@ -307,10 +308,7 @@ impl LengthMjpegDemux {
                     self.forward_downstream(gst::event::Eos::builder().seqnum(seqnum).build());
                 }
             }
-            gst::FlowError::NotLinked
-            | gst::FlowError::Error
-            | gst::FlowError::NotNegotiated
-            | _ => {
+            _ => {
                 if flow != gst::FlowError::Error {
                     gst::element_imp_error!(
                         self,
