@@ -1,11 +1,9 @@
 //! `lengthmjpegsrc` and `filesrc ! lengthmjpegdemux` against the same files:
 //! timestamps, queries, seeking, looping, and every kind of damaged input.
 
-mod util;
-
 use gst::prelude::*;
 use gstmjpegrtsp::container::is_whole_jpeg;
-use util::*;
+use mjpegrtsp_tests::*;
 
 const SECOND: gst::ClockTime = gst::ClockTime::SECOND;
 
