@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs what building and testing the project needs on Debian 12, skipping
+# what is already there. Safe to run again. Used by scripts/run.sh,
+# scripts/test.sh and .ci/run.
+set -euo pipefail
+
+PACKAGES=(
+    pkg-config
+    libgstreamer1.0-dev            # gstreamer-rs -sys crates, gst-check
+    libgstreamer-plugins-base1.0-dev
+    gstreamer1.0-tools             # gst-launch-1.0, gst-inspect-1.0
+    gstreamer1.0-plugins-base      # videotestsrc, playbin, decodebin
+    gstreamer1.0-plugins-base-apps # gst-discoverer-1.0, gst-play-1.0
+    gstreamer1.0-plugins-good      # jpegenc/jpegdec, udpsrc/udpsink, rtpjpeg*
+    gstreamer1.0-plugins-bad       # fpsdisplaysink for the headless demo
+    gstreamer1.0-x                 # timeoverlay for the sample clip
+    meson
+    ninja-build
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    echo "setup: installing ${missing[*]}" >&2
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null; then
+    cat >&2 <<'MSG'
+setup: cargo was not found. The project needs Rust 1.95 or newer (edition 2024);
+Debian 12's own cargo is too old. Install it with rustup (https://rustup.rs),
+then run this again.
+MSG
+    exit 1
+fi
+rustc_minor=$(rustc --version | sed -E 's/^rustc 1\.([0-9]+).*/\1/')
+if [ "${rustc_minor:-0}" -lt 95 ]; then
+    echo "setup: $(rustc --version) is too old: the project needs rustc 1.95 or newer (rustup update)" >&2
+    exit 1
+fi
