@@ -338,7 +338,8 @@ impl ElementImpl for LengthMjpegMux {
                 "Length-prefixed MJPEG muxer",
                 "Codec/Muxer",
                 "Writes JPEG images as the .Mjpeg container: each frame is its size as \
-                 five decimal digits followed by the JPEG (at most 99,999 bytes per frame)",
+                 five decimal digits followed by the JPEG (at most 99,999 bytes per frame)\n\
+                 Example: gst-launch-1.0 videotestsrc num-buffers=240 ! jpegenc ! lengthmjpegmux ! filesink location=out.Mjpeg",
                 "The mjpegrtsp developers",
             )
         });

@@ -541,7 +541,8 @@ impl ElementImpl for RtpMjpegDepay {
                 "Codec/Depayloader/Network/RTP",
                 "Extracts whole JPEG images from X-WHOLE-JPEG RTP packets: one JPEG per \
                  packet (classic server) or split with the marker bit on each frame's last \
-                 packet; never outputs a partial JPEG",
+                 packet; never outputs a partial JPEG\n\
+                 Example: gst-launch-1.0 udpsrc port=5000 caps=\"application/x-rtp,media=video,encoding-name=X-WHOLE-JPEG,clock-rate=1\" ! rtpmjpegdepay ! jpegdec ! autovideosink",
                 "The mjpegrtsp developers",
             )
         });

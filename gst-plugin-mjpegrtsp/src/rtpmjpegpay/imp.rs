@@ -606,7 +606,8 @@ impl ElementImpl for RtpMjpegPay {
                 "Codec/Payloader/Network/RTP",
                 "Payloads whole JPEG images behind a plain 12-byte RTP header \
                  (X-WHOLE-JPEG): one packet per frame like the classic server, or \
-                 split at the MTU with the marker bit on each frame's last packet",
+                 split at the MTU with the marker bit on each frame's last packet\n\
+                 Example: gst-launch-1.0 lengthmjpegsrc location=movie.Mjpeg ! rtpmjpegpay ! udpsink host=127.0.0.1 port=5000",
                 "The mjpegrtsp developers",
             )
         });
