@@ -11,9 +11,9 @@ pub mod rtp;
 mod lengthmjpegdemux;
 mod lengthmjpegmux;
 mod lengthmjpegsrc;
+mod playhead;
 mod rtpmjpegdepay;
 mod rtpmjpegpay;
-mod playhead;
 mod timing;
 mod typefind;
 

@@ -16,7 +16,8 @@ const ELEMENTS: [&str; 5] = [
 fn every_element_is_documented() {
     init();
     for name in ELEMENTS {
-        let factory = gst::ElementFactory::find(name).unwrap_or_else(|| panic!("{name} registered"));
+        let factory =
+            gst::ElementFactory::find(name).unwrap_or_else(|| panic!("{name} registered"));
         let description = factory.metadata("description").unwrap();
         assert!(
             description.contains("Example: gst-launch-1.0 ") && description.contains(name),
