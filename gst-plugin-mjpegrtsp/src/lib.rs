@@ -11,6 +11,7 @@ pub mod rtp;
 mod lengthmjpegdemux;
 mod lengthmjpegmux;
 mod lengthmjpegsrc;
+mod pads;
 mod playhead;
 mod rtpmjpegdepay;
 mod rtpmjpegpay;

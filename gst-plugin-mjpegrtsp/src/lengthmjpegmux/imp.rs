@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 
+use crate::CONTAINER_CAPS_NAME;
+use crate::container::{EOI, FrameTooLarge, SOI, encode_prefix};
 /**
  * element-lengthmjpegmux:
  *
@@ -26,8 +28,7 @@
  * gst-launch-1.0 videotestsrc num-buffers=48 ! jpegenc ! lengthmjpegmux ! filesink location=x.Mjpeg
  * ```
  */
-use crate::CONTAINER_CAPS_NAME;
-use crate::container::{EOI, FrameTooLarge, SOI, encode_prefix};
+use crate::pads::{ChainSink, chain_sink_pad};
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 use std::sync::{LazyLock, Mutex, MutexGuard};
@@ -107,6 +108,34 @@ impl LengthMjpegMux {
         Ok(())
     }
 
+    fn src_event(&self, pad: &gst::Pad, event: gst::Event) -> bool {
+        if let gst::EventView::Seek(seek) = event.view()
+            && seek.start().format() != gst::Format::Time
+        {
+            gst::debug!(
+                CAT,
+                obj = pad,
+                "Refusing seek in {:?}",
+                seek.start().format()
+            );
+            return false;
+        }
+        gst::Pad::event_default(pad, Some(&*self.obj()), event)
+    }
+
+    fn src_query(&self, pad: &gst::Pad, query: &mut gst::QueryRef) -> bool {
+        if let gst::QueryViewMut::Position(q) = query.view_mut()
+            && q.format() == gst::Format::Bytes
+        {
+            let offset = self.state().offset;
+            q.set(gst::format::Bytes::from_u64(offset));
+            return true;
+        }
+        gst::Pad::query_default(pad, Some(&*self.obj()), query)
+    }
+}
+
+impl ChainSink for LengthMjpegMux {
     fn sink_chain(
         &self,
         _pad: &gst::Pad,
@@ -214,32 +243,6 @@ impl LengthMjpegMux {
             _ => gst::Pad::event_default(pad, Some(&*self.obj()), event),
         }
     }
-
-    fn src_event(&self, pad: &gst::Pad, event: gst::Event) -> bool {
-        if let gst::EventView::Seek(seek) = event.view()
-            && seek.start().format() != gst::Format::Time
-        {
-            gst::debug!(
-                CAT,
-                obj = pad,
-                "Refusing seek in {:?}",
-                seek.start().format()
-            );
-            return false;
-        }
-        gst::Pad::event_default(pad, Some(&*self.obj()), event)
-    }
-
-    fn src_query(&self, pad: &gst::Pad, query: &mut gst::QueryRef) -> bool {
-        if let gst::QueryViewMut::Position(q) = query.view_mut()
-            && q.format() == gst::Format::Bytes
-        {
-            let offset = self.state().offset;
-            q.set(gst::format::Bytes::from_u64(offset));
-            return true;
-        }
-        gst::Pad::query_default(pad, Some(&*self.obj()), query)
-    }
 }
 
 #[glib::object_subclass]
@@ -252,22 +255,7 @@ impl ObjectSubclass for LengthMjpegMux {
         let templ = klass
             .pad_template("sink")
             .expect("sink pad template is registered");
-        let sinkpad = gst::Pad::builder_from_template(&templ)
-            .chain_function(|pad, parent, buffer| {
-                LengthMjpegMux::catch_panic_pad_function(
-                    parent,
-                    || Err(gst::FlowError::Error),
-                    |imp| imp.sink_chain(pad, buffer),
-                )
-            })
-            .event_function(|pad, parent, event| {
-                LengthMjpegMux::catch_panic_pad_function(
-                    parent,
-                    || false,
-                    |imp| imp.sink_event(pad, event),
-                )
-            })
-            .build();
+        let sinkpad = chain_sink_pad::<Self>(&templ);
 
         let templ = klass
             .pad_template("src")

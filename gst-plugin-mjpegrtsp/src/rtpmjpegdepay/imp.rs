@@ -33,6 +33,7 @@
  * gst-launch-1.0 udpsrc port=5000 caps="application/x-rtp,media=video,encoding-name=X-WHOLE-JPEG,clock-rate=1" ! rtpmjpegdepay ! jpegdec ! autovideosink
  * ]| Shows what a classic server (or `rtpmjpegpay`) sends to port 5000.
  */
+use crate::pads::{ChainSink, chain_sink_pad};
 use std::sync::{LazyLock, Mutex, MutexGuard};
 
 use gst::prelude::*;
@@ -214,63 +215,88 @@ impl RtpMjpegDepay {
         gst::debug!(CAT, imp = self, "starting in mode {mode:?}");
     }
 
-    fn sink_event(&self, pad: &gst::Pad, event: gst::Event) -> bool {
-        gst::log!(CAT, obj = pad, "handling event {event:?}");
-        match event.view() {
-            gst::EventView::Caps(c) => {
-                let Some(s) = c.caps().structure(0) else {
-                    return false;
-                };
-                let clock_rate = s
-                    .get::<i32>("clock-rate")
-                    .ok()
-                    .and_then(|r| u32::try_from(r).ok());
-                let framerate = framerate_from_caps(s);
-                gst::debug!(
-                    CAT,
-                    imp = self,
-                    "input clock rate {clock_rate:?}, frame rate {framerate:?}"
-                );
-                let mut state = lock(&self.state);
-                state.clock_rate = clock_rate;
-                state.framerate = framerate;
-                // Output caps are made (or remade) with the next frame.
-                true
+    /// Turns a frame into a buffer, preceded by caps (and a pending segment)
+    /// when they must change.
+    fn prepare_output(&self, state: &mut State, frame: Frame<Payload>, out: &mut Vec<Output>) {
+        let info = frame_info(&frame);
+        let format = OutputFormat {
+            size: info
+                .map(|i| (i.width, i.height))
+                .or(state.output.and_then(|o| o.size)),
+            framerate: state.framerate,
+        };
+        if state.output != Some(format) {
+            let mut caps = gst::Caps::builder("image/jpeg").field("parsed", true);
+            if let Some((w, h)) = format.size {
+                caps = caps
+                    .field("width", i32::from(w))
+                    .field("height", i32::from(h));
             }
-            gst::EventView::Segment(_) => {
-                let mut state = lock(&self.state);
-                state.segment_seen = true;
-                if state.output.is_none() {
-                    // Caps go first: this follows them with the first frame.
-                    state.pending_segment = Some(event);
-                    return true;
-                }
-                drop(state);
-                self.srcpad.push_event(event)
+            if let Some(f) = format.framerate {
+                caps = caps.field("framerate", f);
             }
-            gst::EventView::FlushStop(_) => {
-                let mut state = lock(&self.state);
-                state.reassembler.reset();
-                state.timestamps.reset();
-                state.discont = true;
-                drop(state);
-                gst::Pad::event_default(pad, Some(&*self.obj()), event)
+            let caps = caps.build();
+            gst::debug!(CAT, imp = self, "output caps {caps}");
+            out.push(Output::Event(gst::event::Caps::new(&caps)));
+            if state.output.is_none() {
+                let segment = state.pending_segment.take().unwrap_or_else(|| {
+                    gst::event::Segment::new(&gst::FormattedSegment::<gst::ClockTime>::new())
+                });
+                out.push(Output::Event(segment));
             }
-            gst::EventView::Eos(_) => {
-                let dropped = lock(&self.state).reassembler.drain();
-                if dropped > 0 {
-                    gst::debug!(
-                        CAT,
-                        imp = self,
-                        "end of stream: dropping {dropped} incomplete frames"
-                    );
-                }
-                gst::Pad::event_default(pad, Some(&*self.obj()), event)
-            }
-            _ => gst::Pad::event_default(pad, Some(&*self.obj()), event),
+            state.output = Some(format);
         }
-    }
 
+        let rate = match state.clock_rate {
+            Some(r) if r > 1 => Some(r),
+            Some(_) => None,
+            None => state
+                .reassembler
+                .is_fragmented()
+                .then_some(FRAGMENTED_CLOCK_RATE),
+        };
+        let ticks = state.timestamps.extend(frame.rtp_timestamp);
+        let pts = frame.pts.map(gst::ClockTime::from_nseconds).or_else(|| {
+            let rate = u128::from(rate?);
+            let ticks = u128::try_from(ticks).ok()?;
+            Some(gst::ClockTime::from_nseconds(
+                (ticks * 1_000_000_000 / rate) as u64,
+            ))
+        });
+        let duration = state
+            .framerate
+            .and_then(|f| gst::ClockTime::SECOND.mul_div_floor(f.denom() as u64, f.numer() as u64));
+        let discont = std::mem::take(&mut state.discont) || frame.discont;
+
+        gst::trace!(
+            CAT,
+            imp = self,
+            "frame of {} bytes from seq {} to {}, pts {}",
+            frame.len(),
+            frame.first_seq,
+            frame.last_seq,
+            pts.display()
+        );
+        let Some(mut buffer) = join_pieces(frame.pieces) else {
+            gst::error!(CAT, imp = self, "cannot allocate an output buffer");
+            return;
+        };
+        {
+            let b = buffer.make_mut();
+            b.set_pts(pts);
+            b.set_dts(gst::ClockTime::NONE);
+            b.set_duration(duration);
+            if discont {
+                b.set_flags(gst::BufferFlags::DISCONT);
+            } else {
+                b.unset_flags(gst::BufferFlags::DISCONT);
+            }
+        }
+        out.push(Output::Buffer(buffer));
+    }
+}
+
+impl ChainSink for RtpMjpegDepay {
     fn sink_chain(
         &self,
         _pad: &gst::Pad,
@@ -354,84 +380,61 @@ impl RtpMjpegDepay {
         result
     }
 
-    /// Turns a frame into a buffer, preceded by caps (and a pending segment)
-    /// when they must change.
-    fn prepare_output(&self, state: &mut State, frame: Frame<Payload>, out: &mut Vec<Output>) {
-        let info = frame_info(&frame);
-        let format = OutputFormat {
-            size: info
-                .map(|i| (i.width, i.height))
-                .or(state.output.and_then(|o| o.size)),
-            framerate: state.framerate,
-        };
-        if state.output != Some(format) {
-            let mut caps = gst::Caps::builder("image/jpeg").field("parsed", true);
-            if let Some((w, h)) = format.size {
-                caps = caps
-                    .field("width", i32::from(w))
-                    .field("height", i32::from(h));
+    fn sink_event(&self, pad: &gst::Pad, event: gst::Event) -> bool {
+        gst::log!(CAT, obj = pad, "handling event {event:?}");
+        match event.view() {
+            gst::EventView::Caps(c) => {
+                let Some(s) = c.caps().structure(0) else {
+                    return false;
+                };
+                let clock_rate = s
+                    .get::<i32>("clock-rate")
+                    .ok()
+                    .and_then(|r| u32::try_from(r).ok());
+                let framerate = framerate_from_caps(s);
+                gst::debug!(
+                    CAT,
+                    imp = self,
+                    "input clock rate {clock_rate:?}, frame rate {framerate:?}"
+                );
+                let mut state = lock(&self.state);
+                state.clock_rate = clock_rate;
+                state.framerate = framerate;
+                // Output caps are made (or remade) with the next frame.
+                true
             }
-            if let Some(f) = format.framerate {
-                caps = caps.field("framerate", f);
+            gst::EventView::Segment(_) => {
+                let mut state = lock(&self.state);
+                state.segment_seen = true;
+                if state.output.is_none() {
+                    // Caps go first: this follows them with the first frame.
+                    state.pending_segment = Some(event);
+                    return true;
+                }
+                drop(state);
+                self.srcpad.push_event(event)
             }
-            let caps = caps.build();
-            gst::debug!(CAT, imp = self, "output caps {caps}");
-            out.push(Output::Event(gst::event::Caps::new(&caps)));
-            if state.output.is_none() {
-                let segment = state.pending_segment.take().unwrap_or_else(|| {
-                    gst::event::Segment::new(&gst::FormattedSegment::<gst::ClockTime>::new())
-                });
-                out.push(Output::Event(segment));
+            gst::EventView::FlushStop(_) => {
+                let mut state = lock(&self.state);
+                state.reassembler.reset();
+                state.timestamps.reset();
+                state.discont = true;
+                drop(state);
+                gst::Pad::event_default(pad, Some(&*self.obj()), event)
             }
-            state.output = Some(format);
+            gst::EventView::Eos(_) => {
+                let dropped = lock(&self.state).reassembler.drain();
+                if dropped > 0 {
+                    gst::debug!(
+                        CAT,
+                        imp = self,
+                        "end of stream: dropping {dropped} incomplete frames"
+                    );
+                }
+                gst::Pad::event_default(pad, Some(&*self.obj()), event)
+            }
+            _ => gst::Pad::event_default(pad, Some(&*self.obj()), event),
         }
-
-        let rate = match state.clock_rate {
-            Some(r) if r > 1 => Some(r),
-            Some(_) => None,
-            None => state
-                .reassembler
-                .is_fragmented()
-                .then_some(FRAGMENTED_CLOCK_RATE),
-        };
-        let ticks = state.timestamps.extend(frame.rtp_timestamp);
-        let pts = frame.pts.map(gst::ClockTime::from_nseconds).or_else(|| {
-            let rate = u128::from(rate?);
-            let ticks = u128::try_from(ticks).ok()?;
-            Some(gst::ClockTime::from_nseconds(
-                (ticks * 1_000_000_000 / rate) as u64,
-            ))
-        });
-        let duration = state
-            .framerate
-            .and_then(|f| gst::ClockTime::SECOND.mul_div_floor(f.denom() as u64, f.numer() as u64));
-        let discont = std::mem::take(&mut state.discont) || frame.discont;
-
-        gst::trace!(
-            CAT,
-            imp = self,
-            "frame of {} bytes from seq {} to {}, pts {}",
-            frame.len(),
-            frame.first_seq,
-            frame.last_seq,
-            pts.display()
-        );
-        let Some(mut buffer) = join_pieces(frame.pieces) else {
-            gst::error!(CAT, imp = self, "cannot allocate an output buffer");
-            return;
-        };
-        {
-            let b = buffer.make_mut();
-            b.set_pts(pts);
-            b.set_dts(gst::ClockTime::NONE);
-            b.set_duration(duration);
-            if discont {
-                b.set_flags(gst::BufferFlags::DISCONT);
-            } else {
-                b.unset_flags(gst::BufferFlags::DISCONT);
-            }
-        }
-        out.push(Output::Buffer(buffer));
     }
 }
 
@@ -445,22 +448,7 @@ impl ObjectSubclass for RtpMjpegDepay {
         let templ = klass
             .pad_template("sink")
             .expect("rtpmjpegdepay has a sink pad template");
-        let sinkpad = gst::Pad::builder_from_template(&templ)
-            .chain_function(|pad, parent, buffer| {
-                RtpMjpegDepay::catch_panic_pad_function(
-                    parent,
-                    || Err(gst::FlowError::Error),
-                    |imp| imp.sink_chain(pad, buffer),
-                )
-            })
-            .event_function(|pad, parent, event| {
-                RtpMjpegDepay::catch_panic_pad_function(
-                    parent,
-                    || false,
-                    |imp| imp.sink_event(pad, event),
-                )
-            })
-            .build();
+        let sinkpad = chain_sink_pad::<Self>(&templ);
         let templ = klass
             .pad_template("src")
             .expect("rtpmjpegdepay has a src pad template");

@@ -34,6 +34,7 @@
  * gst-launch-1.0 lengthmjpegsrc location=movie.Mjpeg ! rtpmjpegpay mode=fragmented mtu=1400 ! udpsink host=127.0.0.1 port=5000
  * ]| Frames of any size, split at 1400 bytes.
  */
+use crate::pads::{ChainSink, chain_sink_pad};
 use std::sync::{LazyLock, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -201,14 +202,6 @@ impl RtpMjpegPay {
         );
     }
 
-    fn sink_event(&self, pad: &gst::Pad, event: gst::Event) -> bool {
-        gst::log!(CAT, obj = pad, "handling event {event:?}");
-        match event.view() {
-            gst::EventView::Caps(c) => self.set_caps(c.caps()),
-            _ => gst::Pad::event_default(pad, Some(&*self.obj()), event),
-        }
-    }
-
     fn set_caps(&self, caps: &gst::CapsRef) -> bool {
         let framerate = caps
             .structure(0)
@@ -244,6 +237,57 @@ impl RtpMjpegPay {
         self.srcpad.push_event(gst::event::Caps::new(&out_caps))
     }
 
+    /// The 90 kHz timestamp of a frame: from its PTS if it has one, else one
+    /// frame duration after the previous frame's (or the same, without a rate).
+    fn fragment_timestamp(state: &mut State, pts: Option<gst::ClockTime>) -> u32 {
+        let clock = u128::from(FRAGMENTED_CLOCK_RATE);
+        let ts = match (pts, state.last_timestamp) {
+            (Some(pts), _) => {
+                let ticks = u128::from(pts.nseconds()) * clock / 1_000_000_000;
+                state.timestamp_offset.wrapping_add(ticks as u32)
+            }
+            (None, Some(last)) => {
+                let step = state
+                    .framerate
+                    .map_or(0, |f| clock * f.denom() as u128 / f.numer() as u128);
+                last.wrapping_add(step as u32)
+            }
+            (None, None) => state.timestamp_offset,
+        };
+        state.last_timestamp = Some(ts);
+        ts
+    }
+
+    fn drop_oversize(&self, len: usize, seq: Option<u16>, first: bool, limit: &str) {
+        lock(&self.stats).frames_dropped_oversize += 1;
+        let skipped = seq.map_or(String::new(), |s| {
+            format!("; sequence number {s} is skipped")
+        });
+        gst::warning!(
+            CAT,
+            imp = self,
+            "dropping a frame of {len} bytes: too big for {limit}{skipped}"
+        );
+        if first {
+            gst::element_imp_warning!(
+                self,
+                gst::StreamError::Encode,
+                (
+                    "A JPEG frame of {} bytes does not fit {}; it was dropped",
+                    len,
+                    limit
+                ),
+                [
+                    "whole-frame packets carry at most {} bytes of JPEG (use mode=fragmented for bigger frames); fragmented frames at most {} packets; further oversize frames are dropped and only logged",
+                    MAX_WHOLE_FRAME_JPEG,
+                    MAX_PACKETS_PER_FRAME
+                ]
+            );
+        }
+    }
+}
+
+impl ChainSink for RtpMjpegPay {
     fn sink_chain(
         &self,
         _pad: &gst::Pad,
@@ -377,52 +421,11 @@ impl RtpMjpegPay {
         }
     }
 
-    /// The 90 kHz timestamp of a frame: from its PTS if it has one, else one
-    /// frame duration after the previous frame's (or the same, without a rate).
-    fn fragment_timestamp(state: &mut State, pts: Option<gst::ClockTime>) -> u32 {
-        let clock = u128::from(FRAGMENTED_CLOCK_RATE);
-        let ts = match (pts, state.last_timestamp) {
-            (Some(pts), _) => {
-                let ticks = u128::from(pts.nseconds()) * clock / 1_000_000_000;
-                state.timestamp_offset.wrapping_add(ticks as u32)
-            }
-            (None, Some(last)) => {
-                let step = state
-                    .framerate
-                    .map_or(0, |f| clock * f.denom() as u128 / f.numer() as u128);
-                last.wrapping_add(step as u32)
-            }
-            (None, None) => state.timestamp_offset,
-        };
-        state.last_timestamp = Some(ts);
-        ts
-    }
-
-    fn drop_oversize(&self, len: usize, seq: Option<u16>, first: bool, limit: &str) {
-        lock(&self.stats).frames_dropped_oversize += 1;
-        let skipped = seq.map_or(String::new(), |s| {
-            format!("; sequence number {s} is skipped")
-        });
-        gst::warning!(
-            CAT,
-            imp = self,
-            "dropping a frame of {len} bytes: too big for {limit}{skipped}"
-        );
-        if first {
-            gst::element_imp_warning!(
-                self,
-                gst::StreamError::Encode,
-                (
-                    "A JPEG frame of {} bytes does not fit {}; it was dropped",
-                    len,
-                    limit
-                ),
-                [
-                    "whole-frame packets carry at most {} bytes of JPEG (use mode=fragmented for bigger frames); fragmented frames at most {} packets; further oversize frames are dropped and only logged",
-                    MAX_WHOLE_FRAME_JPEG,
-                    MAX_PACKETS_PER_FRAME
-                ]
-            );
+    fn sink_event(&self, pad: &gst::Pad, event: gst::Event) -> bool {
+        gst::log!(CAT, obj = pad, "handling event {event:?}");
+        match event.view() {
+            gst::EventView::Caps(c) => self.set_caps(c.caps()),
+            _ => gst::Pad::event_default(pad, Some(&*self.obj()), event),
         }
     }
 }
@@ -437,22 +440,7 @@ impl ObjectSubclass for RtpMjpegPay {
         let templ = klass
             .pad_template("sink")
             .expect("rtpmjpegpay has a sink pad template");
-        let sinkpad = gst::Pad::builder_from_template(&templ)
-            .chain_function(|pad, parent, buffer| {
-                RtpMjpegPay::catch_panic_pad_function(
-                    parent,
-                    || Err(gst::FlowError::Error),
-                    |imp| imp.sink_chain(pad, buffer),
-                )
-            })
-            .event_function(|pad, parent, event| {
-                RtpMjpegPay::catch_panic_pad_function(
-                    parent,
-                    || false,
-                    |imp| imp.sink_event(pad, event),
-                )
-            })
-            .build();
+        let sinkpad = chain_sink_pad::<Self>(&templ);
         let templ = klass
             .pad_template("src")
             .expect("rtpmjpegpay has a src pad template");
