@@ -160,3 +160,97 @@ mod tests {
         assert!(a.to_string().contains("skipped 12 bytes"), "{a}");
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::stream::Item;
+    use super::*;
+    use proptest::prelude::*;
+
+    fn jpeg(fill: u8, len: usize) -> Vec<u8> {
+        let mut v = vec![fill; len.max(4)];
+        v[..2].copy_from_slice(&SOI);
+        let n = v.len();
+        v[n - 2..].copy_from_slice(&EOI);
+        v
+    }
+
+    /// Frames a reader gets from `data` through the index (reads that fail
+    /// their SOI/EOI check are skipped, as the elements do).
+    fn via_index(data: &[u8]) -> Vec<Vec<u8>> {
+        let index = Index::build(data).unwrap();
+        index
+            .frames()
+            .iter()
+            .filter_map(|e| e.read(data).ok())
+            .collect()
+    }
+
+    fn via_stream(data: &[u8], chunk: usize) -> Vec<Vec<u8>> {
+        let mut p = StreamParser::new();
+        let mut out = Vec::new();
+        for piece in data.chunks(chunk) {
+            p.push(piece);
+            while let Some(item) = p.next_item() {
+                if let Item::Frame { data, .. } = item {
+                    out.push(data);
+                }
+            }
+        }
+        p.finish();
+        out
+    }
+
+    #[derive(Debug, Clone)]
+    enum Damage {
+        Flip(usize, u8),
+        Insert(usize, Vec<u8>),
+        Cut(usize),
+    }
+
+    fn damage() -> impl Strategy<Value = Damage> {
+        prop_oneof![
+            (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Damage::Flip(i, b)),
+            (
+                any::<usize>(),
+                proptest::collection::vec(any::<u8>(), 1..12)
+            )
+                .prop_map(|(i, v)| Damage::Insert(i, v)),
+            any::<usize>().prop_map(Damage::Cut),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Whatever the damage, both readers agree, never panic, and only
+        /// ever give whole JPEGs; undamaged data comes back unchanged.
+        #[test]
+        fn damaged_containers_give_only_whole_frames(
+            sizes in proptest::collection::vec(4usize..300, 0..12),
+            damages in proptest::collection::vec(damage(), 0..4),
+            chunk in 1usize..64,
+        ) {
+            let frames: Vec<Vec<u8>> = sizes.iter().enumerate().map(|(i, &n)| jpeg(i as u8 + 1, n)).collect();
+            let mut w = FrameWriter::new(Vec::new());
+            for f in &frames {
+                w.write_frame(f).unwrap();
+            }
+            let mut data = w.into_inner();
+            if damages.is_empty() {
+                prop_assert_eq!(&via_index(&data), &frames);
+            }
+            for d in damages {
+                match d {
+                    Damage::Flip(i, b) if !data.is_empty() => { let n = data.len(); data[i % n] = b; }
+                    Damage::Insert(i, v) => { let at = i % (data.len() + 1); data.splice(at..at, v); }
+                    Damage::Cut(i) => { let n = data.len() + 1; data.truncate(i % n); }
+                    _ => {}
+                }
+            }
+            let indexed = via_index(&data);
+            prop_assert!(indexed.iter().all(|f| is_whole_jpeg(f)));
+            prop_assert_eq!(&via_stream(&data, chunk), &indexed);
+        }
+    }
+}
