@@ -19,6 +19,7 @@
 mod framerate;
 pub mod header;
 pub mod reassembly;
+pub mod rfc2435;
 mod seq;
 
 pub use framerate::{format_framerate, parse_framerate};
