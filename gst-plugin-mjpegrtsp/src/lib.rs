@@ -7,6 +7,8 @@
 
 pub mod container;
 pub mod rtp;
+pub mod rtsp;
+pub mod server;
 
 mod lengthmjpegdemux;
 mod lengthmjpegmux;
@@ -15,7 +17,7 @@ mod pads;
 mod playhead;
 mod rtpmjpegdepay;
 mod rtpmjpegpay;
-mod timing;
+pub mod timing;
 mod typefind;
 
 /// Caps of the `.Mjpeg` container byte stream.
