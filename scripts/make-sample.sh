@@ -14,7 +14,7 @@ height=${size#*x}
 mkdir -p "$(dirname "$out")"
 tmp="$out.part"
 gst-launch-1.0 -q videotestsrc num-buffers=$((seconds * 24)) pattern=smpte \
-    ! "video/x-raw,width=$width,height=$height,framerate=24/1" \
+    ! "video/x-raw,format=I420,width=$width,height=$height,framerate=24/1" \
     ! timeoverlay halignment=center valignment=center font-desc="Sans 36" \
     ! jpegenc quality="$quality" ! lengthmjpegmux ! filesink location="$tmp"
 mv "$tmp" "$out"

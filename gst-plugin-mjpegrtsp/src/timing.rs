@@ -18,6 +18,14 @@ impl FrameRate {
         })
     }
 
+    pub fn num(&self) -> i32 {
+        self.num as i32
+    }
+
+    pub fn den(&self) -> i32 {
+        self.den as i32
+    }
+
     /// Start time of frame `n` (counting from 0), in nanoseconds.
     pub fn frame_start_ns(&self, n: u64) -> u64 {
         let ns = u128::from(n) * u128::from(self.den) * NS_PER_S / u128::from(self.num);

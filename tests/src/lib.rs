@@ -205,7 +205,7 @@ pub fn seek(
 pub fn encoded_movie(frames: u32, w: u32, h: u32, quality: u32, pattern: &str) -> Vec<u8> {
     init();
     let launch = format!(
-        "videotestsrc num-buffers={frames} pattern={pattern} ! video/x-raw,width={w},height={h},framerate=24/1 \
+        "videotestsrc num-buffers={frames} pattern={pattern} ! video/x-raw,format=I420,width={w},height={h},framerate=24/1 \
          ! jpegenc quality={quality} ! lengthmjpegmux ! appsink name=sink sync=false"
     );
     let pipeline = gst::parse::launch(&launch)
@@ -243,4 +243,70 @@ pub fn frames_of(bytes: &[u8]) -> Vec<Vec<u8>> {
         .iter()
         .map(|e| e.read(bytes).unwrap())
         .collect()
+}
+
+/// A server of this project's, in this process, on 127.0.0.1 at a free port,
+/// serving `media_dir`; stopped when dropped.
+pub struct TestServer {
+    pub addr: std::net::SocketAddr,
+    sessions: Arc<dyn Fn() -> usize + Send + Sync>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TestServer {
+    pub fn start(media_dir: &Path, looping: bool) -> TestServer {
+        let mut config = gstmjpegrtsp::server::ServerConfig::new(media_dir);
+        config.looping = looping;
+        Self::start_with(config)
+    }
+
+    pub fn start_with(config: gstmjpegrtsp::server::ServerConfig) -> TestServer {
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let server = gstmjpegrtsp::server::Server::bind(config)
+                    .await
+                    .expect("server starts");
+                let counter = server.session_counter();
+                ready_tx.send((server.local_addr(), counter)).unwrap();
+                server
+                    .run(async {
+                        let _ = stop_rx.await;
+                    })
+                    .await;
+            });
+        });
+        let (addr, counter) = ready_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("server ready");
+        TestServer {
+            addr,
+            sessions: counter,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        }
+    }
+
+    /// Sessions alive now.
+    pub fn sessions(&self) -> usize {
+        (self.sessions)()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }

@@ -1,0 +1,497 @@
+//! The media engine: one thread that paces and sends every playing session's
+//! frames. Each session is a few hundred bytes of state in a schedule; frames
+//! are read and packetised once and shared by the sessions that send them at
+//! about the same time; a frame's packets to one receiver go out in one
+//! `sendmsg` (UDP GSO). Control (the RTSP connections) talks to it through a
+//! channel and reads per-session counters from atomics.
+
+use super::media::MediaFile;
+use super::udp::PacketSocket;
+use crate::rtp::{HEADER_LEN, RtpHeader, rfc2435};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::net::SocketAddr;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// How a session's frames are put on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Wire {
+    /// The classic dialect: one whole JPEG per packet behind the 12-byte
+    /// header, sequence number = frame number, timestamp in wall-clock seconds,
+    /// marker 0, SSRC 0.
+    Classic,
+    /// RFC 2435 JPEG at 90 kHz, for standard clients.
+    Rfc2435,
+}
+
+/// Where a session's packets go.
+#[derive(Debug, Clone)]
+pub enum Route {
+    Udp {
+        rtp: SocketAddr,
+        rtcp: Option<SocketAddr>,
+    },
+    /// Interleaved in the RTSP connection: `$`, channel, length, packet.
+    Tcp {
+        tx: tokio::sync::mpsc::Sender<Vec<u8>>,
+        rtp_channel: u8,
+    },
+}
+
+/// Counters a session shares with its control connection.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Next RTP sequence number to send.
+    pub next_seq: AtomicU32,
+    /// Next play frame (counting across loops).
+    pub next_frame: AtomicU64,
+    pub frames_sent: AtomicU64,
+    pub packets_sent: AtomicU64,
+    pub octets_sent: AtomicU64,
+    /// Frames not sent: socket or connection queue full, or unsendable JPEG.
+    pub frames_dropped: AtomicU64,
+    /// Set when the stream reached the end of a non-looping file.
+    pub ended: AtomicBool,
+}
+
+/// A session's stream, as the engine plays it.
+#[derive(Debug, Clone)]
+pub struct Stream {
+    pub media: Arc<MediaFile>,
+    pub wire: Wire,
+    pub route: Route,
+    pub ssrc: u32,
+    pub payload_type: u8,
+    /// RTP timestamp of media time 0 (RFC 2435 path).
+    pub timestamp_base: u32,
+    pub looping: bool,
+    pub counters: Arc<Counters>,
+}
+
+pub enum Command {
+    /// Start (or restart at `counters.next_frame`) sending session `id`.
+    Play {
+        id: u64,
+        stream: Stream,
+    },
+    /// Stop sending session `id` (pause or teardown). `done` is told once the
+    /// engine has stopped, so counters are settled.
+    Stop {
+        id: u64,
+        done: Option<std::sync::mpsc::SyncSender<()>>,
+    },
+    Shutdown,
+}
+
+/// Engine-wide counters.
+#[derive(Debug, Default)]
+pub struct EngineStats {
+    pub frames_sent: AtomicU64,
+    pub frames_late: AtomicU64,
+    pub packetize_failures: AtomicU64,
+}
+
+/// Handle to the engine thread.
+pub struct Engine {
+    tx: mpsc::Sender<Command>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    pub stats: Arc<EngineStats>,
+}
+
+impl Engine {
+    /// Starts the engine, sending RTP from `rtp` and RTCP from `rtcp`.
+    pub fn start(rtp: PacketSocket, rtcp: PacketSocket, mtu: usize) -> std::io::Result<Engine> {
+        let (tx, rx) = mpsc::channel();
+        let stats = Arc::new(EngineStats::default());
+        let worker = Worker {
+            rx,
+            rtp,
+            rtcp,
+            mtu,
+            sessions: HashMap::new(),
+            schedule: BinaryHeap::new(),
+            cache: FrameCache::new(256),
+            scratch: Vec::with_capacity(128 * 1024),
+            stats: stats.clone(),
+        };
+        let thread = std::thread::Builder::new()
+            .name("rtp-engine".into())
+            .spawn(move || worker.run())?;
+        Ok(Engine {
+            tx,
+            thread: Some(thread),
+            stats,
+        })
+    }
+
+    pub fn send(&self, cmd: Command) {
+        // The engine only goes away at shutdown.
+        let _ = self.tx.send(cmd);
+    }
+
+    /// Stops session `id` and waits until the engine has (bounded wait).
+    pub fn stop_and_wait(&self, id: u64) {
+        let (done_tx, done_rx) = std::sync::mpsc::sync_channel(1);
+        self.send(Command::Stop {
+            id,
+            done: Some(done_tx),
+        });
+        let _ = done_rx.recv_timeout(Duration::from_secs(2));
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        let _ = self.tx.send(Command::Shutdown);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+struct Playing {
+    stream: Stream,
+    generation: u64,
+    /// When play frame `start_frame` was due; frame k is due at
+    /// `start + (k - start_frame) / rate`.
+    start: Instant,
+    start_frame: u64,
+    next_sr: Instant,
+}
+
+/// A packetised frame, shared by the sessions sending it.
+enum Packets {
+    Classic(Vec<u8>),
+    Rfc2435(rfc2435::Packetized),
+}
+
+struct FrameCache {
+    map: HashMap<(u64, u64, Wire), Arc<Packets>>,
+    order: VecDeque<(u64, u64, Wire)>,
+    capacity: usize,
+}
+
+impl FrameCache {
+    fn new(capacity: usize) -> Self {
+        Self {
+            map: HashMap::new(),
+            order: VecDeque::new(),
+            capacity,
+        }
+    }
+
+    fn get_or_make(
+        &mut self,
+        key: (u64, u64, Wire),
+        make: impl FnOnce() -> Option<Packets>,
+    ) -> Option<Arc<Packets>> {
+        if let Some(p) = self.map.get(&key) {
+            return Some(p.clone());
+        }
+        let packets = Arc::new(make()?);
+        if self.order.len() >= self.capacity
+            && let Some(old) = self.order.pop_front()
+        {
+            self.map.remove(&old);
+        }
+        self.order.push_back(key);
+        self.map.insert(key, packets.clone());
+        Some(packets)
+    }
+}
+
+struct Worker {
+    rx: mpsc::Receiver<Command>,
+    rtp: PacketSocket,
+    rtcp: PacketSocket,
+    mtu: usize,
+    sessions: HashMap<u64, Playing>,
+    schedule: BinaryHeap<Reverse<(Instant, u64, u64)>>,
+    cache: FrameCache,
+    scratch: Vec<u8>,
+    stats: Arc<EngineStats>,
+}
+
+/// A sender that falls this far behind skips frames rather than bursting.
+const MAX_LATE: Duration = Duration::from_millis(250);
+const SR_INTERVAL: Duration = Duration::from_secs(5);
+
+impl Worker {
+    fn run(mut self) {
+        let mut generation = 0u64;
+        loop {
+            let wait = self
+                .schedule
+                .peek()
+                .map(|Reverse((due, _, _))| due.saturating_duration_since(Instant::now()))
+                .unwrap_or(Duration::from_secs(1));
+            match self.rx.recv_timeout(wait) {
+                Ok(Command::Play { id, stream }) => {
+                    generation += 1;
+                    let now = Instant::now();
+                    let start_frame = stream.counters.next_frame.load(Ordering::Relaxed);
+                    stream.counters.ended.store(false, Ordering::Relaxed);
+                    self.sessions.insert(
+                        id,
+                        Playing {
+                            stream,
+                            generation,
+                            start: now,
+                            start_frame,
+                            next_sr: now,
+                        },
+                    );
+                    self.schedule.push(Reverse((now, id, generation)));
+                }
+                Ok(Command::Stop { id, done }) => {
+                    self.sessions.remove(&id);
+                    if let Some(done) = done {
+                        let _ = done.try_send(());
+                    }
+                }
+                Ok(Command::Shutdown) | Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+            }
+            self.send_due();
+        }
+    }
+
+    fn send_due(&mut self) {
+        let now = Instant::now();
+        while let Some(&Reverse((due, id, generation))) = self.schedule.peek() {
+            if due > now {
+                break;
+            }
+            self.schedule.pop();
+            let Some(playing) = self.sessions.get(&id) else {
+                continue;
+            };
+            if playing.generation != generation {
+                continue;
+            }
+            let next_due = self.send_frame(id, due, now);
+            if let Some(next) = next_due {
+                self.schedule.push(Reverse((next, id, generation)));
+            } else {
+                self.sessions.remove(&id);
+            }
+        }
+    }
+
+    /// Sends session `id`'s next frame; returns when the one after is due,
+    /// or `None` when the stream has ended.
+    fn send_frame(&mut self, id: u64, due: Instant, now: Instant) -> Option<Instant> {
+        let playing = self.sessions.get_mut(&id)?;
+        let stream = &playing.stream;
+        let counters = stream.counters.clone();
+        let media = stream.media.clone();
+        let frames = media.frames();
+        let mut n = counters.next_frame.load(Ordering::Relaxed);
+        // Skip frames rather than burst when far behind.
+        if now.duration_since(due) > MAX_LATE {
+            let behind = media
+                .rate
+                .frame_at_ns(now.duration_since(due).as_nanos() as u64);
+            n += behind;
+            self.stats.frames_late.fetch_add(behind, Ordering::Relaxed);
+        }
+        if frames == 0 || (!stream.looping && n >= frames) {
+            counters.ended.store(true, Ordering::Relaxed);
+            send_rtcp(&self.rtcp, stream, &bye(stream.ssrc));
+            return None;
+        }
+        let file_frame = n % frames;
+        let wire = stream.wire;
+        let mtu = self.mtu;
+        let stats = self.stats.clone();
+        let packets = self.cache.get_or_make((media.id, file_frame, wire), || {
+            let jpeg = media.frame(file_frame).ok()?;
+            match wire {
+                Wire::Classic => Some(Packets::Classic(jpeg)),
+                Wire::Rfc2435 => match rfc2435::packetize(&jpeg, mtu) {
+                    Ok(p) => Some(Packets::Rfc2435(p)),
+                    Err(e) => {
+                        stats.packetize_failures.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(mount = %media.mount, frame = file_frame, "cannot send as RFC 2435: {e}");
+                        None
+                    }
+                },
+            }
+        });
+        let playing = self.sessions.get_mut(&id)?;
+        let stream = &playing.stream;
+        counters.next_frame.store(n + 1, Ordering::Relaxed);
+        let sent_ok = match packets.as_deref() {
+            Some(p) => send_packets(&self.rtp, &mut self.scratch, stream, n, p),
+            None => false,
+        };
+        if sent_ok {
+            counters.frames_sent.fetch_add(1, Ordering::Relaxed);
+            self.stats.frames_sent.fetch_add(1, Ordering::Relaxed);
+        } else {
+            counters.frames_dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        if now >= playing.next_sr {
+            playing.next_sr = now + SR_INTERVAL;
+            send_sender_report(&self.rtcp, stream, n);
+        }
+        let rel = n + 1 - playing.start_frame;
+        let next = playing.start + Duration::from_nanos(media.rate.frame_start_ns(rel));
+        Some(next.max(due))
+    }
+}
+
+/// RTP timestamp of play frame `n` at 90 kHz.
+pub fn rtp_time(stream: &Stream, n: u64) -> u32 {
+    let ticks = u128::from(stream.media.rate.frame_start_ns(n)) * 90_000 / 1_000_000_000;
+    stream.timestamp_base.wrapping_add(ticks as u32)
+}
+
+fn wallclock_secs() -> u32 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as u32)
+        .unwrap_or(0)
+}
+
+/// Builds and sends one frame's packets; false if nothing could be sent.
+fn send_packets(
+    rtp: &PacketSocket,
+    scratch: &mut Vec<u8>,
+    stream: &Stream,
+    n: u64,
+    packets: &Packets,
+) -> bool {
+    let counters = &stream.counters;
+    let seq = counters.next_seq.load(Ordering::Relaxed) as u16;
+    scratch.clear();
+    let (segment, count, next_seq) = match packets {
+        Packets::Classic(jpeg) => {
+            if jpeg.len() > crate::rtp::MAX_WHOLE_FRAME_JPEG {
+                // Never truncated; the frame number is still used up.
+                counters
+                    .next_seq
+                    .store(u32::from(seq.wrapping_add(1)), Ordering::Relaxed);
+                return false;
+            }
+            let header = RtpHeader {
+                marker: false,
+                payload_type: stream.payload_type,
+                sequence_number: seq,
+                timestamp: wallclock_secs(),
+                ssrc: stream.ssrc,
+            };
+            scratch.extend_from_slice(&header.to_bytes().unwrap_or_default());
+            scratch.extend_from_slice(jpeg);
+            (scratch.len(), 1, seq.wrapping_add(1))
+        }
+        Packets::Rfc2435(p) => {
+            let first = RtpHeader {
+                marker: false,
+                payload_type: stream.payload_type,
+                sequence_number: seq,
+                timestamp: rtp_time(stream, n),
+                ssrc: stream.ssrc,
+            };
+            let Ok(next) = p.write_packets(first, scratch) else {
+                return false;
+            };
+            (p.gso_segment_size(), p.packet_count(), next)
+        }
+    };
+    counters
+        .next_seq
+        .store(u32::from(next_seq), Ordering::Relaxed);
+    let ok = match &stream.route {
+        Route::Udp { rtp: dest, .. } => match rtp.send_segments(*dest, scratch, segment) {
+            Ok(sent) => sent.dropped == 0,
+            Err(e) => {
+                tracing::debug!(%dest, "RTP send failed: {e}");
+                false
+            }
+        },
+        Route::Tcp { tx, rtp_channel } => {
+            let mut framed = Vec::with_capacity(scratch.len() + 4 * count);
+            for packet in scratch.chunks(segment) {
+                framed.push(b'$');
+                framed.push(*rtp_channel);
+                framed.extend_from_slice(&(packet.len() as u16).to_be_bytes());
+                framed.extend_from_slice(packet);
+            }
+            tx.try_send(framed).is_ok()
+        }
+    };
+    if ok {
+        counters
+            .packets_sent
+            .fetch_add(count as u64, Ordering::Relaxed);
+        counters.octets_sent.fetch_add(
+            (scratch.len() - count * HEADER_LEN) as u64,
+            Ordering::Relaxed,
+        );
+    }
+    ok
+}
+
+/// RTCP sender report + SDES CNAME (RFC 3550 §6.4.1, §6.5) for the standard path.
+fn send_sender_report(rtcp: &PacketSocket, stream: &Stream, n: u64) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let ntp_secs = now.as_secs() + 2_208_988_800;
+    let ntp_frac = (u64::from(now.subsec_nanos()) << 32) / 1_000_000_000;
+    let c = &stream.counters;
+    let mut p = Vec::with_capacity(64);
+    p.extend_from_slice(&[0x80, 200, 0, 6]);
+    p.extend_from_slice(&stream.ssrc.to_be_bytes());
+    p.extend_from_slice(&(ntp_secs as u32).to_be_bytes());
+    p.extend_from_slice(&(ntp_frac as u32).to_be_bytes());
+    p.extend_from_slice(&rtp_time(stream, n).to_be_bytes());
+    p.extend_from_slice(&(c.packets_sent.load(Ordering::Relaxed) as u32).to_be_bytes());
+    p.extend_from_slice(&(c.octets_sent.load(Ordering::Relaxed) as u32).to_be_bytes());
+    // SDES with one CNAME item, padded to a 32-bit boundary.
+    let cname = b"mjpegrtsp";
+    let item_len = 2 + cname.len();
+    let chunk_len = (4 + item_len + 1).div_ceil(4) * 4;
+    let words = (4 + chunk_len) / 4 - 1;
+    p.extend_from_slice(&[0x81, 202]);
+    p.extend_from_slice(&(words as u16).to_be_bytes());
+    p.extend_from_slice(&stream.ssrc.to_be_bytes());
+    p.push(1);
+    p.push(cname.len() as u8);
+    p.extend_from_slice(cname);
+    p.resize(p.len() + (chunk_len - 4 - item_len), 0);
+    send_rtcp(rtcp, stream, &p);
+}
+
+/// An RTCP BYE for `ssrc`: the stream has ended (clients end their stream on it).
+fn bye(ssrc: u32) -> Vec<u8> {
+    let mut p = vec![0x81, 203, 0, 1];
+    p.extend_from_slice(&ssrc.to_be_bytes());
+    p
+}
+
+/// Sends an RTCP packet on a session's RTCP path (standard sessions only).
+fn send_rtcp(rtcp: &PacketSocket, stream: &Stream, packet: &[u8]) {
+    if stream.wire == Wire::Classic {
+        return; // classic clients have no RTCP port
+    }
+    match &stream.route {
+        Route::Udp {
+            rtcp: Some(dest), ..
+        } => {
+            let _ = rtcp.send_one(*dest, packet);
+        }
+        Route::Udp { rtcp: None, .. } => {}
+        Route::Tcp { tx, rtp_channel } => {
+            let mut framed = vec![b'$', rtp_channel + 1];
+            framed.extend_from_slice(&(packet.len() as u16).to_be_bytes());
+            framed.extend_from_slice(packet);
+            let _ = tx.try_send(framed);
+        }
+    }
+}

@@ -1,0 +1,320 @@
+//! The files a server offers: every `.Mjpeg` under a media root, indexed once
+//! and shared by all the sessions that play it, with paths that cannot leave
+//! the root.
+
+use crate::container::{Index, jpeg, jpeg::JpegInfo};
+use crate::rtp::rfc2435;
+use crate::timing::FrameRate;
+use std::collections::HashMap;
+use std::fmt;
+use std::fs::File;
+use std::io;
+use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+/// Why a media path cannot be served.
+#[derive(Debug)]
+pub enum MediaError {
+    /// Nothing servable there, or the path tries to leave the root (404).
+    NotFound(String),
+    /// The file is there but is not a playable `.Mjpeg` (415-ish; the server says 404 or 500).
+    Unplayable(String),
+    Io(io::Error),
+}
+
+impl fmt::Display for MediaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MediaError::NotFound(p) => write!(f, "no such media: {p}"),
+            MediaError::Unplayable(why) => write!(f, "{why}"),
+            MediaError::Io(e) => write!(f, "I/O error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for MediaError {}
+
+/// An indexed `.Mjpeg` file, ready to serve.
+#[derive(Debug)]
+pub struct MediaFile {
+    /// Unique among the files a server opened (keys frame caches).
+    pub id: u64,
+    /// Path relative to the media root, with `/` separators: the mount.
+    pub mount: String,
+    pub path: PathBuf,
+    file: File,
+    pub index: Index,
+    /// Size and coding of the first frame.
+    pub info: JpegInfo,
+    pub rate: FrameRate,
+    /// Whether standard clients can get it: RFC 2435 carries only baseline
+    /// 4:2:0/4:2:2 JPEG with 8-bit tables (judged on the first frame).
+    pub rfc2435: Result<(), String>,
+    modified: Option<SystemTime>,
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+impl MediaFile {
+    /// Opens and indexes `path`, served as `mount` at `rate`.
+    pub fn open(path: &Path, mount: &str, rate: FrameRate) -> Result<MediaFile, MediaError> {
+        let file = File::open(path).map_err(MediaError::Io)?;
+        let meta = file.metadata().map_err(MediaError::Io)?;
+        let index = Index::build(&file).map_err(MediaError::Io)?;
+        let (info, first) = index
+            .frames()
+            .iter()
+            .take(16)
+            .find_map(|e| {
+                let data = e.read(&file).ok()?;
+                jpeg::parse_info(&data).map(|info| (info, data))
+            })
+            .ok_or_else(|| {
+                MediaError::Unplayable(format!("{mount}: no whole JPEG frame with a readable size"))
+            })?;
+        let rfc2435 = rfc2435::packetize(&first, 1400)
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        Ok(MediaFile {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            mount: mount.to_string(),
+            path: path.to_path_buf(),
+            file,
+            index,
+            info,
+            rate,
+            rfc2435,
+            modified: meta.modified().ok(),
+        })
+    }
+
+    pub fn frames(&self) -> u64 {
+        self.index.len() as u64
+    }
+
+    /// Duration in seconds.
+    pub fn duration_secs(&self) -> f64 {
+        self.rate.frame_start_ns(self.frames()) as f64 / 1e9
+    }
+
+    /// Frame `n` of the file (counting from 0) as a whole JPEG.
+    pub fn frame(&self, n: u64) -> io::Result<Vec<u8>> {
+        let entry = usize::try_from(n)
+            .ok()
+            .and_then(|n| self.index.get(n))
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("no frame {n}")))?;
+        entry.read(&self.file)
+    }
+
+    fn is_current(&self, meta: &std::fs::Metadata) -> bool {
+        meta.modified().ok() == self.modified && meta.len() == self.index.size()
+    }
+}
+
+/// Every `.Mjpeg` file under a root directory.
+#[derive(Debug)]
+pub struct Library {
+    root: PathBuf,
+    rate: FrameRate,
+    open: Mutex<HashMap<PathBuf, Arc<MediaFile>>>,
+}
+
+impl Library {
+    /// A library over `root` (which must be a directory), timing files at `rate`.
+    pub fn new(root: &Path, rate: FrameRate) -> io::Result<Library> {
+        let root = root.canonicalize()?;
+        if !root.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotADirectory,
+                format!("{} is not a directory", root.display()),
+            ));
+        }
+        Ok(Library {
+            root,
+            rate,
+            open: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The file for a mount path like `movie.Mjpeg` or `/clips/a.Mjpeg`
+    /// (already percent-decoded once). Anything that would leave the root —
+    /// `..`, absolute or drive paths, a symlink pointing outside — is
+    /// `NotFound` before any file is opened.
+    pub fn resolve(&self, mount: &str) -> Result<PathBuf, MediaError> {
+        let not_found = || MediaError::NotFound(mount.to_string());
+        let rel = mount.trim_start_matches('/');
+        if rel.is_empty() || rel.contains('\0') || rel.contains('\\') {
+            return Err(not_found());
+        }
+        let rel_path = Path::new(rel);
+        if !rel_path
+            .components()
+            .all(|c| matches!(c, Component::Normal(_)))
+        {
+            return Err(not_found());
+        }
+        let is_mjpeg = rel_path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("mjpeg"));
+        if !is_mjpeg {
+            return Err(not_found());
+        }
+        let full = self
+            .root
+            .join(rel_path)
+            .canonicalize()
+            .map_err(|_| not_found())?;
+        if !full.starts_with(&self.root) || !full.is_file() {
+            return Err(not_found());
+        }
+        Ok(full)
+    }
+
+    /// Opens (or reuses) the file for `mount`. A file changed on disk since it
+    /// was indexed is indexed again.
+    pub fn open(&self, mount: &str) -> Result<Arc<MediaFile>, MediaError> {
+        let path = self.resolve(mount)?;
+        let meta = std::fs::metadata(&path).map_err(MediaError::Io)?;
+        if let Some(f) = self.open.lock().unwrap().get(&path)
+            && f.is_current(&meta)
+        {
+            return Ok(f.clone());
+        }
+        let mount = path
+            .strip_prefix(&self.root)
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| mount.to_string());
+        let file = Arc::new(MediaFile::open(&path, &mount, self.rate)?);
+        self.open.lock().unwrap().insert(path, file.clone());
+        Ok(file)
+    }
+
+    /// Mount paths of every `.Mjpeg` under the root (following no symlinks
+    /// out of it), sorted.
+    pub fn list(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut dirs = vec![self.root.clone()];
+        while let Some(dir) = dirs.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                let Ok(rel) = path.strip_prefix(&self.root) else {
+                    continue;
+                };
+                let rel = rel.to_string_lossy().into_owned();
+                if path.is_dir() {
+                    if path.canonicalize().is_ok_and(|c| c.starts_with(&self.root)) {
+                        dirs.push(path);
+                    }
+                } else if self.resolve(&rel).is_ok() {
+                    out.push(rel);
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::container::FrameWriter;
+
+    fn jpeg(n: u8) -> Vec<u8> {
+        let mut v = vec![0xFF, 0xD8, 0xFF, 0xC0, 0x00, 0x11, 8, 0, 48, 0, 64, 3];
+        v.extend_from_slice(&[1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1, n]);
+        v.extend_from_slice(&[0xFF, 0xD9]);
+        v
+    }
+
+    fn write_movie(path: &Path, frames: u8) {
+        let mut w = FrameWriter::new(Vec::new());
+        for n in 0..frames {
+            w.write_frame(&jpeg(n)).unwrap();
+        }
+        std::fs::write(path, w.into_inner()).unwrap();
+    }
+
+    fn library() -> (tempfile::TempDir, Library) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("media");
+        std::fs::create_dir_all(root.join("sub")).unwrap();
+        write_movie(&root.join("movie.Mjpeg"), 24);
+        write_movie(&root.join("sub/b.mjpeg"), 3);
+        write_movie(&dir.path().join("secret.Mjpeg"), 2);
+        std::fs::write(root.join("notes.txt"), "hello").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("secret.Mjpeg"), root.join("out.Mjpeg"))
+            .unwrap();
+        std::os::unix::fs::symlink(root.join("movie.Mjpeg"), root.join("in.Mjpeg")).unwrap();
+        let lib = Library::new(&root, FrameRate::new(24, 1).unwrap()).unwrap();
+        (dir, lib)
+    }
+
+    #[test]
+    fn serves_files_under_the_root() {
+        let (_dir, lib) = library();
+        let m = lib.open("movie.Mjpeg").unwrap();
+        assert_eq!(m.frames(), 24);
+        assert_eq!((m.info.width, m.info.height), (64, 48));
+        assert_eq!(m.duration_secs(), 1.0);
+        assert_eq!(m.frame(5).unwrap(), jpeg(5));
+        assert!(
+            Arc::ptr_eq(&m, &lib.open("/movie.Mjpeg").unwrap()),
+            "indexed once"
+        );
+        assert_eq!(lib.open("sub/b.mjpeg").unwrap().frames(), 3);
+        assert_eq!(
+            lib.open("in.Mjpeg").unwrap().frames(),
+            24,
+            "symlink inside the root"
+        );
+        assert_eq!(lib.list(), vec!["in.Mjpeg", "movie.Mjpeg", "sub/b.mjpeg"]);
+    }
+
+    #[test]
+    fn cannot_leave_the_root() {
+        let (dir, lib) = library();
+        let secret = dir.path().join("secret.Mjpeg");
+        for bad in [
+            "../secret.Mjpeg",
+            "sub/../../secret.Mjpeg",
+            "sub/../movie.Mjpeg",
+            "./movie.Mjpeg",
+            secret.to_str().unwrap(),
+            "//etc/passwd",
+            "out.Mjpeg",
+            "notes.txt",
+            "missing.Mjpeg",
+            "",
+            "sub",
+            "movie.Mjpeg\0",
+            "..\\secret.Mjpeg",
+        ] {
+            assert!(
+                matches!(lib.open(bad), Err(MediaError::NotFound(_))),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn reindexes_a_changed_file() {
+        let (_dir, lib) = library();
+        let first = lib.open("movie.Mjpeg").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        write_movie(&lib.root().join("movie.Mjpeg"), 10);
+        let second = lib.open("movie.Mjpeg").unwrap();
+        assert_eq!(second.frames(), 10);
+        assert_ne!(first.id, second.id);
+    }
+}

@@ -1,0 +1,262 @@
+//! Sending a frame's RTP packets to one receiver with as few system calls as
+//! possible: UDP generic segmentation offload (`UDP_SEGMENT`) hands the kernel
+//! one buffer of equal-sized packets per `sendmsg`; where the kernel refuses
+//! it, packets go one `send_to` each.
+
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Most segments the kernel takes in one GSO send (UDP_MAX_SEGMENTS is 64 on
+/// older kernels).
+const MAX_GSO_SEGMENTS: usize = 64;
+/// A GSO send carries at most one UDP datagram's worth of payload.
+const MAX_GSO_BYTES: usize = 65_000;
+
+/// What one send did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Sent {
+    pub packets: u32,
+    pub bytes: u64,
+    /// Packets dropped because the socket buffer was full (never blocks).
+    pub dropped: u32,
+}
+
+/// A non-blocking UDP socket that sends runs of equal-sized packets.
+#[derive(Debug)]
+pub struct PacketSocket {
+    socket: UdpSocket,
+    gso: AtomicBool,
+}
+
+impl PacketSocket {
+    /// Wraps `socket`, makes it non-blocking and gives it a large send buffer.
+    pub fn new(socket: UdpSocket) -> io::Result<Self> {
+        socket.set_nonblocking(true)?;
+        let size: libc::c_int = 4 << 20;
+        // SAFETY: setsockopt with a valid fd, level, option and an int value.
+        unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_SNDBUF,
+                (&size as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
+        Ok(Self {
+            socket,
+            gso: AtomicBool::new(true),
+        })
+    }
+
+    pub fn socket(&self) -> &UdpSocket {
+        &self.socket
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.socket.local_addr()
+    }
+
+    /// Whether GSO is still in use (it is switched off after the kernel refuses it).
+    pub fn uses_gso(&self) -> bool {
+        self.gso.load(Ordering::Relaxed)
+    }
+
+    /// Sends `data` to `dest` as packets of `segment` bytes (the last may be
+    /// shorter). A full socket buffer drops the rest and says so; other errors
+    /// are returned.
+    pub fn send_segments(&self, dest: SocketAddr, data: &[u8], segment: usize) -> io::Result<Sent> {
+        let mut sent = Sent::default();
+        if data.is_empty() || segment == 0 {
+            return Ok(sent);
+        }
+        let per_send = (MAX_GSO_BYTES / segment).clamp(1, MAX_GSO_SEGMENTS) * segment;
+        let mut rest = data;
+        while !rest.is_empty() {
+            let take = rest.len().min(per_send);
+            let (chunk, tail) = rest.split_at(take);
+            let result = if chunk.len() > segment && self.uses_gso() {
+                match send_gso(&self.socket, dest, chunk, segment) {
+                    Err(e) if gso_unsupported(&e) => {
+                        self.gso.store(false, Ordering::Relaxed);
+                        self.send_each(dest, chunk, segment, &mut sent)
+                    }
+                    Ok(()) => {
+                        sent.packets += chunk.len().div_ceil(segment) as u32;
+                        sent.bytes += chunk.len() as u64;
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                }
+            } else {
+                self.send_each(dest, chunk, segment, &mut sent)
+            };
+            match result {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    sent.dropped += rest.len().div_ceil(segment) as u32;
+                    return Ok(sent);
+                }
+                Err(e) => return Err(e),
+            }
+            rest = tail;
+        }
+        Ok(sent)
+    }
+
+    fn send_each(
+        &self,
+        dest: SocketAddr,
+        chunk: &[u8],
+        segment: usize,
+        sent: &mut Sent,
+    ) -> io::Result<()> {
+        for packet in chunk.chunks(segment) {
+            self.socket.send_to(packet, dest)?;
+            sent.packets += 1;
+            sent.bytes += packet.len() as u64;
+        }
+        Ok(())
+    }
+
+    /// Sends one datagram.
+    pub fn send_one(&self, dest: SocketAddr, packet: &[u8]) -> io::Result<Sent> {
+        match self.socket.send_to(packet, dest) {
+            Ok(n) => Ok(Sent {
+                packets: 1,
+                bytes: n as u64,
+                dropped: 0,
+            }),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Sent {
+                dropped: 1,
+                ..Sent::default()
+            }),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn gso_unsupported(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EINVAL | libc::EIO | libc::ENOPROTOOPT | libc::EOPNOTSUPP)
+    )
+}
+
+/// One `sendmsg` with a `UDP_SEGMENT` control message.
+fn send_gso(socket: &UdpSocket, dest: SocketAddr, data: &[u8], segment: usize) -> io::Result<()> {
+    let (addr, addr_len) = sockaddr(dest);
+    let mut iov = libc::iovec {
+        iov_base: data.as_ptr() as *mut libc::c_void,
+        iov_len: data.len(),
+    };
+    // Room for one cmsghdr carrying a u16, aligned as the kernel wants.
+    let mut control = [0u64; 4];
+    // SAFETY: msghdr fields point at live locals for the duration of the call;
+    // the control buffer is large enough for CMSG_SPACE(2) and 8-byte aligned.
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_name = (&addr as *const libc::sockaddr_storage).cast_mut().cast();
+        msg.msg_namelen = addr_len;
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<u16>() as u32) as usize;
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (*cmsg).cmsg_level = libc::SOL_UDP;
+        (*cmsg).cmsg_type = libc::UDP_SEGMENT;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<u16>() as u32) as usize;
+        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<u16>(), segment as u16);
+        let n = libc::sendmsg(socket.as_raw_fd(), &msg, 0);
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: sockaddr_storage is plain data; zero is a valid bit pattern.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let len = match addr {
+        SocketAddr::V4(a) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: a.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(a.ip().octets()),
+                },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: sockaddr_in fits in sockaddr_storage.
+            unsafe { std::ptr::write((&mut storage as *mut libc::sockaddr_storage).cast(), sin) };
+            std::mem::size_of::<libc::sockaddr_in>()
+        }
+        SocketAddr::V6(a) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: a.port().to_be(),
+                sin6_flowinfo: a.flowinfo(),
+                sin6_addr: libc::in6_addr {
+                    s6_addr: a.ip().octets(),
+                },
+                sin6_scope_id: a.scope_id(),
+            };
+            // SAFETY: sockaddr_in6 fits in sockaddr_storage.
+            unsafe { std::ptr::write((&mut storage as *mut libc::sockaddr_storage).cast(), sin6) };
+            std::mem::size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (storage, len as libc::socklen_t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn pair() -> (PacketSocket, UdpSocket) {
+        let tx = PacketSocket::new(UdpSocket::bind("127.0.0.1:0").unwrap()).unwrap();
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        rx.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        (tx, rx)
+    }
+
+    fn receive(rx: &UdpSocket, n: usize) -> Vec<Vec<u8>> {
+        let mut buf = vec![0u8; 65_536];
+        (0..n)
+            .map(|_| {
+                let len = rx.recv(&mut buf).unwrap();
+                buf[..len].to_vec()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn segments_arrive_as_separate_datagrams() {
+        let (tx, rx) = pair();
+        let data: Vec<u8> = (0..(1400 * 5 + 321)).map(|i| (i % 251) as u8).collect();
+        let sent = tx
+            .send_segments(rx.local_addr().unwrap(), &data, 1400)
+            .unwrap();
+        assert_eq!(sent.packets, 6);
+        assert_eq!(sent.bytes, data.len() as u64);
+        let got = receive(&rx, 6);
+        assert!(got[..5].iter().all(|p| p.len() == 1400));
+        assert_eq!(got[5].len(), 321);
+        assert_eq!(got.concat(), data);
+    }
+
+    #[test]
+    fn more_than_one_gso_send_worth() {
+        let (tx, rx) = pair();
+        let data: Vec<u8> = (0..100 * 1000).map(|i| (i % 253) as u8).collect();
+        let sent = tx
+            .send_segments(rx.local_addr().unwrap(), &data, 1000)
+            .unwrap();
+        assert_eq!(sent.packets, 100);
+        assert_eq!(receive(&rx, 100).concat(), data);
+    }
+}

@@ -1,0 +1,174 @@
+//! `server-cli`: serves every `.Mjpeg` file under a directory, and optionally
+//! a live GStreamer source, over RTSP to classic (seed) and standard clients.
+//! Flags, logging and signals live here; the protocol is in
+//! `gstmjpegrtsp::server`.
+
+mod sample;
+
+use clap::Parser;
+use gstmjpegrtsp::server::{Server, ServerConfig};
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// RTSP/1.0 server for .Mjpeg files (five-digit length + JPEG per frame) and
+/// live GStreamer sources.
+///
+/// Every .Mjpeg under --media-dir is served at its relative path, e.g.
+/// rtsp://127.0.0.1:8554/movie.Mjpeg. Standard clients (ffplay, VLC,
+/// GStreamer rtspsrc) get RFC 2435 JPEG over RTP (UDP or TCP interleaved);
+/// the seed system's classic Python client gets its own dialect. With no
+/// --media-dir, a built-in sample clip is made and served.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about = None, after_help = EXAMPLES)]
+struct Args {
+    /// Address to listen on (0.0.0.0 or :: for every interface).
+    #[arg(long, default_value = "0.0.0.0")]
+    bind: IpAddr,
+    /// RTSP port.
+    #[arg(long, default_value_t = 8554)]
+    port: u16,
+    /// Directory whose .Mjpeg files are served (default: a built-in sample).
+    #[arg(long, value_name = "DIR")]
+    media_dir: Option<PathBuf>,
+    /// Frame rate the files are played at: 24, 30000/1001 or 29.97.
+    #[arg(long, default_value = "24", value_parser = parse_fps)]
+    fps: (i32, i32),
+    /// Start files again from the beginning when they end.
+    #[arg(long = "loop")]
+    looping: bool,
+    /// Also serve a live source at /live: a gst-launch-1.0 description that
+    /// produces image/jpeg (or raw video, which is encoded), shared by its viewers.
+    #[arg(long, value_name = "LAUNCH")]
+    pipeline: Option<String>,
+    /// Most sessions at once; more get 453 Not Enough Bandwidth.
+    #[arg(long, default_value_t = 1000)]
+    max_sessions: usize,
+    /// Seconds without a request (or RTCP from the client) before a session
+    /// is reclaimed; advertised in the Session header.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    session_timeout: u64,
+    /// Largest RTP packet to send over UDP, header included.
+    #[arg(long, default_value_t = 1400)]
+    mtu: usize,
+}
+
+const EXAMPLES: &str = "\
+Examples:
+  server-cli                                  serve the built-in sample
+  server-cli --media-dir ~/videos --loop      serve a directory, looping
+  server-cli --pipeline 'videotestsrc is-live=true ! jpegenc'
+  ffplay rtsp://127.0.0.1:8554/movie.Mjpeg    watch (RFC 2435 over UDP)
+  gst-launch-1.0 rtspsrc location=rtsp://127.0.0.1:8554/movie.Mjpeg ! rtpjpegdepay ! jpegdec ! autovideosink
+
+Logging: RUST_LOG=debug (or info, warn, gstmjpegrtsp::server=trace).";
+
+fn parse_fps(s: &str) -> Result<(i32, i32), String> {
+    let bad = || format!("invalid frame rate {s:?}: use e.g. 24, 30000/1001 or 29.97");
+    let (num, den) = if let Some((n, d)) = s.split_once('/') {
+        (
+            n.trim().parse::<i32>().map_err(|_| bad())?,
+            d.trim().parse::<i32>().map_err(|_| bad())?,
+        )
+    } else if let Some((whole, frac)) = s.split_once('.') {
+        let den = 10i32
+            .checked_pow(frac.len() as u32)
+            .filter(|_| frac.len() <= 3)
+            .ok_or_else(bad)?;
+        let n = format!("{whole}{frac}").parse::<i32>().map_err(|_| bad())?;
+        (n, den)
+    } else {
+        (s.trim().parse::<i32>().map_err(|_| bad())?, 1)
+    };
+    if num <= 0 || den <= 0 || num / den > 1000 {
+        return Err(bad());
+    }
+    Ok((num, den))
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_target(false)
+        .init();
+    if let Err(e) = gst::init() {
+        eprintln!("error: cannot initialise GStreamer: {e}");
+        return ExitCode::FAILURE;
+    }
+    if let Err(e) = gstmjpegrtsp::plugin_register_static() {
+        eprintln!("error: cannot register the mjpegrtsp elements: {e}");
+        return ExitCode::FAILURE;
+    }
+    let media_dir = match &args.media_dir {
+        Some(dir) => dir.clone(),
+        None => match sample::ensure_sample() {
+            Ok(dir) => dir,
+            Err(e) => {
+                eprintln!("error: cannot make the built-in sample: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    let config = ServerConfig {
+        bind: args.bind,
+        port: args.port,
+        media_dir,
+        fps: args.fps,
+        looping: args.looping,
+        pipeline: args.pipeline,
+        max_sessions: args.max_sessions,
+        session_timeout: Duration::from_secs(args.session_timeout.max(1)),
+        mtu: args.mtu.clamp(256, 65_000),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let server = match Server::bind(config).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let mounts = server.urls();
+        if mounts.is_empty() {
+            eprintln!(
+                "warning: no .Mjpeg file under {}",
+                server.media_root().display()
+            );
+        }
+        for url in mounts {
+            println!("{url}");
+        }
+        server.run(shutdown_signal()).await;
+        ExitCode::SUCCESS
+    })
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down");
+}

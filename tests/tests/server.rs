@@ -1,0 +1,542 @@
+//! The RTSP server against real clients on loopback: ffprobe over UDP and
+//! TCP, GStreamer's rtspsrc, a classic-dialect client speaking the seed's exact
+//! bytes, several clients at once, seeking, and the error codes.
+
+use mjpegrtsp_tests::*;
+use std::io::{Read, Write};
+use std::net::{TcpStream, UdpSocket};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The test clip: 48 frames (2 s) of 320×240, every frame different.
+fn media_dir() -> (tempfile::TempDir, Vec<Vec<u8>>) {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = encoded_movie(48, 320, 240, 80, "ball");
+    std::fs::write(dir.path().join("movie.Mjpeg"), &bytes).unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    std::fs::write(dir.path().join("sub/clip.Mjpeg"), &bytes).unwrap();
+    std::fs::write(dir.path().join("notes.txt"), b"not media").unwrap();
+    (dir, frames_of(&bytes))
+}
+
+fn rtsp_request(stream: &mut TcpStream, text: &str) -> String {
+    stream.write_all(text.as_bytes()).unwrap();
+    read_reply(stream)
+}
+
+/// Reads one reply (standard: up to the blank line plus body; classic: one read).
+fn read_reply(stream: &mut TcpStream) -> String {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut chunk).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&buf);
+        if let Some(end) = text.find("\r\n\r\n") {
+            let len = header(&text, "Content-Length").map_or(0, |v| v.parse::<usize>().unwrap());
+            if buf.len() >= end + 4 + len {
+                break;
+            }
+        } else if !text.contains('\r') && text.ends_with('\n') {
+            break; // classic: one write
+        }
+    }
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+fn header<'a>(reply: &'a str, name: &str) -> Option<&'a str> {
+    reply.lines().find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+fn status(reply: &str) -> u16 {
+    reply
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The classic client's receiving socket.
+fn classic_socket() -> (UdpSocket, u16) {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let port = s.local_addr().unwrap().port();
+    (s, port)
+}
+
+/// Receives classic packets for `window`: (seq, payload, arrival).
+fn receive_classic(socket: &UdpSocket, window: Duration) -> Vec<(u16, Vec<u8>, Instant)> {
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 65_536];
+    let end = Instant::now() + window;
+    while Instant::now() < end {
+        socket
+            .set_read_timeout(Some(
+                end.saturating_duration_since(Instant::now())
+                    .max(Duration::from_millis(1)),
+            ))
+            .unwrap();
+        match socket.recv(&mut buf) {
+            Ok(n) if n >= 12 => {
+                let seq = u16::from_be_bytes([buf[2], buf[3]]);
+                assert_eq!(buf[0], 0x80, "V=2, no padding/extension/CSRC");
+                assert_eq!(buf[1], 26, "marker 0, PT 26");
+                assert_eq!(&buf[8..12], &[0, 0, 0, 0], "SSRC 0");
+                out.push((seq, buf[12..n].to_vec(), Instant::now()));
+            }
+            Ok(_) => {}
+            Err(_) => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn classic_client_gets_whole_frames_at_24_fps() {
+    let (dir, frames) = media_dir();
+    let server = TestServer::start(dir.path(), false);
+    let mut ctl = TcpStream::connect(server.addr).unwrap();
+    let (udp, port) = classic_socket();
+    // The seed client's exact bytes.
+    let setup =
+        format!("SETUP movie.Mjpeg RTSP/1.0\nCSeq: 1\nTransport: RTP/UDP; client_port= {port}\n");
+    let reply = rtsp_request(&mut ctl, &setup);
+    let lines: Vec<&str> = reply.split('\n').collect();
+    assert_eq!(lines[0], "RTSP/1.0 200 OK", "{reply:?}");
+    assert_eq!(lines[1], "CSeq: 1", "CSeq on line 2: {reply:?}");
+    let session = lines[2]
+        .strip_prefix("Session: ")
+        .expect("Session on line 3");
+    assert!(
+        session.bytes().all(|b| b.is_ascii_digit()),
+        "bare digits: {session}"
+    );
+    assert!(
+        session.len() >= 15,
+        "unguessable (64 random bits): {session}"
+    );
+    assert!(!reply.contains('\r') && reply.len() < 1024);
+
+    let reply = rtsp_request(
+        &mut ctl,
+        &format!("PLAY movie.Mjpeg RTSP/1.0\nCSeq: 2\nSession: {session}\n"),
+    );
+    assert_eq!(
+        reply,
+        format!("RTSP/1.0 200 OK\nCSeq: 2\nSession: {session}\n")
+    );
+    let got = receive_classic(&udp, Duration::from_millis(2300));
+    assert_eq!(got.len(), 48, "every frame once");
+    for (i, (seq, payload, _)) in got.iter().enumerate() {
+        assert_eq!(
+            *seq as usize,
+            i + 1,
+            "sequence number = frame number from 1"
+        );
+        assert!(payload == &frames[i], "frame {i} whole and unchanged");
+    }
+    let span = got.last().unwrap().2 - got[0].2;
+    let fps = 47.0 / span.as_secs_f64();
+    assert!((22.0..26.0).contains(&fps), "paced at 24 fps: {fps:.2}");
+
+    let reply = rtsp_request(
+        &mut ctl,
+        &format!("TEARDOWN movie.Mjpeg RTSP/1.0\nCSeq: 3\nSession: {session}\n"),
+    );
+    assert_eq!(status(&reply), 200);
+    wait_until(|| server.sessions() == 0);
+}
+
+#[test]
+fn pause_resumes_where_it_paused_and_numbers_continue() {
+    let (dir, frames) = media_dir();
+    let server = TestServer::start(dir.path(), false);
+    let mut ctl = TcpStream::connect(server.addr).unwrap();
+    let (udp, port) = classic_socket();
+    let reply = rtsp_request(
+        &mut ctl,
+        &format!("SETUP movie.Mjpeg RTSP/1.0\nCSeq: 1\nTransport: RTP/UDP; client_port= {port}\n"),
+    );
+    let session = header(&reply, "Session").unwrap().to_string();
+    rtsp_request(
+        &mut ctl,
+        &format!("PLAY movie.Mjpeg RTSP/1.0\nCSeq: 2\nSession: {session}\n"),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let reply = rtsp_request(
+        &mut ctl,
+        &format!("PAUSE movie.Mjpeg RTSP/1.0\nCSeq: 3\nSession: {session}\n"),
+    );
+    assert_eq!(status(&reply), 200);
+    let before = receive_classic(&udp, Duration::from_millis(300));
+    let quiet = receive_classic(&udp, Duration::from_millis(300));
+    assert!(quiet.is_empty(), "nothing is sent while paused");
+    rtsp_request(
+        &mut ctl,
+        &format!("PLAY movie.Mjpeg RTSP/1.0\nCSeq: 4\nSession: {session}\n"),
+    );
+    let after = receive_classic(&udp, Duration::from_millis(400));
+    let last = before.last().unwrap();
+    let first = &after[0];
+    assert_eq!(first.0, last.0 + 1, "numbers continue after PAUSE");
+    assert!(
+        first.1 == frames[first.0 as usize - 1],
+        "and so does the picture"
+    );
+}
+
+#[test]
+fn three_clients_play_independently() {
+    let (dir, _) = media_dir();
+    let server = TestServer::start(dir.path(), true);
+    let mut clients: Vec<(TcpStream, UdpSocket, String)> = (0..3)
+        .map(|i| {
+            let mut ctl = TcpStream::connect(server.addr).unwrap();
+            let (udp, port) = classic_socket();
+            let reply = rtsp_request(
+                &mut ctl,
+                &format!(
+                    "SETUP movie.Mjpeg RTSP/1.0\nCSeq: 1\nTransport: RTP/UDP; client_port= {port}\n"
+                ),
+            );
+            let session = header(&reply, "Session").unwrap().to_string();
+            let reply = rtsp_request(
+                &mut ctl,
+                &format!("PLAY movie.Mjpeg RTSP/1.0\nCSeq: 2\nSession: {session}\n"),
+            );
+            assert_eq!(status(&reply), 200, "client {i}");
+            (ctl, udp, session)
+        })
+        .collect();
+    assert_eq!(server.sessions(), 3);
+    std::thread::sleep(Duration::from_millis(300));
+    let (ctl, _, session) = &mut clients[1];
+    let reply = rtsp_request(
+        ctl,
+        &format!("PAUSE movie.Mjpeg RTSP/1.0\nCSeq: 3\nSession: {session}\n"),
+    );
+    assert_eq!(status(&reply), 200);
+    std::thread::sleep(Duration::from_millis(100));
+    for (_, udp, _) in &clients {
+        while udp.set_nonblocking(true).is_ok() && udp.recv(&mut [0u8; 65536]).is_ok() {}
+        udp.set_nonblocking(false).unwrap();
+    }
+    let counts: Vec<usize> = clients
+        .iter()
+        .map(|(_, udp, _)| receive_classic(udp, Duration::from_millis(1000)).len())
+        .collect();
+    assert!(
+        counts[0] >= 20 && counts[2] >= 20,
+        "the others go on: {counts:?}"
+    );
+    assert_eq!(counts[1], 0, "the paused one gets nothing: {counts:?}");
+}
+
+#[test]
+fn range_seeks_to_the_exact_frame() {
+    let (dir, frames) = media_dir();
+    let server = TestServer::start(dir.path(), false);
+    let mut ctl = TcpStream::connect(server.addr).unwrap();
+    let (udp, port) = classic_socket();
+    let reply = rtsp_request(
+        &mut ctl,
+        &format!("SETUP movie.Mjpeg RTSP/1.0\nCSeq: 1\nTransport: RTP/UDP; client_port= {port}\n"),
+    );
+    let session = header(&reply, "Session").unwrap().to_string();
+    // 1.03 s lies in frame 24 (1.000–1.042 s).
+    rtsp_request(
+        &mut ctl,
+        &format!("PLAY movie.Mjpeg RTSP/1.0\nCSeq: 2\nSession: {session}\nRange: npt=1.03-\n"),
+    );
+    let got = receive_classic(&udp, Duration::from_millis(300));
+    assert!(
+        got[0].1 == frames[24],
+        "first frame after the seek is frame 24"
+    );
+    // And a standard client's RTP-Info matches the packets.
+    let url = format!("rtsp://{}/movie.Mjpeg", server.addr);
+    let mut ctl = TcpStream::connect(server.addr).unwrap();
+    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    udp.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let port = udp.local_addr().unwrap().port();
+    let reply = rtsp_request(
+        &mut ctl,
+        &format!(
+            "SETUP {url}/stream=0 RTSP/1.0\r\nCSeq: 1\r\nTransport: RTP/AVP;unicast;client_port={port}-{}\r\n\r\n",
+            port + 1
+        ),
+    );
+    assert_eq!(status(&reply), 200, "{reply}");
+    let session = header(&reply, "Session")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let reply = rtsp_request(
+        &mut ctl,
+        &format!("PLAY {url} RTSP/1.0\r\nCSeq: 2\r\nSession: {session}\r\nRange: npt=1.5-\r\n\r\n"),
+    );
+    assert_eq!(status(&reply), 200, "{reply}");
+    assert_eq!(header(&reply, "Range"), Some("npt=1.500-2.000"), "{reply}");
+    let info = header(&reply, "RTP-Info").unwrap();
+    let field = |name: &str| -> u32 {
+        info.split(';')
+            .find_map(|p| p.strip_prefix(name))
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let (seq, rtptime) = (field("seq="), field("rtptime="));
+    let mut buf = [0u8; 2048];
+    let n = udp.recv(&mut buf).unwrap();
+    assert!(n > 12);
+    assert_eq!(u16::from_be_bytes([buf[2], buf[3]]) as u32, seq);
+    assert_eq!(
+        u32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]),
+        rtptime
+    );
+    assert_eq!(buf[1] & 0x7F, 26);
+}
+
+/// Runs ffprobe on `url`, killed after 20 s (it waits for ever when no packet comes).
+fn ffprobe(url: &str, transport: &str) -> String {
+    let mut child = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-rtsp_transport",
+            transport,
+            "-select_streams",
+            "v:0",
+        ])
+        .args([
+            "-show_entries",
+            "stream=codec_name,width,height,r_frame_rate",
+            "-of",
+            "compact",
+        ])
+        .arg(url)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("ffprobe runs (apt install ffmpeg)");
+    let end = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > end {
+            let _ = child.kill();
+            panic!("ffprobe {transport} did not finish in 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "ffprobe {transport}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn ffprobe_reads_codec_size_and_rate_over_udp_and_tcp() {
+    let (dir, _) = media_dir();
+    let server = TestServer::start(dir.path(), false);
+    for transport in ["udp", "tcp"] {
+        let out = ffprobe(&format!("rtsp://{}/movie.Mjpeg", server.addr), transport);
+        assert!(
+            out.contains("codec_name=mjpeg")
+                && out.contains("width=320")
+                && out.contains("height=240")
+                && out.contains("r_frame_rate=24/1"),
+            "{transport}: {out}"
+        );
+    }
+    let out = ffprobe(&format!("rtsp://{}/sub/clip.Mjpeg", server.addr), "tcp");
+    assert!(out.contains("width=320"), "{out}");
+    wait_until(|| server.sessions() == 0);
+}
+
+#[test]
+fn rtspsrc_decodes_every_frame_over_udp_and_tcp() {
+    let (dir, _) = media_dir();
+    let server = TestServer::start(dir.path(), false);
+    for protocols in ["udp", "tcp"] {
+        let out = run(
+            &format!(
+                "rtspsrc location=rtsp://{}/movie.Mjpeg protocols={protocols} latency=100 ! rtpjpegdepay ! jpegdec ! appsink name=sink",
+                server.addr
+            ),
+            |_| {},
+        );
+        assert!(out.eos, "{protocols}: {:?}", out.error);
+        assert!(
+            out.frames.len() >= 46,
+            "{protocols}: {} of 48 frames",
+            out.frames.len()
+        );
+        assert_eq!(
+            out.frames[0].data.len(),
+            320 * 240 * 3 / 2,
+            "decoded 320×240 I420"
+        );
+    }
+}
+
+fn error_status(server: &TestServer, request: &str) -> (u16, String) {
+    let mut ctl = TcpStream::connect(server.addr).unwrap();
+    let reply = rtsp_request(&mut ctl, request);
+    (status(&reply), reply)
+}
+
+#[test]
+fn errors_have_the_right_codes_and_hurt_no_one() {
+    let (dir, _) = media_dir();
+    let server = TestServer::start(dir.path(), true);
+    // A session that must keep playing throughout.
+    let mut ctl = TcpStream::connect(server.addr).unwrap();
+    let (udp, port) = classic_socket();
+    let reply = rtsp_request(
+        &mut ctl,
+        &format!("SETUP movie.Mjpeg RTSP/1.0\nCSeq: 1\nTransport: RTP/UDP; client_port= {port}\n"),
+    );
+    let session = header(&reply, "Session").unwrap().to_string();
+    rtsp_request(
+        &mut ctl,
+        &format!("PLAY movie.Mjpeg RTSP/1.0\nCSeq: 2\nSession: {session}\n"),
+    );
+
+    let base = format!("rtsp://{}", server.addr);
+    let cases: Vec<(u16, String)> = vec![
+        (400, "GARBAGE\r\n\r\n".into()),
+        (400, "PLAY\r\nCSeq: 1\r\n\r\n".into()),
+        (
+            404,
+            format!("DESCRIBE {base}/missing.Mjpeg RTSP/1.0\r\nCSeq: 1\r\n\r\n"),
+        ),
+        (
+            404,
+            format!("DESCRIBE {base}/notes.txt RTSP/1.0\r\nCSeq: 1\r\n\r\n"),
+        ),
+        (
+            404,
+            format!("DESCRIBE {base}/../movie.Mjpeg RTSP/1.0\r\nCSeq: 1\r\n\r\n"),
+        ),
+        (
+            404,
+            format!("DESCRIBE {base}/%2e%2e/%2e%2e/etc/passwd RTSP/1.0\r\nCSeq: 1\r\n\r\n"),
+        ),
+        (
+            404,
+            format!("DESCRIBE {base}//etc/passwd RTSP/1.0\r\nCSeq: 1\r\n\r\n"),
+        ),
+        (
+            454,
+            format!("PLAY {base}/movie.Mjpeg RTSP/1.0\r\nCSeq: 1\r\nSession: 12345\r\n\r\n"),
+        ),
+        (
+            455,
+            format!("PLAY {base}/movie.Mjpeg RTSP/1.0\r\nCSeq: 1\r\n\r\n"),
+        ),
+        (
+            461,
+            format!(
+                "SETUP {base}/movie.Mjpeg/stream=0 RTSP/1.0\r\nCSeq: 1\r\nTransport: RTP/AVP;multicast\r\n\r\n"
+            ),
+        ),
+        (
+            501,
+            format!("FROBNICATE {base}/movie.Mjpeg RTSP/1.0\r\nCSeq: 1\r\n\r\n"),
+        ),
+        (
+            431,
+            format!(
+                "OPTIONS * RTSP/1.0\r\nCSeq: 1\r\nX-Big: {}\r\n\r\n",
+                "a".repeat(20_000)
+            ),
+        ),
+    ];
+    for (want, request) in &cases {
+        let (got, reply) = error_status(&server, request);
+        assert_eq!(
+            got,
+            *want,
+            "{:?} → {reply:?}",
+            &request[..request.len().min(80)]
+        );
+    }
+    // The playing session was not disturbed.
+    let frames = receive_classic(&udp, Duration::from_millis(500));
+    assert!(
+        frames.len() >= 9,
+        "still playing: {} frames in 0.5 s",
+        frames.len()
+    );
+    assert_eq!(server.sessions(), 1);
+}
+
+#[test]
+fn a_vanished_client_frees_its_session() {
+    let (dir, _) = media_dir();
+    let server = TestServer::start(dir.path(), true);
+    {
+        let mut ctl = TcpStream::connect(server.addr).unwrap();
+        let (_udp, port) = classic_socket();
+        let reply = rtsp_request(
+            &mut ctl,
+            &format!(
+                "SETUP movie.Mjpeg RTSP/1.0\nCSeq: 1\nTransport: RTP/UDP; client_port= {port}\n"
+            ),
+        );
+        let session = header(&reply, "Session").unwrap().to_string();
+        rtsp_request(
+            &mut ctl,
+            &format!("PLAY movie.Mjpeg RTSP/1.0\nCSeq: 2\nSession: {session}\n"),
+        );
+        assert_eq!(server.sessions(), 1);
+    } // connection and socket dropped without TEARDOWN
+    wait_until(|| server.sessions() == 0);
+}
+
+#[test]
+fn describe_gives_sdp_with_range_and_rate() {
+    let (dir, _) = media_dir();
+    let server = TestServer::start(dir.path(), false);
+    let url = format!("rtsp://{}/movie.Mjpeg", server.addr);
+    let (code, reply) = error_status(
+        &server,
+        &format!("DESCRIBE {url} RTSP/1.0\r\nCSeq: 7\r\nAccept: application/sdp\r\n\r\n"),
+    );
+    assert_eq!(code, 200);
+    assert_eq!(header(&reply, "CSeq"), Some("7"));
+    assert_eq!(
+        header(&reply, "Content-Base"),
+        Some(format!("{url}/").as_str())
+    );
+    for line in [
+        "a=range:npt=0-2.000",
+        "m=video 0 RTP/AVP 26",
+        "a=rtpmap:26 JPEG/90000",
+        "a=framerate:24",
+        "a=control:stream=0",
+    ] {
+        assert!(reply.contains(line), "{line} in {reply}");
+    }
+}
+
+fn wait_until(cond: impl Fn() -> bool) {
+    let end = Instant::now() + Duration::from_secs(5);
+    while !cond() {
+        assert!(Instant::now() < end, "condition not met in 5 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
