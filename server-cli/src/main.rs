@@ -7,6 +7,7 @@ mod sample;
 
 use clap::Parser;
 use gstmjpegrtsp::server::{Server, ServerConfig};
+use std::io::IsTerminal;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -95,6 +96,8 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_target(false)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     if let Err(e) = gst::init() {
         eprintln!("error: cannot initialise GStreamer: {e}");

@@ -5,6 +5,7 @@
 //! `sendmsg` (UDP GSO). Control (the RTSP connections) talks to it through a
 //! channel and reads per-session counters from atomics.
 
+use super::live::LiveSource;
 use super::media::MediaFile;
 use super::udp::PacketSocket;
 use crate::rtp::{HEADER_LEN, RtpHeader, rfc2435};
@@ -58,10 +59,19 @@ pub struct Counters {
     pub ended: AtomicBool,
 }
 
+/// What a session plays.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// A file, paced by the engine from the session's own position.
+    File(Arc<MediaFile>),
+    /// The live source: frames are sent as they come, to every viewer.
+    Live(Arc<LiveSource>),
+}
+
 /// A session's stream, as the engine plays it.
 #[derive(Debug, Clone)]
 pub struct Stream {
-    pub media: Arc<MediaFile>,
+    pub source: Source,
     pub wire: Wire,
     pub route: Route,
     pub ssrc: u32,
@@ -83,6 +93,12 @@ pub enum Command {
     Stop {
         id: u64,
         done: Option<std::sync::mpsc::SyncSender<()>>,
+    },
+    /// A frame from live source `source`, at running time `pts_ns`.
+    LiveFrame {
+        source: u64,
+        jpeg: Arc<Vec<u8>>,
+        pts_ns: u64,
     },
     Shutdown,
 }
@@ -113,6 +129,8 @@ impl Engine {
             rtcp,
             mtu,
             sessions: HashMap::new(),
+            live: HashMap::new(),
+            live_frames: HashMap::new(),
             schedule: BinaryHeap::new(),
             cache: FrameCache::new(256),
             scratch: Vec::with_capacity(128 * 1024),
@@ -126,6 +144,11 @@ impl Engine {
             thread: Some(thread),
             stats,
         })
+    }
+
+    /// A sender of commands, for producers such as a live source.
+    pub fn sender(&self) -> mpsc::Sender<Command> {
+        self.tx.clone()
     }
 
     pub fn send(&self, cmd: Command) {
@@ -210,6 +233,10 @@ struct Worker {
     rtcp: PacketSocket,
     mtu: usize,
     sessions: HashMap<u64, Playing>,
+    /// Sessions playing a live source: source id → (session id → stream).
+    live: HashMap<u64, HashMap<u64, Stream>>,
+    /// Frames received per live source, keying the packet cache.
+    live_frames: HashMap<u64, u64>,
     schedule: BinaryHeap<Reverse<(Instant, u64, u64)>>,
     cache: FrameCache,
     scratch: Vec<u8>,
@@ -231,6 +258,10 @@ impl Worker {
                 .unwrap_or(Duration::from_secs(1));
             match self.rx.recv_timeout(wait) {
                 Ok(Command::Play { id, stream }) => {
+                    if let Source::Live(live) = &stream.source {
+                        self.live.entry(live.id).or_default().insert(id, stream);
+                        continue;
+                    }
                     generation += 1;
                     let now = Instant::now();
                     let start_frame = stream.counters.next_frame.load(Ordering::Relaxed);
@@ -247,8 +278,18 @@ impl Worker {
                     );
                     self.schedule.push(Reverse((now, id, generation)));
                 }
+                Ok(Command::LiveFrame {
+                    source,
+                    jpeg,
+                    pts_ns,
+                }) => {
+                    self.send_live(source, &jpeg, pts_ns);
+                }
                 Ok(Command::Stop { id, done }) => {
                     self.sessions.remove(&id);
+                    for viewers in self.live.values_mut() {
+                        viewers.remove(&id);
+                    }
                     if let Some(done) = done {
                         let _ = done.try_send(());
                     }
@@ -288,7 +329,10 @@ impl Worker {
         let playing = self.sessions.get_mut(&id)?;
         let stream = &playing.stream;
         let counters = stream.counters.clone();
-        let media = stream.media.clone();
+        let Source::File(media) = &stream.source else {
+            return None;
+        };
+        let media = media.clone();
         let frames = media.frames();
         let mut n = counters.next_frame.load(Ordering::Relaxed);
         // Skip frames rather than burst when far behind.
@@ -326,7 +370,7 @@ impl Worker {
         let stream = &playing.stream;
         counters.next_frame.store(n + 1, Ordering::Relaxed);
         let sent_ok = match packets.as_deref() {
-            Some(p) => send_packets(&self.rtp, &mut self.scratch, stream, n, p),
+            Some(p) => send_packets(&self.rtp, &mut self.scratch, stream, rtp_time(stream, n), p),
             None => false,
         };
         if sent_ok {
@@ -337,17 +381,79 @@ impl Worker {
         }
         if now >= playing.next_sr {
             playing.next_sr = now + SR_INTERVAL;
-            send_sender_report(&self.rtcp, stream, n);
+            send_sender_report(&self.rtcp, stream, rtp_time(stream, n));
         }
         let rel = n + 1 - playing.start_frame;
         let next = playing.start + Duration::from_nanos(media.rate.frame_start_ns(rel));
         Some(next.max(due))
     }
+
+    /// Sends a live frame to every viewer of `source`, packetised once per wire.
+    fn send_live(&mut self, source: u64, jpeg: &[u8], pts_ns: u64) {
+        let Some(viewers) = self.live.get(&source) else {
+            return;
+        };
+        if viewers.is_empty() {
+            return;
+        }
+        let frame = {
+            let n = self.live_frames.entry(source).or_insert(0);
+            *n += 1;
+            *n
+        };
+        let mtu = self.mtu;
+        let stats = self.stats.clone();
+        let mut by_wire: HashMap<Wire, Option<Arc<Packets>>> = HashMap::new();
+        for stream in viewers.values() {
+            let packets = by_wire
+                .entry(stream.wire)
+                .or_insert_with(|| {
+                    self.cache.get_or_make((u64::MAX - source, frame, stream.wire), || match stream.wire {
+                        Wire::Classic => Some(Packets::Classic(jpeg.to_vec())),
+                        Wire::Rfc2435 => match rfc2435::packetize(jpeg, mtu) {
+                            Ok(p) => Some(Packets::Rfc2435(p)),
+                            Err(e) => {
+                                if stats.packetize_failures.fetch_add(1, Ordering::Relaxed) == 0 {
+                                    tracing::warn!("live frame cannot be sent as RFC 2435: {e} (encode the live source as 4:2:0: `! video/x-raw,format=I420 ! jpegenc`)");
+                                }
+                                None
+                            }
+                        },
+                    })
+                })
+                .clone();
+            let counters = &stream.counters;
+            let ok = match packets.as_deref() {
+                Some(p) => send_packets(
+                    &self.rtp,
+                    &mut self.scratch,
+                    stream,
+                    rtp_time_at(stream, pts_ns),
+                    p,
+                ),
+                None => false,
+            };
+            if ok {
+                counters.frames_sent.fetch_add(1, Ordering::Relaxed);
+                self.stats.frames_sent.fetch_add(1, Ordering::Relaxed);
+            } else {
+                counters.frames_dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
 }
 
-/// RTP timestamp of play frame `n` at 90 kHz.
+/// RTP timestamp of play frame `n` of a file at 90 kHz.
 pub fn rtp_time(stream: &Stream, n: u64) -> u32 {
-    let ticks = u128::from(stream.media.rate.frame_start_ns(n)) * 90_000 / 1_000_000_000;
+    match &stream.source {
+        Source::File(media) => rtp_time_at(stream, media.rate.frame_start_ns(n)),
+        Source::Live(_) => rtp_time_at(stream, 0),
+    }
+}
+
+/// RTP timestamp of media time `ns` at 90 kHz.
+pub fn rtp_time_at(stream: &Stream, ns: u64) -> u32 {
+    let ticks = u128::from(ns) * 90_000 / 1_000_000_000;
     stream.timestamp_base.wrapping_add(ticks as u32)
 }
 
@@ -363,7 +469,7 @@ fn send_packets(
     rtp: &PacketSocket,
     scratch: &mut Vec<u8>,
     stream: &Stream,
-    n: u64,
+    timestamp: u32,
     packets: &Packets,
 ) -> bool {
     let counters = &stream.counters;
@@ -394,7 +500,7 @@ fn send_packets(
                 marker: false,
                 payload_type: stream.payload_type,
                 sequence_number: seq,
-                timestamp: rtp_time(stream, n),
+                timestamp,
                 ssrc: stream.ssrc,
             };
             let Ok(next) = p.write_packets(first, scratch) else {
@@ -438,7 +544,7 @@ fn send_packets(
 }
 
 /// RTCP sender report + SDES CNAME (RFC 3550 §6.4.1, §6.5) for the standard path.
-fn send_sender_report(rtcp: &PacketSocket, stream: &Stream, n: u64) {
+fn send_sender_report(rtcp: &PacketSocket, stream: &Stream, rtp_now: u32) {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
@@ -450,7 +556,7 @@ fn send_sender_report(rtcp: &PacketSocket, stream: &Stream, n: u64) {
     p.extend_from_slice(&stream.ssrc.to_be_bytes());
     p.extend_from_slice(&(ntp_secs as u32).to_be_bytes());
     p.extend_from_slice(&(ntp_frac as u32).to_be_bytes());
-    p.extend_from_slice(&rtp_time(stream, n).to_be_bytes());
+    p.extend_from_slice(&rtp_now.to_be_bytes());
     p.extend_from_slice(&(c.packets_sent.load(Ordering::Relaxed) as u32).to_be_bytes());
     p.extend_from_slice(&(c.octets_sent.load(Ordering::Relaxed) as u32).to_be_bytes());
     // SDES with one CNAME item, padded to a 32-bit boundary.

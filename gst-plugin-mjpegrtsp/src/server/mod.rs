@@ -13,6 +13,7 @@
 //! header, sequence number = frame number) on the UDP port they name.
 
 pub mod engine;
+pub mod live;
 pub mod media;
 pub mod udp;
 
@@ -21,7 +22,8 @@ use crate::rtsp::{
     PortPair, Request, Response, RtpInfo, SessionHeader, StatusCode, Transport, names,
 };
 use crate::timing::FrameRate;
-use engine::{Command, Counters, Engine, Route, Stream, Wire};
+use engine::{Command, Counters, Engine, Route, Source, Stream, Wire};
+use live::{LIVE_MOUNT, LiveSource};
 use media::{Library, MediaError, MediaFile};
 use rand::Rng;
 use std::collections::HashMap;
@@ -53,7 +55,8 @@ pub struct ServerConfig {
     /// Frame rate files are played at, as numerator/denominator.
     pub fps: (i32, i32),
     pub looping: bool,
-    /// A live GStreamer source to serve at `/live` (not yet supported).
+    /// A live GStreamer source to serve at `/live`: a gst-launch-1.0
+    /// description producing `image/jpeg`, shared by its viewers.
     pub pipeline: Option<String>,
     pub max_sessions: usize,
     pub session_timeout: Duration,
@@ -99,6 +102,7 @@ pub struct Server {
 struct Shared {
     config: ServerConfig,
     library: Library,
+    live: Option<Arc<LiveSource>>,
     engine: Engine,
     /// Server RTP and RTCP ports, for the Transport reply.
     server_ports: PortPair,
@@ -135,11 +139,6 @@ impl Server {
         let (num, den) = config.fps;
         let rate = FrameRate::new(num, den)
             .ok_or_else(|| StartError(format!("invalid frame rate {num}/{den}")))?;
-        if config.pipeline.is_some() {
-            return Err(StartError(
-                "--pipeline (live sources) is not supported by this build yet".into(),
-            ));
-        }
         let library = Library::new(&config.media_dir, rate).map_err(|e| {
             StartError(format!(
                 "cannot serve media directory {}: {e}",
@@ -171,11 +170,18 @@ impl Server {
             config.mtu,
         )
         .map_err(|e| StartError(format!("cannot start the media engine: {e}")))?;
+        let live = match &config.pipeline {
+            Some(launch) => {
+                Some(LiveSource::start(launch, 1, engine.sender()).map_err(StartError)?)
+            }
+            None => None,
+        };
         Ok(Server {
             listener,
             shared: Arc::new(Shared {
                 config,
                 library,
+                live,
                 engine,
                 server_ports,
                 rtcp_socket,
@@ -206,10 +212,12 @@ impl Server {
             IpAddr::V6(ip) => format!("[{ip}]"),
             ip => ip.to_string(),
         };
+        let live = self.shared.live.as_ref().map(|_| LIVE_MOUNT.to_string());
         self.shared
             .library
             .list()
             .into_iter()
+            .chain(live)
             .map(|m| format!("rtsp://{host}:{}/{}", addr.port(), encode_path(&m)))
             .collect()
     }
@@ -554,11 +562,16 @@ impl Connection {
     }
 
     fn describe(&self, request: &Request) -> Result<Response, Refusal> {
-        let media = self.media(request)?;
-        standard_playable(&media)?;
+        let source = self.media(request)?;
         let url = request.uri.trim_end_matches('/');
         let host = self.shared.config.bind;
-        let sdp = describe_sdp(&media, host);
+        let sdp = match &source {
+            Source::File(media) => {
+                standard_playable(media)?;
+                describe_sdp(media, host)
+            }
+            Source::Live(live) => describe_live_sdp(live, host),
+        };
         Ok(Response::reply_to(request, StatusCode::OK)
             .with_header(names::CONTENT_BASE, format!("{url}/"))
             .with_body("application/sdp", sdp))
@@ -581,8 +594,8 @@ impl Connection {
             ));
         }
         let classic = request.dialect == Dialect::Classic || offer.classic;
-        if !classic {
-            standard_playable(&media)?;
+        if let (false, Source::File(media)) = (classic, &media) {
+            standard_playable(media)?;
         }
         let mut rng = rand::rng();
         let ssrc = if classic { 0 } else { rng.random() };
@@ -650,7 +663,7 @@ impl Connection {
             Ordering::Relaxed,
         );
         let stream = Stream {
-            media,
+            source: media,
             wire: if classic {
                 Wire::Classic
             } else {
@@ -707,9 +720,8 @@ impl Connection {
             .map_err(|e| Refusal(e.status(), format!("Range: {e}")))?;
         let mut st = session.state.lock().unwrap();
         st.last_activity = Instant::now();
-        let media = st.stream.media.clone();
-        let start = match range.and_then(|r| r.start) {
-            Some(NptTime::Time(t)) => {
+        let start = match (range.and_then(|r| r.start), &st.stream.source) {
+            (Some(NptTime::Time(t)), Source::File(media)) => {
                 let frame = media
                     .rate
                     .frame_at_ns(u64::try_from(t.as_nanos()).unwrap_or(u64::MAX));
@@ -725,7 +737,8 @@ impl Connection {
                 }
                 Some(frame)
             }
-            Some(NptTime::Now) | None => None,
+            // A live source plays from now, whatever the Range says.
+            _ => None,
         };
         if st.playing {
             if start.is_none() {
@@ -757,13 +770,18 @@ impl Connection {
         if session.dialect == Dialect::Classic {
             return r;
         }
-        let media = &st.stream.media;
         let frame = session.counters.next_frame.load(Ordering::Relaxed);
-        let start = Duration::from_nanos(media.rate.frame_start_ns(frame % media.frames().max(1)));
-        let range = if st.stream.looping {
-            NptRange::starting_at(start)
-        } else {
-            NptRange::between(start, Duration::from_secs_f64(media.duration_secs()))
+        let range = match &st.stream.source {
+            Source::Live(_) => NptRange::live(),
+            Source::File(media) => {
+                let start =
+                    Duration::from_nanos(media.rate.frame_start_ns(frame % media.frames().max(1)));
+                if st.stream.looping {
+                    NptRange::starting_at(start)
+                } else {
+                    NptRange::between(start, Duration::from_secs_f64(media.duration_secs()))
+                }
+            }
         };
         let info = RtpInfo {
             url: format!("{}/stream=0", request.uri.trim_end_matches('/')),
@@ -800,16 +818,27 @@ impl Connection {
     }
 
     /// The file a request names; 404 for anything else.
-    fn media(&self, request: &Request) -> Result<Arc<MediaFile>, Refusal> {
+    fn media(&self, request: &Request) -> Result<Source, Refusal> {
         let uri = request
             .url()
             .map_err(|e| Refusal(StatusCode::NOT_FOUND, format!("URL {:?}: {e}", request.uri)))?;
         let path = uri.media_path();
-        self.shared.library.open(&path).map_err(|e| match e {
-            MediaError::NotFound(_) => Refusal(StatusCode::NOT_FOUND, e.to_string()),
-            MediaError::Unplayable(_) => Refusal(StatusCode::UNSUPPORTED_MEDIA_TYPE, e.to_string()),
-            MediaError::Io(_) => Refusal(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-        })
+        if let Some(live) = &self.shared.live
+            && path.trim_matches('/') == LIVE_MOUNT
+        {
+            return Ok(Source::Live(live.clone()));
+        }
+        self.shared
+            .library
+            .open(&path)
+            .map(Source::File)
+            .map_err(|e| match e {
+                MediaError::NotFound(_) => Refusal(StatusCode::NOT_FOUND, e.to_string()),
+                MediaError::Unplayable(_) => {
+                    Refusal(StatusCode::UNSUPPORTED_MEDIA_TYPE, e.to_string())
+                }
+                MediaError::Io(_) => Refusal(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+            })
     }
 
     /// The session the request names, if it names one; 454 if unknown.
@@ -917,12 +946,7 @@ fn describe_sdp(media: &MediaFile, host: IpAddr) -> String {
     } else {
         "IP4 127.0.0.1"
     };
-    let (num, den) = (media.rate.num(), media.rate.den());
-    let framerate = if den == 1 {
-        num.to_string()
-    } else {
-        format!("{:.3}", f64::from(num) / f64::from(den))
-    };
+    let framerate = format_rate(media.rate.num(), media.rate.den());
     format!(
         "v=0\r\no=- {} 1 IN {origin}\r\ns={}\r\nt=0 0\r\na=tool:mjpegrtsp\r\na=type:broadcast\r\na=control:*\r\n\
          a=range:npt=0-{:.3}\r\nm=video 0 RTP/AVP 26\r\nc=IN {origin}\r\nb=AS:{}\r\na=rtpmap:26 JPEG/90000\r\n\
@@ -936,6 +960,45 @@ fn describe_sdp(media: &MediaFile, host: IpAddr) -> String {
     )
     .replace("IN IP4 127.0.0.1\r\nb", "IN IP4 0.0.0.0\r\nb")
     .replace("IN IP6 ::1\r\nb", "IN IP6 ::\r\nb")
+}
+
+/// The SDP for the live source.
+fn describe_live_sdp(live: &LiveSource, host: IpAddr) -> String {
+    let ip = if host.is_ipv6() {
+        "IP6 ::"
+    } else {
+        "IP4 0.0.0.0"
+    };
+    let origin = if host.is_ipv6() {
+        "IP6 ::1"
+    } else {
+        "IP4 127.0.0.1"
+    };
+    let mut sdp = format!(
+        "v=0\r\no=- {} 1 IN {origin}\r\ns=live\r\nt=0 0\r\na=tool:mjpegrtsp\r\na=type:broadcast\r\na=control:*\r\n\
+         a=range:npt=now-\r\nm=video 0 RTP/AVP 26\r\nc=IN {ip}\r\na=rtpmap:26 JPEG/90000\r\n",
+        live.id
+    );
+    if let Some(info) = live.info() {
+        if let Some((num, den)) = info.fps {
+            sdp.push_str(&format!("a=framerate:{}\r\n", format_rate(num, den)));
+        }
+        sdp.push_str(&format!(
+            "a=x-dimensions:{},{}\r\n",
+            info.width, info.height
+        ));
+    }
+    sdp.push_str("a=control:stream=0\r\n");
+    sdp
+}
+
+/// `24` for 24/1, `29.970` for 30000/1001.
+fn format_rate(num: i32, den: i32) -> String {
+    if den == 1 {
+        num.to_string()
+    } else {
+        format!("{:.3}", f64::from(num) / f64::from(den))
+    }
 }
 
 /// Average bitrate of a file at its frame rate, in kbit/s.

@@ -1,0 +1,183 @@
+//! `server-cli` as a user runs it: help, the built-in sample, a live source,
+//! clear errors, and a clean stop on SIGTERM and SIGINT.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_server-cli");
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts the server and returns it with the URLs it printed.
+fn start(args: &[&str], cache: &std::path::Path) -> (Child, Vec<String>) {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env("XDG_CACHE_HOME", cache)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut urls = Vec::new();
+    // URLs come right after start; the sample may take a few seconds to make.
+    if let Ok(first) = rx.recv_timeout(Duration::from_secs(60)) {
+        urls.push(first);
+        while let Ok(more) = rx.recv_timeout(Duration::from_millis(300)) {
+            urls.push(more);
+        }
+    }
+    (child, urls)
+}
+
+fn stop(mut child: Child, signal: i32) -> std::process::ExitStatus {
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, signal) };
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > end {
+            let _ = child.kill();
+            panic!("server did not stop within 10 s of signal {signal}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn ffprobe(url: &str) -> String {
+    let out = Command::new("timeout")
+        .args([
+            "20",
+            "ffprobe",
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_name,width,height,r_frame_rate",
+            "-of",
+            "compact",
+            url,
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn help_lists_every_flag() {
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for flag in [
+        "--bind",
+        "--port",
+        "--media-dir",
+        "--fps",
+        "--loop",
+        "--pipeline",
+        "--max-sessions",
+        "--session-timeout",
+    ] {
+        assert!(text.contains(flag), "{flag} in --help");
+    }
+}
+
+#[test]
+fn no_arguments_serves_the_built_in_sample() {
+    let cache = tempfile::tempdir().unwrap();
+    let port = free_port().to_string();
+    let (child, urls) = start(&["--bind", "127.0.0.1", "--port", &port], cache.path());
+    assert_eq!(urls, vec![format!("rtsp://127.0.0.1:{port}/sample.Mjpeg")]);
+    let probe = ffprobe(&urls[0]);
+    assert!(
+        probe.contains("codec_name=mjpeg|width=640|height=480|r_frame_rate=24/1"),
+        "{probe}"
+    );
+    assert!(
+        cache.path().join("mjpegrtsp/sample.Mjpeg").exists(),
+        "sample kept for next time"
+    );
+    assert!(
+        stop(child, libc::SIGTERM).success(),
+        "SIGTERM is a clean stop"
+    );
+}
+
+#[test]
+fn live_pipeline_is_served_at_live() {
+    let cache = tempfile::tempdir().unwrap();
+    let media = tempfile::tempdir().unwrap();
+    let port = free_port().to_string();
+    let (child, urls) = start(
+        &[
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--media-dir",
+            media.path().to_str().unwrap(),
+            "--pipeline",
+            "videotestsrc is-live=true ! video/x-raw,format=I420,width=320,height=240,framerate=24/1 ! jpegenc",
+        ],
+        cache.path(),
+    );
+    let live = format!("rtsp://127.0.0.1:{port}/live");
+    assert_eq!(urls, vec![live.clone()]);
+    let probe = ffprobe(&live);
+    assert!(probe.contains("width=320|height=240"), "{probe}");
+    assert!(
+        stop(child, libc::SIGINT).success(),
+        "SIGINT is a clean stop"
+    );
+}
+
+#[test]
+fn bad_arguments_are_clear_errors() {
+    let out = Command::new(BIN)
+        .args(["--media-dir", "/nonexistent/videos"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/videos"), "{err}");
+
+    let out = Command::new(BIN).args(["--fps", "fast"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid frame rate"));
+
+    let busy = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port().to_string();
+    let media = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args([
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--media-dir",
+            media.path().to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains(&format!("cannot listen on 127.0.0.1:{port}"))
+    );
+}
