@@ -14,6 +14,9 @@ PACKAGES=(
     gstreamer1.0-plugins-good      # jpegenc/jpegdec, udpsrc/udpsink, rtpjpeg*
     gstreamer1.0-plugins-bad       # fpsdisplaysink for the headless demo
     gstreamer1.0-x                 # timeoverlay for the sample clip
+    python3-gi                     # tests/peers/gst_rtsp_server.py (the reference RTSP peer)
+    gir1.2-gst-rtsp-server-1.0     # gst-rtsp-server for that peer
+    ffmpeg                         # ffprobe/ffmpeg: standard RTSP clients in the tests
     meson
     ninja-build
 )

@@ -540,3 +540,71 @@ fn wait_until(cond: impl Fn() -> bool) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// A number field of the classic client's JSON summary.
+fn json_number(json: &str, field: &str) -> i64 {
+    let at = json
+        .find(&format!("\"{field}\": "))
+        .unwrap_or_else(|| panic!("{field} in {json}"));
+    json[at + field.len() + 4..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '-')
+        .collect::<String>()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn seed_style_python_client_plays_pauses_and_tears_down() {
+    let (dir, _) = media_dir();
+    let server = TestServer::start(dir.path(), true);
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("peers/classic_client.py");
+    let out = Command::new("timeout")
+        .args(["30", "python3"])
+        .arg(script)
+        .args([
+            "--port",
+            &server.addr.port().to_string(),
+            "--file",
+            "movie.Mjpeg",
+        ])
+        .args([
+            "--setup",
+            "--play",
+            "2",
+            "--pause",
+            "0.5",
+            "--play",
+            "1",
+            "--teardown",
+            "--no-frames",
+        ])
+        .output()
+        .unwrap();
+    let json = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{json} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        json.contains("\"statuses\": [200, 200, 200, 200, 200]"),
+        "{json}"
+    );
+    assert!(
+        json.contains("\"stuck_in_init\": false") && json.contains("\"all_jpeg_ok\": true"),
+        "{json}"
+    );
+    assert_eq!(json_number(&json, "first_seq"), 1);
+    let shown = json_number(&json, "frames_shown");
+    assert!(
+        (66..=80).contains(&shown),
+        "3 s of play at 24 fps: {shown} frames"
+    );
+    assert_eq!(
+        json_number(&json, "last_seq"),
+        shown,
+        "every frame shown, numbers rising"
+    );
+    wait_until(|| server.sessions() == 0);
+}
