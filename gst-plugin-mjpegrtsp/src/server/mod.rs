@@ -31,7 +31,7 @@ use std::fmt;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -110,6 +110,7 @@ struct Shared {
     sessions: Mutex<HashMap<String, Arc<Session>>>,
     next_engine_id: AtomicU64,
     next_connection: AtomicU64,
+    stopping: AtomicBool,
 }
 
 /// One RTSP session: a client's stream of one file.
@@ -188,6 +189,7 @@ impl Server {
                 sessions: Mutex::new(HashMap::new()),
                 next_engine_id: AtomicU64::new(1),
                 next_connection: AtomicU64::new(1),
+                stopping: AtomicBool::new(false),
             }),
         })
     }
@@ -268,13 +270,7 @@ impl Server {
         for id in ids {
             shared.remove_session(&id, "server shutting down");
         }
-        // Wake the RTCP reader so its thread ends.
-        if let Ok(addr) = shared.rtcp_socket.local_addr() {
-            let waker = UdpSocket::bind((addr.ip(), 0)).ok();
-            if let Some(w) = waker {
-                let _ = w.send_to(b"", addr);
-            }
-        }
+        shared.stopping.store(true, Ordering::Relaxed);
         let _ = tokio::time::timeout(Duration::from_secs(1), rtcp).await;
     }
 }
@@ -367,32 +363,32 @@ async fn reap_sessions(shared: Arc<Shared>) {
 }
 
 /// Counts RTCP from clients as activity (RFC 2326 §12.37 lets it keep a
-/// session alive).
+/// session alive). Runs on its own thread until the server stops.
 fn receive_rtcp(shared: &Arc<Shared>) {
+    use std::os::fd::AsRawFd;
     let socket = &shared.rtcp_socket;
-    let _ = socket.set_read_timeout(Some(Duration::from_secs(1)));
     let mut buf = [0u8; 2048];
-    loop {
-        if Arc::strong_count(shared) <= 2 && shared.sessions.lock().unwrap().is_empty() {
-            // Only this thread and the server's run() are left.
+    while !shared.stopping.load(Ordering::Relaxed) {
+        // The socket is non-blocking (it is shared with the engine's sender):
+        // wait for it with poll(2), waking up now and then to check for stop.
+        let mut fds = libc::pollfd {
+            fd: socket.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd for the duration of the call.
+        let ready = unsafe { libc::poll(&mut fds, 1, 200) };
+        if ready <= 0 {
+            continue;
         }
-        match socket.recv_from(&mut buf) {
-            Ok((0, _)) => return,
-            Ok((_, from)) => {
-                let sessions = shared.sessions.lock().unwrap();
-                for s in sessions.values() {
-                    let mut st = s.state.lock().unwrap();
-                    if st.rtcp_from == Some(from) {
-                        st.last_activity = Instant::now();
-                    }
+        while let Ok((_, from)) = socket.recv_from(&mut buf) {
+            let sessions = shared.sessions.lock().unwrap();
+            for s in sessions.values() {
+                let mut st = s.state.lock().unwrap();
+                if st.rtcp_from == Some(from) {
+                    st.last_activity = Instant::now();
                 }
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
-            Err(_) => return,
         }
     }
 }
