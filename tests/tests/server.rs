@@ -608,3 +608,149 @@ fn seed_style_python_client_plays_pauses_and_tears_down() {
     );
     wait_until(|| server.sessions() == 0);
 }
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+/// A standard session over UDP: SETUP and PLAY; returns the control
+/// connection, the RTP socket and the session id.
+fn standard_session(server: &TestServer, path: &str) -> (TcpStream, UdpSocket, String) {
+    let url = format!("rtsp://{}/{path}", server.addr);
+    let mut ctl = TcpStream::connect(server.addr).unwrap();
+    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    udp.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let port = udp.local_addr().unwrap().port();
+    let reply = rtsp_request(
+        &mut ctl,
+        &format!(
+            "SETUP {url}/stream=0 RTSP/1.0\r\nCSeq: 1\r\nTransport: RTP/AVP;unicast;client_port={port}-{}\r\n\r\n",
+            port + 1
+        ),
+    );
+    assert_eq!(status(&reply), 200, "{reply}");
+    let session = header(&reply, "Session")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let reply = rtsp_request(
+        &mut ctl,
+        &format!("PLAY {url} RTSP/1.0\r\nCSeq: 2\r\nSession: {session}\r\n\r\n"),
+    );
+    assert_eq!(status(&reply), 200, "{reply}");
+    (ctl, udp, session)
+}
+
+#[test]
+fn silent_standard_sessions_time_out_and_keep_alives_keep_them() {
+    let (dir, _) = media_dir();
+    let mut config = gstmjpegrtsp::server::ServerConfig::new(dir.path());
+    config.looping = true;
+    config.session_timeout = Duration::from_secs(2);
+    let server = TestServer::start_with(config);
+    let (_silent, _udp1, _) = standard_session(&server, "movie.Mjpeg");
+    let (mut chatty, _udp2, session) = standard_session(&server, "movie.Mjpeg");
+    assert_eq!(server.sessions(), 2);
+    let url = format!("rtsp://{}/movie.Mjpeg", server.addr);
+    for cseq in 3..8 {
+        std::thread::sleep(Duration::from_millis(700));
+        let reply = rtsp_request(
+            &mut chatty,
+            &format!("GET_PARAMETER {url} RTSP/1.0\r\nCSeq: {cseq}\r\nSession: {session}\r\n\r\n"),
+        );
+        assert_eq!(status(&reply), 200);
+        assert_eq!(
+            header(&reply, "Session"),
+            Some(format!("{session};timeout=2").as_str())
+        );
+    }
+    // 3.5 s later: the silent one (its connection still open) is gone.
+    assert_eq!(server.sessions(), 1);
+    let reply = rtsp_request(
+        &mut chatty,
+        &format!("OPTIONS {url} RTSP/1.0\r\nCSeq: 9\r\nSession: {session}\r\n\r\n"),
+    );
+    assert_eq!(status(&reply), 200);
+}
+
+#[test]
+fn every_resource_is_freed_after_many_sessions() {
+    let (dir, _) = media_dir();
+    let server = TestServer::start(dir.path(), true);
+    std::thread::sleep(Duration::from_millis(200));
+    let baseline = open_fds();
+    for round in 0..3 {
+        let clients: Vec<_> = (0..20)
+            .map(|_| standard_session(&server, "movie.Mjpeg"))
+            .collect();
+        // Half over TCP interleaved.
+        let tcp: Vec<TcpStream> = (0..10)
+            .map(|_| {
+                let url = format!("rtsp://{}/movie.Mjpeg", server.addr);
+                let mut ctl = TcpStream::connect(server.addr).unwrap();
+                let reply = rtsp_request(&mut ctl, &format!("SETUP {url}/stream=0 RTSP/1.0\r\nCSeq: 1\r\nTransport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n\r\n"));
+                assert_eq!(status(&reply), 200, "{reply}");
+                ctl
+            })
+            .collect();
+        assert_eq!(server.sessions(), 30, "round {round}");
+        drop(clients);
+        drop(tcp);
+        wait_until(|| server.sessions() == 0);
+    }
+    wait_until(|| open_fds() <= baseline);
+}
+
+#[test]
+fn a_client_that_stops_reading_does_not_stall_the_others() {
+    let (dir, _) = media_dir();
+    let server = TestServer::start(dir.path(), true);
+    // A TCP-interleaved client that never reads what it is sent.
+    let url = format!("rtsp://{}/movie.Mjpeg", server.addr);
+    let mut stuck = TcpStream::connect(server.addr).unwrap();
+    let reply = rtsp_request(
+        &mut stuck,
+        &format!(
+            "SETUP {url}/stream=0 RTSP/1.0\r\nCSeq: 1\r\nTransport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n\r\n"
+        ),
+    );
+    let session = header(&reply, "Session")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    stuck
+        .write_all(
+            format!("PLAY {url} RTSP/1.0\r\nCSeq: 2\r\nSession: {session}\r\n\r\n").as_bytes(),
+        )
+        .unwrap();
+    // Meanwhile a classic client plays normally.
+    let mut ctl = TcpStream::connect(server.addr).unwrap();
+    let (udp, port) = classic_socket();
+    let reply = rtsp_request(
+        &mut ctl,
+        &format!("SETUP movie.Mjpeg RTSP/1.0\nCSeq: 1\nTransport: RTP/UDP; client_port= {port}\n"),
+    );
+    let id = header(&reply, "Session").unwrap().to_string();
+    rtsp_request(
+        &mut ctl,
+        &format!("PLAY movie.Mjpeg RTSP/1.0\nCSeq: 2\nSession: {id}\n"),
+    );
+    let got = receive_classic(&udp, Duration::from_secs(3));
+    assert!(
+        got.len() >= 68,
+        "24 fps for 3 s while another client is stuck: {}",
+        got.len()
+    );
+    let gaps: Vec<f64> = got
+        .windows(2)
+        .map(|w| (w[1].2 - w[0].2).as_secs_f64())
+        .collect();
+    let worst = gaps.iter().cloned().fold(0.0, f64::max);
+    assert!(worst < 0.2, "no stall: worst gap {worst:.3} s");
+}
