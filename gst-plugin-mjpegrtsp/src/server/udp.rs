@@ -28,6 +28,8 @@ pub struct Sent {
 pub struct PacketSocket {
     socket: UdpSocket,
     gso: AtomicBool,
+    /// Bound to an IPv6 address: IPv4 receivers are reached as `::ffff:a.b.c.d`.
+    v6: bool,
 }
 
 impl PacketSocket {
@@ -45,9 +47,11 @@ impl PacketSocket {
                 std::mem::size_of::<libc::c_int>() as libc::socklen_t,
             );
         }
+        let v6 = socket.local_addr()?.is_ipv6();
         Ok(Self {
             socket,
             gso: AtomicBool::new(true),
+            v6,
         })
     }
 
@@ -68,6 +72,7 @@ impl PacketSocket {
     /// shorter). A full socket buffer drops the rest and says so; other errors
     /// are returned.
     pub fn send_segments(&self, dest: SocketAddr, data: &[u8], segment: usize) -> io::Result<Sent> {
+        let dest = self.reachable(dest);
         let mut sent = Sent::default();
         if data.is_empty() || segment == 0 {
             return Ok(sent);
@@ -123,7 +128,7 @@ impl PacketSocket {
 
     /// Sends one datagram.
     pub fn send_one(&self, dest: SocketAddr, packet: &[u8]) -> io::Result<Sent> {
-        match self.socket.send_to(packet, dest) {
+        match self.socket.send_to(packet, self.reachable(dest)) {
             Ok(n) => Ok(Sent {
                 packets: 1,
                 bytes: n as u64,
@@ -134,6 +139,18 @@ impl PacketSocket {
                 ..Sent::default()
             }),
             Err(e) => Err(e),
+        }
+    }
+}
+
+impl PacketSocket {
+    /// `dest` as this socket's address family can send to it.
+    fn reachable(&self, dest: SocketAddr) -> SocketAddr {
+        match dest {
+            SocketAddr::V4(v4) if self.v6 => {
+                SocketAddr::new(v4.ip().to_ipv6_mapped().into(), v4.port())
+            }
+            other => other,
         }
     }
 }
@@ -247,6 +264,20 @@ mod tests {
         assert!(got[..5].iter().all(|p| p.len() == 1400));
         assert_eq!(got[5].len(), 321);
         assert_eq!(got.concat(), data);
+    }
+
+    #[test]
+    fn an_ipv6_socket_reaches_ipv4_receivers() {
+        let Ok(v6) = UdpSocket::bind("[::]:0") else {
+            return; // no IPv6 here
+        };
+        let tx = PacketSocket::new(v6).unwrap();
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        rx.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let data = vec![7u8; 3000];
+        tx.send_segments(rx.local_addr().unwrap(), &data, 1000)
+            .unwrap();
+        assert_eq!(receive(&rx, 3).concat(), data);
     }
 
     #[test]
