@@ -20,6 +20,7 @@ mod framerate;
 pub mod header;
 pub mod reassembly;
 pub mod rfc2435;
+pub mod rfc2435_depay;
 mod seq;
 
 pub use framerate::{format_framerate, parse_framerate};

@@ -1,0 +1,562 @@
+//! The RFC 2435 depacketizer against real peers: RTP packets from GStreamer's
+//! `rtpjpegpay` (what gst-rtsp-server sends) and from our own packetizer, for
+//! JPEGs from `jpegenc` and (with restart markers) ffmpeg's mjpeg encoder,
+//! go through `Depacketizer`; `jpegdec` must decode every rebuilt JPEG to the
+//! same pixels as the original. Frames sent with a Q factor instead of tables
+//! must decode too, to the pixels the factor implies.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+use gst::prelude::*;
+use gstmjpegrtsp::rtp::RtpHeader;
+use gstmjpegrtsp::rtp::rfc2435::{PAYLOAD_TYPE, QUANT_HEADER_LEN, packetize};
+use gstmjpegrtsp::rtp::rfc2435_depay::{Depacketizer, DepayStats};
+
+fn init() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| gst::init().expect("GStreamer initialises"));
+}
+
+const RTP_CAPS: &str =
+    "application/x-rtp,media=video,encoding-name=JPEG,clock-rate=90000,payload=26";
+/// RTP timestamp step between frames: 30 frames per second at 90 kHz.
+const TS_STEP: u32 = 3000;
+
+/// Runs `description`, which has an `appsink name=sink` and optionally an
+/// `appsrc name=src`: pushes `input` into the source, then collects every
+/// sample until EOS. Panics on any error or warning message, so a decoder
+/// that rejects a JPEG makes the test fail.
+fn run(description: &str, input: Vec<gst::Buffer>) -> Vec<gst::Sample> {
+    let pipeline = gst::parse::launch(description)
+        .unwrap_or_else(|e| panic!("{description}: {e}"))
+        .downcast::<gst::Pipeline>()
+        .expect("a pipeline");
+    let sink = pipeline.by_name("sink").expect("appsink named sink");
+    let bus = pipeline.bus().expect("a bus");
+    pipeline.set_state(gst::State::Playing).expect("plays");
+    if let Some(src) = pipeline.by_name("src") {
+        for buffer in input {
+            let ret = src.emit_by_name::<gst::FlowReturn>("push-buffer", &[&buffer]);
+            assert_eq!(ret, gst::FlowReturn::Ok, "{description}: push-buffer");
+        }
+        let _ = src.emit_by_name::<gst::FlowReturn>("end-of-stream", &[]);
+    }
+    let started = Instant::now();
+    let mut samples = Vec::new();
+    let problems = [gst::MessageType::Error, gst::MessageType::Warning];
+    loop {
+        let timeout = gst::ClockTime::from_mseconds(100).nseconds();
+        if let Some(s) = sink.emit_by_name::<Option<gst::Sample>>("try-pull-sample", &[&timeout]) {
+            samples.push(s);
+            continue;
+        }
+        if let Some(msg) = bus.pop_filtered(&problems) {
+            let _ = pipeline.set_state(gst::State::Null);
+            panic!("{description}: {msg:?}");
+        }
+        if sink.property::<bool>("eos") {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{description}: no EOS after a minute"
+        );
+    }
+    if let Some(msg) = bus.pop_filtered(&problems) {
+        let _ = pipeline.set_state(gst::State::Null);
+        panic!("{description}: {msg:?}");
+    }
+    pipeline.set_state(gst::State::Null).expect("stops");
+    samples
+}
+
+fn bytes(sample: &gst::Sample) -> Vec<u8> {
+    let buffer = sample.buffer().expect("a buffer");
+    buffer.map_readable().expect("readable").to_vec()
+}
+
+fn buffer(data: Vec<u8>, pts: gst::ClockTime) -> gst::Buffer {
+    let mut b = gst::Buffer::from_mut_slice(data);
+    b.get_mut().unwrap().set_pts(pts);
+    b
+}
+
+fn frame_pts(n: usize) -> gst::ClockTime {
+    gst::ClockTime::from_nseconds(n as u64 * 1_000_000_000 / 30)
+}
+
+/// `count` JPEGs from `videotestsrc ! <format> ! jpegenc quality=<q>`.
+fn jpegenc(
+    pattern: &str,
+    format: &str,
+    width: u32,
+    height: u32,
+    quality: u32,
+    count: u32,
+) -> Vec<Vec<u8>> {
+    let samples = run(
+        &format!(
+            "videotestsrc num-buffers={count} pattern={pattern} \
+             ! video/x-raw,format={format},width={width},height={height},framerate=30/1 \
+             ! jpegenc quality={quality} ! appsink name=sink sync=false"
+        ),
+        Vec::new(),
+    );
+    assert_eq!(samples.len(), count as usize);
+    samples.iter().map(bytes).collect()
+}
+
+/// A decoded frame: format, size and pixels.
+#[derive(PartialEq, Eq)]
+struct Picture {
+    format: gst_video::VideoFormat,
+    width: u32,
+    height: u32,
+    pixels: Vec<u8>,
+}
+
+impl std::fmt::Debug for Picture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:?} {}x{} ({} bytes)",
+            self.format,
+            self.width,
+            self.height,
+            self.pixels.len()
+        )
+    }
+}
+
+fn pictures(samples: &[gst::Sample]) -> Vec<Picture> {
+    samples
+        .iter()
+        .map(|s| {
+            let info = gst_video::VideoInfo::from_caps(s.caps().expect("caps")).expect("raw");
+            Picture {
+                format: info.format(),
+                width: info.width(),
+                height: info.height(),
+                pixels: bytes(s),
+            }
+        })
+        .collect()
+}
+
+/// Decodes whole JPEGs of `width` x `height` with `jpegdec`.
+fn decode_jpegs(jpegs: &[Vec<u8>], width: u32, height: u32) -> Vec<Picture> {
+    let input = jpegs
+        .iter()
+        .enumerate()
+        .map(|(n, j)| buffer(j.clone(), frame_pts(n)))
+        .collect();
+    pictures(&run(
+        &format!(
+            "appsrc name=src format=time \
+             caps=\"image/jpeg,parsed=(boolean)true,width={width},height={height},framerate=30/1\" \
+             ! jpegdec ! appsink name=sink sync=false"
+        ),
+        input,
+    ))
+}
+
+/// The RTP packets `rtpjpegpay mtu=<mtu>` makes of the JPEGs.
+fn rtpjpegpay(jpegs: &[Vec<u8>], width: u32, height: u32, mtu: usize) -> Vec<Vec<u8>> {
+    let input = jpegs
+        .iter()
+        .enumerate()
+        .map(|(n, j)| buffer(j.clone(), frame_pts(n)))
+        .collect();
+    let samples = run(
+        &format!(
+            "appsrc name=src format=time \
+             caps=\"image/jpeg,width={width},height={height},framerate=30/1\" \
+             ! rtpjpegpay mtu={mtu} ! appsink name=sink sync=false"
+        ),
+        input,
+    );
+    samples.iter().map(bytes).collect()
+}
+
+/// The RTP packets our packetizer makes of the JPEGs, with sequence numbers
+/// across the 16-bit wrap and a 90 kHz timestamp per frame.
+fn packetize_all(jpegs: &[Vec<u8>], mtu: usize) -> Vec<Vec<u8>> {
+    let mut seq = 65_533u16;
+    let mut packets = Vec::new();
+    for (n, jpeg) in jpegs.iter().enumerate() {
+        let p = packetize(jpeg, mtu).unwrap_or_else(|e| panic!("packetize: {e}"));
+        let first = RtpHeader {
+            marker: false,
+            payload_type: PAYLOAD_TYPE,
+            sequence_number: seq,
+            timestamp: 77 + n as u32 * TS_STEP,
+            ssrc: 0xDE9A_0001,
+        };
+        let mut datagrams = Vec::new();
+        seq = p.write_packets(first, &mut datagrams).unwrap();
+        packets.extend(datagrams.chunks(p.gso_segment_size()).map(<[u8]>::to_vec));
+    }
+    packets
+}
+
+/// Feeds RTP packets (12-byte header and payload) into a depacketizer.
+fn depay(packets: &[Vec<u8>]) -> (Vec<Vec<u8>>, DepayStats) {
+    let mut d = Depacketizer::new();
+    let mut jpegs = Vec::new();
+    for (i, data) in packets.iter().enumerate() {
+        let packet = gstmjpegrtsp::rtp::parse(data).unwrap_or_else(|e| panic!("packet {i}: {e}"));
+        let h = packet.header;
+        let out = d
+            .push(h.sequence_number, h.timestamp, h.marker, packet.payload)
+            .unwrap_or_else(|e| panic!("packet {i}: {e}"));
+        jpegs.extend(out);
+    }
+    (jpegs, d.stats())
+}
+
+fn no_losses(frames: usize) -> DepayStats {
+    DepayStats {
+        frames: frames as u64,
+        frames_incomplete: 0,
+        packets_invalid: 0,
+    }
+}
+
+/// The bytes after the SOF marker of a JPEG: length, precision, height, width,
+/// components. Panics if there is no SOF0.
+fn sof0(jpeg: &[u8]) -> &[u8] {
+    let at = jpeg
+        .windows(2)
+        .position(|w| w == [0xFF, 0xC0])
+        .expect("an SOF0 segment");
+    &jpeg[at + 2..at + 2 + 17]
+}
+
+/// Checks that the rebuilt JPEGs decode to the pixels of the originals.
+fn assert_same_pictures(label: &str, originals: &[Vec<u8>], rebuilt: &[Vec<u8>], w: u32, h: u32) {
+    assert_eq!(rebuilt.len(), originals.len(), "{label}: every frame");
+    let expected = decode_jpegs(originals, w, h);
+    let got = decode_jpegs(rebuilt, w, h);
+    assert_eq!(
+        expected.len(),
+        originals.len(),
+        "{label}: jpegdec decodes all"
+    );
+    for (n, (g, e)) in got.iter().zip(&expected).enumerate() {
+        assert_eq!((g.width, g.height), (w, h), "{label}: frame {n}");
+        assert_eq!(g, e, "{label}: frame {n} differs after depacketizing");
+    }
+}
+
+#[test]
+fn rtpjpegpay_i420_decodes_identically() {
+    init();
+    for (pattern, width, height, quality, mtu) in [
+        ("smpte", 320, 240, 85, 1400),
+        ("ball", 176, 144, 50, 576),
+        ("snow", 640, 480, 100, 9000),
+        ("pinwheel", 64, 48, 10, 200),
+        ("snow", 200, 120, 30, 1000),
+        ("smpte", 1920, 1080, 90, 1400),
+    ] {
+        let label = format!("{pattern} {width}x{height} q{quality} mtu {mtu}");
+        let jpegs = jpegenc(pattern, "I420", width, height, quality, 3);
+        let packets = rtpjpegpay(&jpegs, width, height, mtu);
+        let (rebuilt, stats) = depay(&packets);
+        assert_eq!(stats, no_losses(3), "{label}");
+        for jpeg in &rebuilt {
+            let [h1, h0] = (height as u16).to_be_bytes();
+            let [w1, w0] = (width as u16).to_be_bytes();
+            assert_eq!(sof0(jpeg)[3..8], [h1, h0, w1, w0, 3], "{label}");
+            assert_eq!(sof0(jpeg)[9], 0x22, "{label}: 4:2:0");
+        }
+        assert_same_pictures(&label, &jpegs, &rebuilt, width, height);
+        println!("{label}: {} packets", packets.len());
+    }
+}
+
+#[test]
+fn rtpjpegpay_y42b_is_4_2_2_and_decodes_identically() {
+    init();
+    for (pattern, width, height, quality, mtu) in
+        [("smpte", 320, 240, 85, 1400), ("snow", 352, 288, 30, 700)]
+    {
+        let label = format!("Y42B {pattern} {width}x{height} q{quality} mtu {mtu}");
+        let jpegs = jpegenc(pattern, "Y42B", width, height, quality, 3);
+        let packets = rtpjpegpay(&jpegs, width, height, mtu);
+        // Type 0 in every packet.
+        assert!(packets.iter().all(|p| p[12 + 4] == 0), "{label}");
+        let (rebuilt, stats) = depay(&packets);
+        assert_eq!(stats, no_losses(3), "{label}");
+        assert!(rebuilt.iter().all(|j| sof0(j)[9] == 0x21), "{label}: 4:2:2");
+        assert_same_pictures(&label, &jpegs, &rebuilt, width, height);
+    }
+}
+
+#[test]
+fn our_packetizer_round_trips_identically() {
+    init();
+    for (format, width, height, quality, mtu) in [
+        ("I420", 320, 240, 85, 1400),
+        ("Y42B", 320, 240, 60, 300),
+        ("I420", 2040, 2040, 60, 1500),
+    ] {
+        let label = format!("ours {format} {width}x{height} q{quality} mtu {mtu}");
+        let jpegs = jpegenc("smpte", format, width, height, quality, 2);
+        let (rebuilt, stats) = depay(&packetize_all(&jpegs, mtu));
+        assert_eq!(stats, no_losses(2), "{label}");
+        assert_same_pictures(&label, &jpegs, &rebuilt, width, height);
+    }
+}
+
+#[test]
+fn lost_packets_drop_only_their_frames() {
+    init();
+    let jpegs = jpegenc("snow", "I420", 320, 240, 85, 4);
+    let packets = rtpjpegpay(&jpegs, 320, 240, 576);
+    // Frame boundaries: a marker ends each frame.
+    let ends: Vec<usize> = (0..packets.len())
+        .filter(|&i| packets[i][1] & 0x80 != 0)
+        .collect();
+    assert_eq!(ends.len(), 4);
+    assert!(ends[1] - ends[0] > 3, "frame 1 has several packets");
+    // Frame 1 loses a middle packet, frame 2 its marker packet.
+    let lost = [ends[0] + 2, ends[2]];
+    let kept: Vec<Vec<u8>> = (0..packets.len())
+        .filter(|i| !lost.contains(i))
+        .map(|i| packets[i].clone())
+        .collect();
+    let (rebuilt, stats) = depay(&kept);
+    assert_eq!(
+        stats,
+        DepayStats {
+            frames: 2,
+            frames_incomplete: 2,
+            packets_invalid: 0
+        }
+    );
+    let survivors = [jpegs[0].clone(), jpegs[3].clone()];
+    assert_same_pictures("losses", &survivors, &rebuilt, 320, 240);
+}
+
+/// Replaces Q=255 and the in-band tables of our payloads with `q`: what a
+/// sender using the RFC's Q factors sends.
+fn with_q_factor(packets: &[Vec<u8>], q: u8) -> Vec<Vec<u8>> {
+    packets
+        .iter()
+        .map(|packet| {
+            let mut p = packet.clone();
+            assert_eq!(p[12 + 5], 255);
+            p[12 + 5] = q;
+            let offset = &p[12 + 1..12 + 4];
+            let has_restart = p[12 + 4] >= 64;
+            if offset == [0, 0, 0] {
+                let tables = 12 + 8 + if has_restart { 4 } else { 0 };
+                p.drain(tables..tables + QUANT_HEADER_LEN);
+            }
+            p
+        })
+        .collect()
+}
+
+/// jpegenc scales the standard tables by quality exactly as RFC 2435 does by
+/// Q, so its frames sent with Q=quality and no tables decode identically, by
+/// our depacketizer and by `rtpjpegdepay`.
+#[test]
+fn q_factor_frames_decode_like_the_jpegenc_quality() {
+    init();
+    for (format, quality) in [
+        ("I420", 10),
+        ("I420", 25),
+        ("I420", 50),
+        ("Y42B", 75),
+        ("I420", 95),
+    ] {
+        let label = format!("{format} Q={quality}");
+        let jpegs = jpegenc("smpte", format, 320, 240, quality, 2);
+        let packets = with_q_factor(&packetize_all(&jpegs, 1000), quality as u8);
+        let (rebuilt, stats) = depay(&packets);
+        assert_eq!(stats, no_losses(2), "{label}");
+        assert_same_pictures(&label, &jpegs, &rebuilt, 320, 240);
+        // GStreamer's depayloader derives the same tables.
+        let input = packets
+            .into_iter()
+            .map(|p| buffer(p, gst::ClockTime::ZERO))
+            .collect();
+        let theirs = pictures(&run(
+            &format!(
+                "appsrc name=src format=time caps=\"{RTP_CAPS}\" \
+                 ! rtpjpegdepay ! jpegdec ! appsink name=sink sync=false"
+            ),
+            input,
+        ));
+        assert_eq!(theirs, decode_jpegs(&rebuilt, 320, 240), "{label}");
+    }
+}
+
+/// Entropy-coded data written bit by bit, from Huffman codes of the standard
+/// tables (T.81 Annex K.3) given as strings of 0 and 1.
+#[derive(Default)]
+struct Bits {
+    bits: String,
+}
+
+impl Bits {
+    fn put(&mut self, code: &str) -> &mut Self {
+        self.bits.push_str(code);
+        self
+    }
+
+    /// The bytes: padded with 1 bits, FF stuffed with 00.
+    fn finish(&mut self) -> Vec<u8> {
+        while !self.bits.len().is_multiple_of(8) {
+            self.bits.push('1');
+        }
+        let mut out = Vec::new();
+        for chunk in self.bits.as_bytes().chunks(8) {
+            let byte = u8::from_str_radix(std::str::from_utf8(chunk).unwrap(), 2).unwrap();
+            out.push(byte);
+            if byte == 0xFF {
+                out.push(0);
+            }
+        }
+        out
+    }
+}
+
+/// Luma DC "difference 0" and "difference +1" (category 1, extra bit 1), luma
+/// AC end-of-block, and the same for chroma.
+const Y_DC_0: &str = "00";
+const Y_DC_PLUS_1: &str = "0101";
+const Y_EOB: &str = "1010";
+const C_DC_0: &str = "00";
+const C_EOB: &str = "00";
+
+/// A frame made by hand, sent with a Q factor and no tables: one MCU whose
+/// luma blocks have a DC coefficient of 1 (the first block says +1, the
+/// others repeat it) and nothing else. `jpegdec` decodes it to a flat
+/// picture of luma 128 + Q0/8 (Q0 = the DC quantizer the factor implies)
+/// and chroma 128.
+#[test]
+fn hand_made_q_factor_frames_decode() {
+    init();
+    // (type, width, height, luma blocks per MCU, Q, luma DC quantizer)
+    for (rtp_type, width, height, blocks, q, q0) in [
+        (1u8, 16u32, 16u32, 4, 50u8, 16u32),
+        (1, 16, 16, 4, 25, 32),
+        (0, 16, 8, 2, 50, 16),
+        (0, 16, 8, 2, 10, 80),
+    ] {
+        let mut bits = Bits::default();
+        bits.put(Y_DC_PLUS_1).put(Y_EOB);
+        for _ in 1..blocks {
+            bits.put(Y_DC_0).put(Y_EOB);
+        }
+        bits.put(C_DC_0).put(C_EOB).put(C_DC_0).put(C_EOB);
+        let scan = bits.finish();
+        let mut payload = vec![0, 0, 0, 0, rtp_type, q, width as u8 / 8, height as u8 / 8];
+        payload.extend_from_slice(&scan);
+
+        let mut d = Depacketizer::new();
+        let jpeg = d
+            .push(1, 0, true, &payload)
+            .expect("a valid payload")
+            .expect("a whole frame");
+        assert!(jpeg.ends_with(&[0xFF, 0xD9]), "EOI added");
+        let pictures = decode_jpegs(&[jpeg], width, height);
+        assert_eq!(pictures.len(), 1);
+        let p = &pictures[0];
+        let luma = (width * height) as usize;
+        let y = (128 + q0 / 8) as u8;
+        println!("type {rtp_type} Q={q}: {:?}, luma {}", p, p.pixels[0]);
+        // jpegdec may output 4:2:2 as I420: any layout, as long as the
+        // planes after luma are all chroma.
+        assert_eq!((p.width, p.height), (width, height));
+        assert!(p.pixels.len() > luma);
+        assert!(
+            p.pixels[..luma].iter().all(|&v| v == y),
+            "type {rtp_type} Q={q}: luma {y}"
+        );
+        assert!(
+            p.pixels[luma..].iter().all(|&v| v == 128),
+            "type {rtp_type} Q={q}: chroma"
+        );
+    }
+}
+
+fn have_ffmpeg() -> bool {
+    let found = Command::new("ffmpeg")
+        .arg("-version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        println!("NOTE: ffmpeg is not installed; skipping the restart-marker cases");
+    }
+    found
+}
+
+/// `count` 320x240 JPEGs from ffmpeg's mjpeg encoder. ffmpeg 5.1's encoder
+/// has no restart-interval option; with slice threads it writes one restart
+/// interval per MCU row. `-huffman default` keeps the standard tables RFC 2435
+/// receivers assume.
+fn ffmpeg_jpegs_with_restart_markers(dir: &Path, count: u32) -> Vec<Vec<u8>> {
+    let pattern = dir.join("rst-%03d.jpg");
+    let status = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi"])
+        .args(["-i", "testsrc=size=320x240:rate=30"])
+        .args(["-frames:v", &count.to_string(), "-pix_fmt", "yuvj420p"])
+        .args(["-c:v", "mjpeg", "-huffman", "default"])
+        .args(["-threads", "4", "-thread_type", "slice"])
+        .args(["-f", "image2"])
+        .arg(&pattern)
+        .status()
+        .expect("ffmpeg runs");
+    assert!(status.success());
+    (1..=count)
+        .map(|n| std::fs::read(dir.join(format!("rst-{n:03}.jpg"))).expect("a frame"))
+        .collect()
+}
+
+/// The restart interval of a DRI segment, if any.
+fn dri(jpeg: &[u8]) -> Option<u16> {
+    jpeg.windows(6)
+        .find(|w| w[..4] == [0xFF, 0xDD, 0, 4])
+        .map(|w| u16::from_be_bytes([w[4], w[5]]))
+}
+
+fn has_rst_markers(jpeg: &[u8]) -> bool {
+    jpeg.windows(2)
+        .any(|w| w[0] == 0xFF && (0xD0..=0xD7).contains(&w[1]))
+}
+
+#[test]
+fn restart_markers_from_ffmpeg_decode_identically() {
+    init();
+    if !have_ffmpeg() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let jpegs = ffmpeg_jpegs_with_restart_markers(dir.path(), 3);
+    let interval = dri(&jpegs[0]).expect("ffmpeg wrote a DRI segment");
+    assert!(interval > 0 && has_rst_markers(&jpegs[0]));
+    for mtu in [300, 1400] {
+        for (sender, packets) in [
+            ("ours", packetize_all(&jpegs, mtu)),
+            ("rtpjpegpay", rtpjpegpay(&jpegs, 320, 240, mtu)),
+        ] {
+            let label = format!("ffmpeg with restart markers, {sender} mtu {mtu}");
+            // Type 65 with the restart marker header.
+            assert!(packets.iter().all(|p| p[12 + 4] == 65), "{label}");
+            let (rebuilt, stats) = depay(&packets);
+            assert_eq!(stats, no_losses(3), "{label}");
+            for jpeg in &rebuilt {
+                assert_eq!(dri(jpeg), Some(interval), "{label}");
+                assert!(has_rst_markers(jpeg), "{label}");
+            }
+            assert_same_pictures(&label, &jpegs, &rebuilt, 320, 240);
+        }
+    }
+}
