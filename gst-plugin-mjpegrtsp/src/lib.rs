@@ -5,6 +5,7 @@
 //! The formats themselves live in [`container`] and [`rtp`] as plain Rust with
 //! no GStreamer dependency; the elements are thin layers over them.
 
+pub mod client;
 pub mod container;
 pub mod rtp;
 pub mod rtsp;
@@ -13,6 +14,7 @@ pub mod server;
 mod lengthmjpegdemux;
 mod lengthmjpegmux;
 mod lengthmjpegsrc;
+mod mjpegrtspsrc;
 mod pads;
 mod playhead;
 mod rtpmjpegdepay;
@@ -30,6 +32,7 @@ fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     lengthmjpegmux::register(plugin)?;
     rtpmjpegpay::register(plugin)?;
     rtpmjpegdepay::register(plugin)?;
+    mjpegrtspsrc::register(plugin)?;
     Ok(())
 }
 

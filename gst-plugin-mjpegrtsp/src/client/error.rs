@@ -1,0 +1,218 @@
+//! The client's error type: what failed, where (server address, method, URL)
+//! and why, in words a log reader can act on.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+
+use crate::rtsp::Method;
+
+/// What went wrong in an RTSP client session.
+///
+/// Every variant that involves the server names its address, and those about
+/// a request name the method (and URL, when one was sent), so that the failing
+/// exchange can be found in a capture.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The URL cannot be used.
+    InvalidUrl {
+        /// The URL as given.
+        url: String,
+        /// Why not.
+        reason: String,
+    },
+    /// The TCP connection to the server could not be made (refused,
+    /// unreachable, name not resolved, timed out).
+    Connect {
+        /// `host:port` as in the URL.
+        addr: String,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// Reading or writing an established connection or a media socket failed.
+    Io {
+        /// The server.
+        addr: SocketAddr,
+        /// What was being done.
+        context: String,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// The server closed the control connection.
+    ConnectionClosed {
+        /// The server.
+        addr: SocketAddr,
+        /// The request that was waiting for a reply, if any.
+        method: Option<Method>,
+    },
+    /// No reply came in time.
+    Timeout {
+        /// The server.
+        addr: SocketAddr,
+        /// The request that got no reply.
+        method: Method,
+    },
+    /// The server answered with an error status.
+    Status {
+        /// The server.
+        addr: SocketAddr,
+        /// The request.
+        method: Method,
+        /// Its URL.
+        url: String,
+        /// The status code.
+        status: u16,
+        /// The reason phrase the server gave.
+        reason: String,
+    },
+    /// The server wants credentials that were not given or that it refused.
+    Unauthorized {
+        /// The server.
+        addr: SocketAddr,
+        /// The request.
+        method: Method,
+        /// Its URL.
+        url: String,
+        /// What was missing or refused.
+        reason: String,
+    },
+    /// The server's bytes do not follow the protocol (a malformed reply,
+    /// a missing header the client needs, an RTP packet it cannot read).
+    Protocol {
+        /// The server.
+        addr: SocketAddr,
+        /// The request concerned, if any.
+        method: Option<Method>,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The presentation has no stream this client can play (JPEG video).
+    NoMedia {
+        /// The server.
+        addr: SocketAddr,
+        /// The URL described.
+        url: String,
+        /// What the description offered instead.
+        detail: String,
+    },
+    /// The server or dialect cannot do what was asked (seeking in the classic
+    /// dialect, TCP transport with a classic server, …).
+    Unsupported {
+        /// The server.
+        addr: SocketAddr,
+        /// What cannot be done.
+        what: String,
+    },
+    /// The call does not fit the session's state (PLAY before SETUP, …).
+    State {
+        /// What was attempted.
+        action: &'static str,
+        /// The state the session was in.
+        state: &'static str,
+    },
+}
+
+impl Error {
+    /// The RTSP status code of a [`Error::Status`] (401 for
+    /// [`Error::Unauthorized`]).
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Status { status, .. } => Some(*status),
+            Error::Unauthorized { .. } => Some(401),
+            _ => None,
+        }
+    }
+
+    /// The server's address, when the error involves it.
+    pub fn server(&self) -> Option<SocketAddr> {
+        match self {
+            Error::Io { addr, .. }
+            | Error::ConnectionClosed { addr, .. }
+            | Error::Timeout { addr, .. }
+            | Error::Status { addr, .. }
+            | Error::Unauthorized { addr, .. }
+            | Error::Protocol { addr, .. }
+            | Error::NoMedia { addr, .. }
+            | Error::Unsupported { addr, .. } => Some(*addr),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn protocol(addr: SocketAddr, method: Option<Method>, detail: String) -> Self {
+        Error::Protocol {
+            addr,
+            method,
+            detail,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidUrl { url, reason } => write!(f, "invalid RTSP URL {url:?}: {reason}"),
+            Error::Connect { addr, source } => {
+                write!(f, "cannot connect to RTSP server {addr}: {source}")
+            }
+            Error::Io {
+                addr,
+                context,
+                source,
+            } => write!(f, "RTSP server {addr}: {context}: {source}"),
+            Error::ConnectionClosed { addr, method } => match method {
+                Some(m) => write!(
+                    f,
+                    "RTSP server {addr} closed the connection before answering {m}"
+                ),
+                None => write!(f, "RTSP server {addr} closed the connection"),
+            },
+            Error::Timeout { addr, method } => {
+                write!(f, "RTSP server {addr} did not answer {method} in time")
+            }
+            Error::Status {
+                addr,
+                method,
+                url,
+                status,
+                reason,
+            } => write!(f, "RTSP server {addr}: {method} {url}: {status} {reason}"),
+            Error::Unauthorized {
+                addr,
+                method,
+                url,
+                reason,
+            } => write!(
+                f,
+                "RTSP server {addr}: {method} {url}: 401 Unauthorized: {reason}"
+            ),
+            Error::Protocol {
+                addr,
+                method,
+                detail,
+            } => match method {
+                Some(m) => write!(f, "RTSP server {addr}: bad reply to {m}: {detail}"),
+                None => write!(f, "RTSP server {addr}: protocol error: {detail}"),
+            },
+            Error::NoMedia { addr, url, detail } => write!(
+                f,
+                "RTSP server {addr}: {url} has no JPEG video stream: {detail}"
+            ),
+            Error::Unsupported { addr, what } => {
+                write!(f, "RTSP server {addr}: not supported: {what}")
+            }
+            Error::State { action, state } => {
+                write!(f, "cannot {action}: the session is {state}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Connect { source, .. } | Error::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}

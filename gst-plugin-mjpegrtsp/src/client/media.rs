@@ -1,0 +1,744 @@
+//! From RTP packets to whole JPEG frames with presentation times: the packet
+//! path of one playing stream, whatever carries it (UDP or TCP interleaved).
+//!
+//! Packets go through the [`JitterBuffer`] (order, duplicates, loss), then to
+//! the depacketizer of the stream's format — RFC 2435 through
+//! [`Depacketizer`], the project's whole-JPEG scheme and the classic dialect
+//! through [`Reassembler`] — and every frame that comes out is checked to be a
+//! whole JPEG (`FF D8` … `FF D9`) before it is handed on.
+
+use std::time::{Duration, Instant};
+
+use super::jitter::{ArrivalJitter, JitterBuffer, Pushed};
+use super::rtcp::ReportBlock;
+use super::{Frame, PayloadFormat};
+use crate::container::is_whole_jpeg;
+use crate::rtp::reassembly::{Reassembler, ReassemblyMode};
+use crate::rtp::rfc2435_depay::Depacketizer;
+use crate::rtp::{RtpHeader, seq_diff};
+
+/// Packets held at most by the reorder buffer.
+const JITTER_CAPACITY: usize = 4096;
+
+/// How the stream is to be read.
+#[derive(Debug, Clone)]
+pub struct MediaConfig {
+    /// The payload format.
+    pub format: PayloadFormat,
+    /// Packets of other payload types are dropped (none: any).
+    pub payload_type: Option<u8>,
+    /// The RTP clock rate (1 for whole-frame timestamps in seconds).
+    pub clock_rate: u32,
+    /// How long a packet after a gap waits for the missing ones.
+    pub latency: Duration,
+    /// Frame rate for times counted in frames (classic, clock rate 1).
+    pub framerate: (u32, u32),
+    /// Size from the SDP, for RFC 2435 headers that say 0.
+    pub dimensions: Option<(u32, u32)>,
+}
+
+/// Where the next PLAY starts, from its reply.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlayStart {
+    /// The media time of the first frame (`Range` start).
+    pub npt: Option<Duration>,
+    /// `RTP-Info` `seq`: the first packet.
+    pub seq: Option<u16>,
+    /// `RTP-Info` `rtptime`: the timestamp at `npt`.
+    pub rtptime: Option<u32>,
+}
+
+/// Counters of the packet path.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct MediaCounters {
+    pub packets_received: u64,
+    pub packets_lost: u64,
+    pub packets_duplicated: u64,
+    pub packets_reordered: u64,
+    pub packets_late: u64,
+    pub packets_invalid: u64,
+    pub restarts: u64,
+    pub frames: u64,
+    pub bytes: u64,
+    pub frames_incomplete: u64,
+    pub jitter_ms: f64,
+    pub dimensions: Option<(u32, u32)>,
+}
+
+struct Packet {
+    header: RtpHeader,
+    payload: Vec<u8>,
+}
+
+enum Depay {
+    Rfc2435 {
+        depay: Depacketizer,
+        /// First sequence number and timestamp of the frame being gathered.
+        current: Option<(u16, u32)>,
+    },
+    Whole(Reassembler<Vec<u8>>),
+}
+
+/// The packet path of one stream. See the [module docs](self).
+pub struct Media {
+    cfg: MediaConfig,
+    jitter: JitterBuffer<Packet>,
+    depay: Depay,
+    arrival: ArrivalJitter,
+    ssrc: Option<u32>,
+    /// Media time of `ts_base`.
+    npt_base: Duration,
+    ts_base: Option<u32>,
+    /// Last timestamp seen and its distance from `ts_base`, for unwrapping.
+    ts_last: Option<(u32, i64)>,
+    /// Times counted in frames: extended number and index of the last frame.
+    frame_index: Option<(i64, u64)>,
+    discont: bool,
+    packets_invalid: u64,
+    frames_corrupt: u64,
+    frames: u64,
+    bytes: u64,
+    dimensions: Option<(u32, u32)>,
+    rr: ReceptionState,
+}
+
+#[derive(Default)]
+struct ReceptionState {
+    base: Option<i64>,
+    received: u64,
+    expected_prior: u64,
+    received_prior: u64,
+    last_sr: Option<(u32, Instant)>,
+}
+
+impl Media {
+    pub fn new(cfg: MediaConfig) -> Self {
+        let classic = cfg.format == PayloadFormat::Classic;
+        let depay = match cfg.format {
+            PayloadFormat::Rfc2435 => {
+                let mut depay = Depacketizer::new();
+                depay.set_dimensions(
+                    cfg.dimensions
+                        .and_then(|(w, h)| Some((u16::try_from(w).ok()?, u16::try_from(h).ok()?))),
+                );
+                Depay::Rfc2435 {
+                    depay,
+                    current: None,
+                }
+            }
+            PayloadFormat::WholeJpeg => Depay::Whole(Reassembler::new(ReassemblyMode::Auto)),
+            PayloadFormat::Classic => Depay::Whole(Reassembler::new(ReassemblyMode::WholeFrame)),
+        };
+        let clock = if cfg.clock_rate >= 1000 {
+            cfg.clock_rate
+        } else {
+            0
+        };
+        Self {
+            jitter: JitterBuffer::new(cfg.latency, JITTER_CAPACITY, classic),
+            depay,
+            arrival: ArrivalJitter::new(clock),
+            ssrc: None,
+            npt_base: Duration::ZERO,
+            ts_base: None,
+            ts_last: None,
+            frame_index: None,
+            discont: true,
+            packets_invalid: 0,
+            frames_corrupt: 0,
+            frames: 0,
+            bytes: 0,
+            dimensions: cfg.dimensions,
+            rr: ReceptionState::default(),
+            cfg,
+        }
+    }
+
+    /// The stream's format.
+    pub fn format(&self) -> PayloadFormat {
+        self.cfg.format
+    }
+
+    /// Holds packets back while a PLAY reply is awaited (its `RTP-Info` says
+    /// which packets belong to the new position).
+    pub fn set_hold(&mut self, hold: bool) {
+        self.jitter.set_hold(hold);
+    }
+
+    /// A PLAY succeeded: where its media starts.
+    pub fn on_play(&mut self, start: PlayStart) {
+        if let Some(seq) = start.seq {
+            self.jitter.expect(seq);
+        }
+        match &mut self.depay {
+            Depay::Rfc2435 { depay, current } => {
+                depay.reset();
+                *current = None;
+            }
+            Depay::Whole(r) => r.reset(),
+        }
+        self.arrival.reset();
+        self.discont = true;
+        let frames_counted = self.arrival_clock() == 0;
+        match start.npt {
+            Some(npt) => {
+                self.npt_base = npt;
+                self.ts_base = start.rtptime;
+                self.ts_last = None;
+                if frames_counted {
+                    self.frame_index = None;
+                }
+            }
+            None => {
+                // Resuming: keep the mapping, unless there was none.
+                if self.ts_base.is_none() {
+                    self.ts_base = start.rtptime;
+                }
+            }
+        }
+    }
+
+    fn arrival_clock(&self) -> u32 {
+        if self.cfg.clock_rate >= 1000 {
+            self.cfg.clock_rate
+        } else {
+            0
+        }
+    }
+
+    /// One RTP packet as received. Returns whether it was an RTP packet of
+    /// this stream.
+    pub fn push(&mut self, data: &[u8], arrival: Instant) -> bool {
+        let packet = match crate::rtp::parse(data) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::trace!("dropping a packet that is not RTP: {e}");
+                self.packets_invalid += 1;
+                return false;
+            }
+        };
+        let header = packet.header;
+        if self
+            .cfg
+            .payload_type
+            .is_some_and(|pt| pt != header.payload_type)
+        {
+            tracing::trace!(
+                pt = header.payload_type,
+                "dropping a packet of another payload type"
+            );
+            self.packets_invalid += 1;
+            return false;
+        }
+        if let Some(old) = self.ssrc
+            && old != header.ssrc
+        {
+            tracing::debug!(old, new = header.ssrc, "new SSRC: starting over");
+            self.jitter.reset();
+            self.rr = ReceptionState::default();
+        }
+        self.ssrc = Some(header.ssrc);
+        self.arrival.update(arrival, header.timestamp);
+        let seq = header.sequence_number;
+        let payload = packet.payload.to_vec();
+        match self.jitter.push(seq, arrival, Packet { header, payload }) {
+            Pushed::Accepted => self.rr.received += 1,
+            Pushed::Restarted => {
+                self.rr = ReceptionState {
+                    last_sr: self.rr.last_sr,
+                    received: 1,
+                    ..ReceptionState::default()
+                };
+            }
+            Pushed::Duplicate | Pushed::Late | Pushed::Stale => {}
+        }
+        if self.rr.base.is_none() {
+            self.rr.base = self.jitter.highest();
+        }
+        true
+    }
+
+    /// When [`pop_frames`](Self::pop_frames) should run again without a new
+    /// packet.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.jitter.deadline()
+    }
+
+    /// Frames completed by the packets that may leave the reorder buffer now.
+    pub fn pop_frames(&mut self, now: Instant, out: &mut Vec<Frame>) {
+        while let Some(rel) = self.jitter.pop(now) {
+            if rel.lost_before > 0 || rel.restart {
+                self.discont = true;
+            }
+            let Packet { header, payload } = rel.item;
+            match &mut self.depay {
+                Depay::Rfc2435 { depay, current } => {
+                    if rel.restart {
+                        depay.reset();
+                        *current = None;
+                    }
+                    if current.is_none_or(|(_, ts)| ts != header.timestamp) {
+                        *current = Some((header.sequence_number, header.timestamp));
+                    }
+                    let first_seq = current.map_or(header.sequence_number, |(s, _)| s);
+                    if header.marker {
+                        *current = None;
+                    }
+                    match depay.push(
+                        header.sequence_number,
+                        header.timestamp,
+                        header.marker,
+                        &payload,
+                    ) {
+                        Ok(Some(jpeg)) => {
+                            let first_ext =
+                                rel.ext - i64::from(seq_diff(header.sequence_number, first_seq));
+                            self.emit(jpeg, &header, first_seq, first_ext, rel.arrival, out);
+                        }
+                        Ok(None) => {}
+                        Err(e) => {
+                            tracing::debug!(
+                                seq = header.sequence_number,
+                                "RFC 2435 payload dropped: {e}"
+                            );
+                            self.discont = true;
+                        }
+                    }
+                }
+                Depay::Whole(r) => {
+                    if rel.restart {
+                        r.reset();
+                    }
+                    for frame in r.push(&header, payload, None) {
+                        let first_ext =
+                            rel.ext - i64::from(seq_diff(frame.last_seq, frame.first_seq));
+                        let jpeg = if frame.pieces.len() == 1 {
+                            frame.pieces.into_iter().next().unwrap_or_default()
+                        } else {
+                            frame.to_vec()
+                        };
+                        let h = RtpHeader {
+                            timestamp: frame.rtp_timestamp,
+                            ..header
+                        };
+                        self.emit(jpeg, &h, frame.first_seq, first_ext, rel.arrival, out);
+                    }
+                }
+            }
+        }
+    }
+
+    fn emit(
+        &mut self,
+        jpeg: Vec<u8>,
+        header: &RtpHeader,
+        first_seq: u16,
+        first_ext: i64,
+        arrival: Instant,
+        out: &mut Vec<Frame>,
+    ) {
+        if !is_whole_jpeg(&jpeg) {
+            // Never hand on a JPEG that does not start and end as one.
+            tracing::debug!(
+                first_seq,
+                len = jpeg.len(),
+                "dropping a frame that is not a whole JPEG"
+            );
+            self.frames_corrupt += 1;
+            self.discont = true;
+            return;
+        }
+        let pts = if self.arrival_clock() == 0 {
+            self.frame_pts(first_ext)
+        } else {
+            self.timestamp_pts(header.timestamp)
+        };
+        if (self.discont || self.dimensions.is_none())
+            && let Some(info) = crate::container::jpeg::parse_info(&jpeg)
+        {
+            self.dimensions = Some((u32::from(info.width), u32::from(info.height)));
+        }
+        self.frames += 1;
+        self.bytes += jpeg.len() as u64;
+        out.push(Frame {
+            jpeg,
+            rtp_timestamp: header.timestamp,
+            pts,
+            arrival,
+            first_seq,
+            last_seq: header.sequence_number,
+            discont: std::mem::take(&mut self.discont),
+        });
+    }
+
+    /// Media time from a timestamp: the PLAY's start plus the timestamp's
+    /// distance from the PLAY's `rtptime` (or from the first frame's).
+    fn timestamp_pts(&mut self, ts: u32) -> Duration {
+        let base = *self.ts_base.get_or_insert(ts);
+        let ext = match self.ts_last {
+            None => i64::from(ts.wrapping_sub(base) as i32),
+            Some((last, last_ext)) => last_ext + i64::from(ts.wrapping_sub(last) as i32),
+        };
+        self.ts_last = Some((ts, ext));
+        let nanos = i128::from(ext) * 1_000_000_000 / i128::from(self.cfg.clock_rate.max(1));
+        let base = self.npt_base.as_nanos() as i128;
+        Duration::from_nanos((base + nanos).max(0) as u64)
+    }
+
+    /// Media time counted in frames (classic: the sequence number is the
+    /// frame number; lost frames still take their time, loops go on).
+    fn frame_pts(&mut self, first_ext: i64) -> Duration {
+        let index = match self.frame_index {
+            None => 0,
+            Some((last, index)) => index + (first_ext - last).max(1) as u64,
+        };
+        self.frame_index = Some((first_ext, index));
+        let (num, den) = self.cfg.framerate;
+        let nanos =
+            u128::from(index) * u128::from(den.max(1)) * 1_000_000_000 / u128::from(num.max(1));
+        self.npt_base + Duration::from_nanos(nanos as u64)
+    }
+
+    /// A sender report arrived.
+    pub fn on_sender_report(&mut self, ntp_middle: u32, now: Instant) {
+        self.rr.last_sr = Some((ntp_middle, now));
+    }
+
+    /// The SSRC of the stream, once a packet came.
+    pub fn ssrc(&self) -> Option<u32> {
+        self.ssrc
+    }
+
+    /// A report block for a receiver report; `None` before any packet.
+    pub fn report_block(&mut self, now: Instant) -> Option<ReportBlock> {
+        let ssrc = self.ssrc?;
+        let highest = self.jitter.highest()?;
+        let base = self.rr.base.unwrap_or(highest);
+        let expected = (highest - base + 1).max(0) as u64;
+        let received = self.rr.received;
+        let expected_interval = expected.saturating_sub(self.rr.expected_prior);
+        let received_interval = received.saturating_sub(self.rr.received_prior);
+        self.rr.expected_prior = expected;
+        self.rr.received_prior = received;
+        let lost_interval = expected_interval.saturating_sub(received_interval);
+        let fraction_lost = if expected_interval == 0 || lost_interval == 0 {
+            0
+        } else {
+            ((lost_interval << 8) / expected_interval).min(255) as u8
+        };
+        let (lsr, dlsr) = match self.rr.last_sr {
+            Some((lsr, at)) => {
+                let d = now.saturating_duration_since(at);
+                (lsr, (d.as_nanos() * 65536 / 1_000_000_000) as u32)
+            }
+            None => (0, 0),
+        };
+        Some(ReportBlock {
+            ssrc,
+            fraction_lost,
+            cumulative_lost: (expected as i64 - received as i64).clamp(-0x80_0000, 0x7F_FFFF)
+                as i32,
+            highest_seq: highest as u32,
+            jitter: self.arrival.units(),
+            lsr,
+            dlsr,
+        })
+    }
+
+    /// The counters now.
+    pub fn counters(&self) -> MediaCounters {
+        let j = self.jitter.stats();
+        let (depay_incomplete, depay_invalid) = match &self.depay {
+            Depay::Rfc2435 { depay, .. } => {
+                let s = depay.stats();
+                (s.frames_incomplete, s.packets_invalid)
+            }
+            Depay::Whole(r) => {
+                let s = r.stats();
+                (s.frames_incomplete + s.frames_corrupt, s.packets_invalid)
+            }
+        };
+        MediaCounters {
+            packets_received: j.received,
+            packets_lost: j.lost,
+            packets_duplicated: j.duplicates,
+            packets_reordered: j.reordered,
+            packets_late: j.late,
+            packets_invalid: self.packets_invalid + depay_invalid,
+            restarts: j.restarts,
+            frames: self.frames,
+            bytes: self.bytes,
+            frames_incomplete: depay_incomplete + self.frames_corrupt,
+            jitter_ms: self.arrival.millis(),
+            dimensions: self.dimensions,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rtp::RtpHeader;
+
+    fn jpeg(n: u8, len: usize) -> Vec<u8> {
+        let mut v = vec![0xFF, 0xD8, n];
+        v.resize(len - 2, n);
+        v.extend_from_slice(&[0xFF, 0xD9]);
+        v
+    }
+
+    fn packet(seq: u16, ts: u32, marker: bool, payload: &[u8]) -> Vec<u8> {
+        let h = RtpHeader {
+            marker,
+            payload_type: 26,
+            sequence_number: seq,
+            timestamp: ts,
+            ssrc: 0,
+        };
+        let mut p = h.to_bytes().unwrap().to_vec();
+        p.extend_from_slice(payload);
+        p
+    }
+
+    fn classic() -> Media {
+        Media::new(MediaConfig {
+            format: PayloadFormat::Classic,
+            payload_type: Some(26),
+            clock_rate: 1,
+            latency: Duration::from_millis(30),
+            framerate: (24, 1),
+            dimensions: None,
+        })
+    }
+
+    #[test]
+    fn classic_frames_in_order_with_frame_count_times_and_loops() {
+        let t = Instant::now();
+        let mut m = classic();
+        let mut out = Vec::new();
+        // 1, 2, 4, 3 (reordered), 3 again (duplicate), then the server loops: 1, 2.
+        for seq in [1u16, 2, 4, 3, 3, 1, 2] {
+            assert!(m.push(&packet(seq, 1_700_000_000, false, &jpeg(seq as u8, 50)), t));
+            m.pop_frames(t, &mut out);
+        }
+        let seqs: Vec<u16> = out.iter().map(|f| f.first_seq).collect();
+        assert_eq!(seqs, vec![1, 2, 3, 4, 1, 2]);
+        let pts: Vec<u128> = out.iter().map(|f| f.pts.as_millis()).collect();
+        // Frame count at 24 fps; the loop goes on counting.
+        assert_eq!(pts, vec![0, 41, 83, 125, 166, 208]);
+        assert!(out[0].discont && !out[1].discont && out[4].discont);
+        assert!(out.iter().all(|f| is_whole_jpeg(&f.jpeg)));
+        let c = m.counters();
+        assert_eq!(c.packets_duplicated, 1);
+        assert_eq!(c.packets_reordered, 1);
+        assert_eq!(c.restarts, 1);
+        assert_eq!(c.frames, 6);
+        // A lost frame still takes its time.
+        m.push(&packet(4, 1, false, &jpeg(4, 50)), t);
+        m.pop_frames(t + Duration::from_secs(1), &mut out);
+        assert_eq!(out.last().unwrap().pts.as_millis(), 291);
+        assert!(out.last().unwrap().discont);
+        assert_eq!(m.counters().packets_lost, 1);
+    }
+
+    #[test]
+    fn not_a_jpeg_is_never_handed_on() {
+        let t = Instant::now();
+        let mut m = classic();
+        let mut out = Vec::new();
+        m.push(&packet(1, 0, false, b"\xFF\xD8 no end"), t);
+        m.push(&packet(2, 0, false, &jpeg(2, 40)), t);
+        assert!(!m.push(b"junk", t));
+        m.pop_frames(t, &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].first_seq, 2);
+        let c = m.counters();
+        assert_eq!(c.frames_incomplete, 1);
+        assert_eq!(c.packets_invalid, 1);
+    }
+
+    #[test]
+    fn rfc2435_frames_from_packetizer_with_rtp_info_times() {
+        // Two real 4:2:0 frames packetized by our RFC 2435 packetizer.
+        let frames: Vec<Vec<u8>> = (0..3).map(test_jpeg).collect();
+        let mut m = Media::new(MediaConfig {
+            format: PayloadFormat::Rfc2435,
+            payload_type: Some(26),
+            clock_rate: 90_000,
+            latency: Duration::from_millis(30),
+            framerate: (24, 1),
+            dimensions: None,
+        });
+        let t = Instant::now();
+        // PLAY reply: npt 2 s, first packet seq 1000 at rtptime 5000.
+        m.set_hold(true);
+        let mut wire = Vec::new();
+        let mut seq = 1000u16;
+        for (i, f) in frames.iter().enumerate() {
+            let p = crate::rtp::rfc2435::packetize(f, 200).unwrap();
+            let n = p.packet_count();
+            for k in 0..n {
+                wire.push(packet(
+                    seq,
+                    5000 + 3750 * i as u32,
+                    p.marker(k),
+                    p.payload(k).unwrap(),
+                ));
+                seq = seq.wrapping_add(1);
+            }
+        }
+        // A stale packet from before the seek, then the packets with one
+        // pair swapped, one duplicated.
+        m.push(&packet(990, 1, true, &[0; 20]), t);
+        wire.swap(1, 2);
+        let dup = wire[3].clone();
+        wire.insert(4, dup);
+        for p in &wire {
+            m.push(p, t);
+        }
+        let mut out = Vec::new();
+        m.pop_frames(t, &mut out);
+        assert!(out.is_empty(), "held until the PLAY reply");
+        m.on_play(PlayStart {
+            npt: Some(Duration::from_secs(2)),
+            seq: Some(1000),
+            rtptime: Some(5000),
+        });
+        m.set_hold(false);
+        m.pop_frames(t, &mut out);
+        assert_eq!(out.len(), 3);
+        let pts: Vec<u128> = out.iter().map(|f| f.pts.as_micros()).collect();
+        assert_eq!(pts, vec![2_000_000, 2_041_666, 2_083_333]);
+        assert_eq!(out[0].first_seq, 1000);
+        for f in &out {
+            assert!(is_whole_jpeg(&f.jpeg));
+            let info = crate::container::jpeg::parse_info(&f.jpeg).unwrap();
+            assert_eq!((info.width, info.height), (64, 48));
+        }
+        let c = m.counters();
+        assert_eq!(
+            (c.packets_reordered, c.packets_duplicated, c.packets_lost),
+            (1, 1, 0)
+        );
+        assert_eq!(c.dimensions, Some((64, 48)));
+
+        // Losing the first packet of the second frame drops that frame only.
+        let mut m2 = Media::new(m.cfg.clone());
+        let mut out = Vec::new();
+        for p in &wire {
+            if u16::from_be_bytes([p[2], p[3]]) != 1002 {
+                m2.push(p, t);
+            }
+        }
+        m2.pop_frames(t + Duration::from_secs(1), &mut out);
+        let firsts: Vec<u16> = out.iter().map(|f| f.first_seq).collect();
+        assert_eq!(firsts, vec![1000, 1004]);
+        assert!(m2.counters().frames_incomplete >= 1);
+        assert_eq!(m2.counters().packets_lost, 1);
+        assert!(out[1].discont);
+    }
+
+    /// A small baseline 4:2:0 JPEG with standard Huffman tables: what RFC 2435
+    /// can carry. Built by hand: 64×48, all-zero coefficients.
+    fn test_jpeg(seed: u8) -> Vec<u8> {
+        crate::client::media::tests_support::baseline_jpeg(64, 48, seed)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests_support {
+    /// A decodable baseline 4:2:0 JPEG with the standard Huffman tables of
+    /// T.81 Annex K.3 and flat quantisation tables: every block codes DC
+    /// difference 0 and end-of-block, so it is a flat grey image; `seed`
+    /// changes the quantisation tables so that frames differ.
+    pub fn baseline_jpeg(width: u16, height: u16, seed: u8) -> Vec<u8> {
+        let mut v = vec![0xFF, 0xD8];
+        // DQT: tables 0 and 1, 8-bit.
+        for id in 0..2u8 {
+            v.extend_from_slice(&[0xFF, 0xDB, 0x00, 67, id]);
+            v.extend(std::iter::repeat_n(1 + seed % 50 + id, 64));
+        }
+        // SOF0, 3 components, Y 2x2, Cb/Cr 1x1.
+        v.extend_from_slice(&[0xFF, 0xC0, 0x00, 17, 8]);
+        v.extend_from_slice(&height.to_be_bytes());
+        v.extend_from_slice(&width.to_be_bytes());
+        v.extend_from_slice(&[3, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1]);
+        // DHT: the standard tables.
+        let tables: [(u8, &[u8]); 4] = [
+            (0x00, &STD_DC_LUMA),
+            (0x10, &STD_AC_LUMA),
+            (0x01, &STD_DC_CHROMA),
+            (0x11, &STD_AC_CHROMA),
+        ];
+        for (class, t) in tables {
+            let len = (3 + t.len()) as u16;
+            v.extend_from_slice(&[0xFF, 0xC4]);
+            v.extend_from_slice(&len.to_be_bytes());
+            v.push(class);
+            v.extend_from_slice(t);
+        }
+        // SOS.
+        v.extend_from_slice(&[0xFF, 0xDA, 0x00, 12, 3, 1, 0x00, 2, 0x11, 3, 0x11, 0, 63, 0]);
+        // Scan: per MCU 4 Y + Cb + Cr blocks, each DC diff 0 ("00", luma;
+        // "00" chroma) and EOB ("1010" luma, "00" chroma).
+        let mcus = (usize::from(width) / 16) * (usize::from(height) / 16);
+        let mut bits: Vec<bool> = Vec::new();
+        for _ in 0..mcus {
+            for _ in 0..4 {
+                bits.extend([false, false, true, false, true, false]);
+            }
+            for _ in 0..2 {
+                bits.extend([false, false, false, false]);
+            }
+        }
+        while !bits.len().is_multiple_of(8) {
+            bits.push(true);
+        }
+        for byte in bits.chunks(8) {
+            let b = byte
+                .iter()
+                .fold(0u8, |acc, &bit| (acc << 1) | u8::from(bit));
+            v.push(b);
+            if b == 0xFF {
+                v.push(0);
+            }
+        }
+        v.extend_from_slice(&[0xFF, 0xD9]);
+        v
+    }
+
+    const STD_DC_LUMA: [u8; 28] = [
+        0, 1, 5, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
+    ];
+    const STD_DC_CHROMA: [u8; 28] = [
+        0, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
+    ];
+    const STD_AC_LUMA: [u8; 178] = [
+        0x00, 0x02, 0x01, 0x03, 0x03, 0x02, 0x04, 0x03, 0x05, 0x05, 0x04, 0x04, 0x00, 0x00, 0x01,
+        0x7D, 0x01, 0x02, 0x03, 0x00, 0x04, 0x11, 0x05, 0x12, 0x21, 0x31, 0x41, 0x06, 0x13, 0x51,
+        0x61, 0x07, 0x22, 0x71, 0x14, 0x32, 0x81, 0x91, 0xA1, 0x08, 0x23, 0x42, 0xB1, 0xC1, 0x15,
+        0x52, 0xD1, 0xF0, 0x24, 0x33, 0x62, 0x72, 0x82, 0x09, 0x0A, 0x16, 0x17, 0x18, 0x19, 0x1A,
+        0x25, 0x26, 0x27, 0x28, 0x29, 0x2A, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x3A, 0x43, 0x44,
+        0x45, 0x46, 0x47, 0x48, 0x49, 0x4A, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58, 0x59, 0x5A, 0x63,
+        0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6A, 0x73, 0x74, 0x75, 0x76, 0x77, 0x78, 0x79, 0x7A,
+        0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8A, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98,
+        0x99, 0x9A, 0xA2, 0xA3, 0xA4, 0xA5, 0xA6, 0xA7, 0xA8, 0xA9, 0xAA, 0xB2, 0xB3, 0xB4, 0xB5,
+        0xB6, 0xB7, 0xB8, 0xB9, 0xBA, 0xC2, 0xC3, 0xC4, 0xC5, 0xC6, 0xC7, 0xC8, 0xC9, 0xCA, 0xD2,
+        0xD3, 0xD4, 0xD5, 0xD6, 0xD7, 0xD8, 0xD9, 0xDA, 0xE1, 0xE2, 0xE3, 0xE4, 0xE5, 0xE6, 0xE7,
+        0xE8, 0xE9, 0xEA, 0xF1, 0xF2, 0xF3, 0xF4, 0xF5, 0xF6, 0xF7, 0xF8, 0xF9, 0xFA,
+    ];
+    const STD_AC_CHROMA: [u8; 178] = [
+        0x00, 0x02, 0x01, 0x02, 0x04, 0x04, 0x03, 0x04, 0x07, 0x05, 0x04, 0x04, 0x00, 0x01, 0x02,
+        0x77, 0x00, 0x01, 0x02, 0x03, 0x11, 0x04, 0x05, 0x21, 0x31, 0x06, 0x12, 0x41, 0x51, 0x07,
+        0x61, 0x71, 0x13, 0x22, 0x32, 0x81, 0x08, 0x14, 0x42, 0x91, 0xA1, 0xB1, 0xC1, 0x09, 0x23,
+        0x33, 0x52, 0xF0, 0x15, 0x62, 0x72, 0xD1, 0x0A, 0x16, 0x24, 0x34, 0xE1, 0x25, 0xF1, 0x17,
+        0x18, 0x19, 0x1A, 0x26, 0x27, 0x28, 0x29, 0x2A, 0x35, 0x36, 0x37, 0x38, 0x39, 0x3A, 0x43,
+        0x44, 0x45, 0x46, 0x47, 0x48, 0x49, 0x4A, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58, 0x59, 0x5A,
+        0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6A, 0x73, 0x74, 0x75, 0x76, 0x77, 0x78, 0x79,
+        0x7A, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8A, 0x92, 0x93, 0x94, 0x95, 0x96,
+        0x97, 0x98, 0x99, 0x9A, 0xA2, 0xA3, 0xA4, 0xA5, 0xA6, 0xA7, 0xA8, 0xA9, 0xAA, 0xB2, 0xB3,
+        0xB4, 0xB5, 0xB6, 0xB7, 0xB8, 0xB9, 0xBA, 0xC2, 0xC3, 0xC4, 0xC5, 0xC6, 0xC7, 0xC8, 0xC9,
+        0xCA, 0xD2, 0xD3, 0xD4, 0xD5, 0xD6, 0xD7, 0xD8, 0xD9, 0xDA, 0xE2, 0xE3, 0xE4, 0xE5, 0xE6,
+        0xE7, 0xE8, 0xE9, 0xEA, 0xF2, 0xF3, 0xF4, 0xF5, 0xF6, 0xF7, 0xF8, 0xF9, 0xFA,
+    ];
+}

@@ -1,0 +1,181 @@
+//! `rtsp://[user[:password]@]host[:port]/path` as the client needs it: where to
+//! connect, the credentials in the user info, and the URL to put in requests
+//! (without the user info).
+
+use super::error::Error;
+use crate::rtsp::uri::percent_decode;
+
+/// The default RTSP port (RFC 2326 §3.2).
+pub const DEFAULT_PORT: u16 = 554;
+
+/// A parsed RTSP URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RtspUrl {
+    /// The host, without the brackets of an IPv6 literal.
+    pub host: String,
+    /// The port (554 when the URL names none).
+    pub port: u16,
+    /// The percent-decoded user name of the user info.
+    pub user: Option<String>,
+    /// The percent-decoded password of the user info.
+    pub password: Option<String>,
+    /// The path, query included, as written (`/movie.Mjpeg`, `/`).
+    pub path: String,
+    /// The URL without its user info: what requests carry.
+    pub request_url: String,
+}
+
+impl RtspUrl {
+    /// Parses `url`. Only the `rtsp` scheme is accepted.
+    pub fn parse(url: &str) -> Result<Self, Error> {
+        let invalid = |reason: &str| Error::InvalidUrl {
+            url: url.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let trimmed = url.trim();
+        let (scheme, rest) = trimmed
+            .split_once("://")
+            .ok_or_else(|| invalid("no scheme (expected rtsp://host/path)"))?;
+        if !scheme.eq_ignore_ascii_case("rtsp") {
+            return Err(invalid(&format!(
+                "scheme {scheme:?} is not supported (only rtsp)"
+            )));
+        }
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (authority, path) = rest.split_at(end);
+        let path = path.split('#').next().unwrap_or_default();
+        let path = if path.is_empty() {
+            "/".to_owned()
+        } else if path.starts_with('?') {
+            format!("/{path}")
+        } else {
+            path.to_owned()
+        };
+        let (userinfo, hostport) = match authority.rsplit_once('@') {
+            Some((u, h)) => (Some(u), h),
+            None => (None, authority),
+        };
+        let decode = |s: &str| -> Result<String, Error> {
+            let bytes = percent_decode(s).map_err(|e| invalid(&format!("user info: {e}")))?;
+            String::from_utf8(bytes).map_err(|_| invalid("user info is not UTF-8"))
+        };
+        let (user, password) = match userinfo {
+            None => (None, None),
+            Some(u) => match u.split_once(':') {
+                Some((user, pass)) => (Some(decode(user)?), Some(decode(pass)?)),
+                None => (Some(decode(u)?), None),
+            },
+        };
+        let (host, port_text, host_written) = if let Some(v6) = hostport.strip_prefix('[') {
+            let (host, after) = v6
+                .split_once(']')
+                .ok_or_else(|| invalid("unclosed [ in host"))?;
+            let port = match after {
+                "" => None,
+                p => Some(
+                    p.strip_prefix(':')
+                        .ok_or_else(|| invalid("junk after IPv6 host"))?,
+                ),
+            };
+            (host, port, format!("[{host}]"))
+        } else {
+            match hostport.rsplit_once(':') {
+                Some((h, p)) => (h, Some(p), h.to_owned()),
+                None => (hostport, None, hostport.to_owned()),
+            }
+        };
+        if host.is_empty()
+            || host
+                .bytes()
+                .any(|b| b.is_ascii_whitespace() || b.is_ascii_control() || b"[]@/".contains(&b))
+        {
+            return Err(invalid("no host, or a bad character in it"));
+        }
+        let port = match port_text {
+            None | Some("") => DEFAULT_PORT,
+            Some(p) => p
+                .parse::<u16>()
+                .ok()
+                .filter(|&p| p != 0)
+                .ok_or_else(|| invalid(&format!("bad port {p:?}")))?,
+        };
+        let request_url = match port_text {
+            Some(p) if !p.is_empty() => format!("rtsp://{host_written}:{p}{path}"),
+            _ => format!("rtsp://{host_written}{path}"),
+        };
+        Ok(RtspUrl {
+            host: host.to_owned(),
+            port,
+            user,
+            password,
+            path,
+            request_url,
+        })
+    }
+
+    /// `host:port` to connect to (IPv6 hosts in brackets).
+    pub fn authority(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    /// The file name the classic dialect puts in its request lines: the path
+    /// without its leading slash or query (`movie.Mjpeg`, `sub/clip.Mjpeg`).
+    pub fn classic_file(&self) -> &str {
+        let path = self.path.split('?').next().unwrap_or_default();
+        path.trim_matches('/')
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_url() {
+        let u = RtspUrl::parse("rtsp://127.0.0.1:8554/movie.Mjpeg").unwrap();
+        assert_eq!(u.host, "127.0.0.1");
+        assert_eq!(u.port, 8554);
+        assert_eq!(u.user, None);
+        assert_eq!(u.path, "/movie.Mjpeg");
+        assert_eq!(u.request_url, "rtsp://127.0.0.1:8554/movie.Mjpeg");
+        assert_eq!(u.classic_file(), "movie.Mjpeg");
+        assert_eq!(u.authority(), "127.0.0.1:8554");
+    }
+
+    #[test]
+    fn userinfo_is_decoded_and_removed() {
+        let u = RtspUrl::parse("rtsp://us%40er:p%3Ass@cam.local/sub/clip.Mjpeg").unwrap();
+        assert_eq!(u.user.as_deref(), Some("us@er"));
+        assert_eq!(u.password.as_deref(), Some("p:ss"));
+        assert_eq!(u.port, DEFAULT_PORT);
+        assert_eq!(u.request_url, "rtsp://cam.local/sub/clip.Mjpeg");
+        assert_eq!(u.classic_file(), "sub/clip.Mjpeg");
+    }
+
+    #[test]
+    fn ipv6_and_bad_urls() {
+        let u = RtspUrl::parse("rtsp://[::1]:9000/a").unwrap();
+        assert_eq!((u.host.as_str(), u.port), ("::1", 9000));
+        assert_eq!(u.authority(), "[::1]:9000");
+        assert_eq!(u.request_url, "rtsp://[::1]:9000/a");
+        for bad in [
+            "http://h/a",
+            "h/a",
+            "rtsp:///a",
+            "rtsp://h:99999/a",
+            "rtsp://h:0/a",
+            "rtsp://[::1/a",
+        ] {
+            assert!(
+                matches!(RtspUrl::parse(bad), Err(Error::InvalidUrl { .. })),
+                "{bad}"
+            );
+        }
+        let u = RtspUrl::parse("rtsp://h").unwrap();
+        assert_eq!(u.path, "/");
+    }
+}
