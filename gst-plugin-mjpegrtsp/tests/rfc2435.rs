@@ -5,164 +5,16 @@
 //! original JPEG directly. GStreamer's own `rtpjpegpay` serves as a yardstick
 //! for packet count and payload bytes.
 
-use std::path::Path;
-use std::process::Command;
-use std::sync::Once;
-use std::time::{Duration, Instant};
+mod jpeg_rtp;
 
-use gst::prelude::*;
 use gstmjpegrtsp::rtp::RtpHeader;
 use gstmjpegrtsp::rtp::rfc2435::{
     HuffmanClass, PAYLOAD_TYPE, Packetized, Subsampling, Unsupported, packetize,
 };
-
-fn init() {
-    static INIT: Once = Once::new();
-    INIT.call_once(|| gst::init().expect("GStreamer initialises"));
-}
-
-const RTP_CAPS: &str =
-    "application/x-rtp,media=video,encoding-name=JPEG,clock-rate=90000,payload=26";
-/// RTP timestamp step between frames: 30 frames per second at 90 kHz.
-const TS_STEP: u32 = 3000;
-
-/// Runs `description`, which has an `appsink name=sink` and optionally an
-/// `appsrc name=src`: pushes `input` into the source, then collects every
-/// sample until EOS. Panics on any error or warning message, so a peer that
-/// drops or rejects a packet makes the test fail.
-fn run(description: &str, input: Vec<gst::Buffer>) -> Vec<gst::Sample> {
-    let pipeline = gst::parse::launch(description)
-        .unwrap_or_else(|e| panic!("{description}: {e}"))
-        .downcast::<gst::Pipeline>()
-        .expect("a pipeline");
-    let sink = pipeline.by_name("sink").expect("appsink named sink");
-    let bus = pipeline.bus().expect("a bus");
-    pipeline.set_state(gst::State::Playing).expect("plays");
-    if let Some(src) = pipeline.by_name("src") {
-        for buffer in input {
-            let ret = src.emit_by_name::<gst::FlowReturn>("push-buffer", &[&buffer]);
-            assert_eq!(ret, gst::FlowReturn::Ok, "{description}: push-buffer");
-        }
-        let _ = src.emit_by_name::<gst::FlowReturn>("end-of-stream", &[]);
-    }
-    let started = Instant::now();
-    let mut samples = Vec::new();
-    let problems = [gst::MessageType::Error, gst::MessageType::Warning];
-    loop {
-        let timeout = gst::ClockTime::from_mseconds(100).nseconds();
-        if let Some(s) = sink.emit_by_name::<Option<gst::Sample>>("try-pull-sample", &[&timeout]) {
-            samples.push(s);
-            continue;
-        }
-        if let Some(msg) = bus.pop_filtered(&problems) {
-            let _ = pipeline.set_state(gst::State::Null);
-            panic!("{description}: {msg:?}");
-        }
-        if sink.property::<bool>("eos") {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "{description}: no EOS after a minute"
-        );
-    }
-    if let Some(msg) = bus.pop_filtered(&problems) {
-        let _ = pipeline.set_state(gst::State::Null);
-        panic!("{description}: {msg:?}");
-    }
-    pipeline.set_state(gst::State::Null).expect("stops");
-    samples
-}
-
-fn bytes(sample: &gst::Sample) -> Vec<u8> {
-    let buffer = sample.buffer().expect("a buffer");
-    buffer.map_readable().expect("readable").to_vec()
-}
-
-fn buffer(data: Vec<u8>, pts: gst::ClockTime) -> gst::Buffer {
-    let mut b = gst::Buffer::from_mut_slice(data);
-    b.get_mut().unwrap().set_pts(pts);
-    b
-}
-
-fn frame_pts(n: usize) -> gst::ClockTime {
-    gst::ClockTime::from_nseconds(n as u64 * 1_000_000_000 / 30)
-}
-
-/// `count` JPEGs from `videotestsrc ! <format> ! jpegenc quality=<q>`.
-fn jpegenc(
-    pattern: &str,
-    format: &str,
-    width: u32,
-    height: u32,
-    quality: u32,
-    count: u32,
-) -> Vec<Vec<u8>> {
-    let samples = run(
-        &format!(
-            "videotestsrc num-buffers={count} pattern={pattern} \
-             ! video/x-raw,format={format},width={width},height={height},framerate=30/1 \
-             ! jpegenc quality={quality} ! appsink name=sink sync=false"
-        ),
-        Vec::new(),
-    );
-    assert_eq!(samples.len(), count as usize);
-    samples.iter().map(bytes).collect()
-}
-
-/// A decoded frame: format, size and pixels.
-#[derive(PartialEq, Eq)]
-struct Picture {
-    format: gst_video::VideoFormat,
-    width: u32,
-    height: u32,
-    pixels: Vec<u8>,
-}
-
-impl std::fmt::Debug for Picture {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{:?} {}x{} ({} bytes)",
-            self.format,
-            self.width,
-            self.height,
-            self.pixels.len()
-        )
-    }
-}
-
-fn pictures(samples: &[gst::Sample]) -> Vec<Picture> {
-    samples
-        .iter()
-        .map(|s| {
-            let info = gst_video::VideoInfo::from_caps(s.caps().expect("caps")).expect("raw");
-            Picture {
-                format: info.format(),
-                width: info.width(),
-                height: info.height(),
-                pixels: bytes(s),
-            }
-        })
-        .collect()
-}
-
-/// Decodes whole JPEGs with `jpegdec`.
-fn decode_jpegs(jpegs: &[Vec<u8>], width: u16, height: u16) -> Vec<Picture> {
-    let input = jpegs
-        .iter()
-        .enumerate()
-        .map(|(n, j)| buffer(j.clone(), frame_pts(n)))
-        .collect();
-    pictures(&run(
-        &format!(
-            "appsrc name=src format=time \
-             caps=\"image/jpeg,parsed=(boolean)true,width={width},height={height},framerate=30/1\" \
-             ! jpegdec ! appsink name=sink sync=false"
-        ),
-        input,
-    ))
-}
+use jpeg_rtp::{
+    RESTART_MARKER_ARGS, TS_STEP, bytes, decode_jpegs, decode_rtp, ffmpeg_jpegs, frame_pts,
+    has_rst_markers, have_ffmpeg, init, jpegenc, rtpjpegpay, run,
+};
 
 /// RTP packets for the frames: each payload behind a 12-byte header with
 /// PT 26, a 90 kHz timestamp per frame and the marker on each frame's last
@@ -199,21 +51,6 @@ fn rtp_packets(frames: &[Packetized]) -> Vec<(Vec<u8>, gst::ClockTime)> {
     packets
 }
 
-/// Depayloads and decodes RTP packets with `rtpjpegdepay ! jpegdec`.
-fn decode_rtp(packets: Vec<(Vec<u8>, gst::ClockTime)>) -> Vec<Picture> {
-    let input = packets
-        .into_iter()
-        .map(|(data, pts)| buffer(data, pts))
-        .collect();
-    pictures(&run(
-        &format!(
-            "appsrc name=src format=time caps=\"{RTP_CAPS}\" \
-             ! rtpjpegdepay ! jpegdec ! appsink name=sink sync=false"
-        ),
-        input,
-    ))
-}
-
 /// Packetizes `jpegs` at `mtu`, checks their type and that every frame
 /// decodes over RTP to the same pixels as the original. Returns the packets.
 fn round_trip(jpegs: &[Vec<u8>], mtu: usize, rtp_type: u8) -> Vec<Packetized> {
@@ -230,7 +67,7 @@ fn round_trip(jpegs: &[Vec<u8>], mtu: usize, rtp_type: u8) -> Vec<Packetized> {
         }
     }
     let packets = rtp_packets(&frames);
-    let expected = decode_jpegs(jpegs, info.width, info.height);
+    let expected = decode_jpegs(jpegs, info.width.into(), info.height.into());
     let got = decode_rtp(packets);
     assert_eq!(
         expected.len(),
@@ -340,23 +177,10 @@ fn jpegenc_outputs_rfc_2435_cannot_carry_are_rejected() {
 /// the same headers (Q=255, tables in-band, F=L=1 restart headers), the scan
 /// with EOI and full-size packets.
 fn compare_with_rtpjpegpay(label: &str, jpegs: &[Vec<u8>], mtu: usize) {
-    let input = jpegs
-        .iter()
-        .enumerate()
-        .map(|(n, j)| buffer(j.clone(), frame_pts(n)))
-        .collect();
-    let samples = run(
-        &format!(
-            "appsrc name=src format=time \
-             caps=\"image/jpeg,width=320,height=240,framerate=30/1\" \
-             ! rtpjpegpay mtu={mtu} ! appsink name=sink sync=false"
-        ),
-        input,
-    );
+    let packets = rtpjpegpay(jpegs, 320, 240, mtu);
     // Their payloads, frame by frame (the marker bit ends a frame).
     let mut theirs: Vec<Vec<Vec<u8>>> = vec![Vec::new()];
-    for s in &samples {
-        let packet = bytes(s);
+    for packet in &packets {
         theirs.last_mut().unwrap().push(packet[12..].to_vec());
         if packet[1] & 0x80 != 0 {
             theirs.push(Vec::new());
@@ -392,46 +216,13 @@ fn payloads_match_rtpjpegpay() {
     }
 }
 
-fn have_ffmpeg() -> bool {
-    let found = Command::new("ffmpeg")
-        .arg("-version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        println!("NOTE: ffmpeg is not installed; skipping the ffmpeg-encoded cases");
-    }
-    found
-}
-
-/// `count` JPEGs from ffmpeg's mjpeg encoder with extra arguments.
-fn ffmpeg_jpegs(dir: &Path, pix_fmt: &str, args: &[&str], count: u32) -> Vec<Vec<u8>> {
-    let pattern = dir.join(format!("{pix_fmt}-%03d.jpg"));
-    let status = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi"])
-        .args(["-i", "testsrc=size=320x240:rate=30"])
-        .args(["-frames:v", &count.to_string(), "-pix_fmt", pix_fmt])
-        .args(["-c:v", "mjpeg"])
-        .args(args)
-        .args(["-f", "image2"])
-        .arg(&pattern)
-        .status()
-        .expect("ffmpeg runs");
-    assert!(status.success());
-    (1..=count)
-        .map(|n| std::fs::read(dir.join(format!("{pix_fmt}-{n:03}.jpg"))).expect("a frame"))
-        .collect()
-}
-
 /// Whether the JPEG has a DRI segment with a non-zero interval and restart
 /// markers in its data.
 fn has_restart_markers(jpeg: &[u8]) -> bool {
     let dri = jpeg
         .windows(6)
         .any(|w| w[..4] == [0xFF, 0xDD, 0, 4] && w[4..] != [0, 0]);
-    let rst = jpeg
-        .windows(2)
-        .any(|w| w[0] == 0xFF && (0xD0..=0xD7).contains(&w[1]));
-    dri && rst
+    dri && has_rst_markers(jpeg)
 }
 
 /// Type 65 from ffmpeg's 4:2:0 JPEGs with restart markers. Type 64 has no
@@ -441,21 +232,11 @@ fn has_restart_markers(jpeg: &[u8]) -> bool {
 #[test]
 fn restart_markers_from_ffmpeg() {
     init();
-    if !have_ffmpeg() {
+    if !have_ffmpeg("the ffmpeg-encoded cases") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    // With slice threads ffmpeg writes one restart interval per MCU row and
-    // the standard Huffman tables.
-    let args = [
-        "-huffman",
-        "default",
-        "-threads",
-        "4",
-        "-thread_type",
-        "slice",
-    ];
-    let jpegs = ffmpeg_jpegs(dir.path(), "yuvj420p", &args, 3);
+    let jpegs = ffmpeg_jpegs(dir.path(), "yuvj420p", &RESTART_MARKER_ARGS, 3);
     assert!(
         has_restart_markers(&jpegs[0]),
         "ffmpeg wrote no restart markers"
@@ -466,7 +247,7 @@ fn restart_markers_from_ffmpeg() {
         assert_eq!(frames[0].info().restart_interval, 20);
         compare_with_rtpjpegpay("ffmpeg yuvj420p with DRI", &jpegs, mtu);
     }
-    let jpegs = ffmpeg_jpegs(dir.path(), "yuvj422p", &args, 1);
+    let jpegs = ffmpeg_jpegs(dir.path(), "yuvj422p", &RESTART_MARKER_ARGS, 1);
     assert!(has_restart_markers(&jpegs[0]));
     assert_eq!(
         packetize(&jpegs[0], 1400),
@@ -484,7 +265,7 @@ fn restart_markers_from_ffmpeg() {
 #[test]
 fn optimised_huffman_tables_from_ffmpeg_are_unsupported() {
     init();
-    if !have_ffmpeg() {
+    if !have_ffmpeg("the ffmpeg-encoded cases") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -5,181 +5,15 @@
 //! same pixels as the original. Frames sent with a Q factor instead of tables
 //! must decode too, to the pixels the factor implies.
 
-use std::path::Path;
-use std::process::Command;
-use std::sync::Once;
-use std::time::{Duration, Instant};
+mod jpeg_rtp;
 
-use gst::prelude::*;
 use gstmjpegrtsp::rtp::RtpHeader;
 use gstmjpegrtsp::rtp::rfc2435::{PAYLOAD_TYPE, QUANT_HEADER_LEN, packetize};
 use gstmjpegrtsp::rtp::rfc2435_depay::{Depacketizer, DepayStats};
-
-fn init() {
-    static INIT: Once = Once::new();
-    INIT.call_once(|| gst::init().expect("GStreamer initialises"));
-}
-
-const RTP_CAPS: &str =
-    "application/x-rtp,media=video,encoding-name=JPEG,clock-rate=90000,payload=26";
-/// RTP timestamp step between frames: 30 frames per second at 90 kHz.
-const TS_STEP: u32 = 3000;
-
-/// Runs `description`, which has an `appsink name=sink` and optionally an
-/// `appsrc name=src`: pushes `input` into the source, then collects every
-/// sample until EOS. Panics on any error or warning message, so a decoder
-/// that rejects a JPEG makes the test fail.
-fn run(description: &str, input: Vec<gst::Buffer>) -> Vec<gst::Sample> {
-    let pipeline = gst::parse::launch(description)
-        .unwrap_or_else(|e| panic!("{description}: {e}"))
-        .downcast::<gst::Pipeline>()
-        .expect("a pipeline");
-    let sink = pipeline.by_name("sink").expect("appsink named sink");
-    let bus = pipeline.bus().expect("a bus");
-    pipeline.set_state(gst::State::Playing).expect("plays");
-    if let Some(src) = pipeline.by_name("src") {
-        for buffer in input {
-            let ret = src.emit_by_name::<gst::FlowReturn>("push-buffer", &[&buffer]);
-            assert_eq!(ret, gst::FlowReturn::Ok, "{description}: push-buffer");
-        }
-        let _ = src.emit_by_name::<gst::FlowReturn>("end-of-stream", &[]);
-    }
-    let started = Instant::now();
-    let mut samples = Vec::new();
-    let problems = [gst::MessageType::Error, gst::MessageType::Warning];
-    loop {
-        let timeout = gst::ClockTime::from_mseconds(100).nseconds();
-        if let Some(s) = sink.emit_by_name::<Option<gst::Sample>>("try-pull-sample", &[&timeout]) {
-            samples.push(s);
-            continue;
-        }
-        if let Some(msg) = bus.pop_filtered(&problems) {
-            let _ = pipeline.set_state(gst::State::Null);
-            panic!("{description}: {msg:?}");
-        }
-        if sink.property::<bool>("eos") {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "{description}: no EOS after a minute"
-        );
-    }
-    if let Some(msg) = bus.pop_filtered(&problems) {
-        let _ = pipeline.set_state(gst::State::Null);
-        panic!("{description}: {msg:?}");
-    }
-    pipeline.set_state(gst::State::Null).expect("stops");
-    samples
-}
-
-fn bytes(sample: &gst::Sample) -> Vec<u8> {
-    let buffer = sample.buffer().expect("a buffer");
-    buffer.map_readable().expect("readable").to_vec()
-}
-
-fn buffer(data: Vec<u8>, pts: gst::ClockTime) -> gst::Buffer {
-    let mut b = gst::Buffer::from_mut_slice(data);
-    b.get_mut().unwrap().set_pts(pts);
-    b
-}
-
-fn frame_pts(n: usize) -> gst::ClockTime {
-    gst::ClockTime::from_nseconds(n as u64 * 1_000_000_000 / 30)
-}
-
-/// `count` JPEGs from `videotestsrc ! <format> ! jpegenc quality=<q>`.
-fn jpegenc(
-    pattern: &str,
-    format: &str,
-    width: u32,
-    height: u32,
-    quality: u32,
-    count: u32,
-) -> Vec<Vec<u8>> {
-    let samples = run(
-        &format!(
-            "videotestsrc num-buffers={count} pattern={pattern} \
-             ! video/x-raw,format={format},width={width},height={height},framerate=30/1 \
-             ! jpegenc quality={quality} ! appsink name=sink sync=false"
-        ),
-        Vec::new(),
-    );
-    assert_eq!(samples.len(), count as usize);
-    samples.iter().map(bytes).collect()
-}
-
-/// A decoded frame: format, size and pixels.
-#[derive(PartialEq, Eq)]
-struct Picture {
-    format: gst_video::VideoFormat,
-    width: u32,
-    height: u32,
-    pixels: Vec<u8>,
-}
-
-impl std::fmt::Debug for Picture {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{:?} {}x{} ({} bytes)",
-            self.format,
-            self.width,
-            self.height,
-            self.pixels.len()
-        )
-    }
-}
-
-fn pictures(samples: &[gst::Sample]) -> Vec<Picture> {
-    samples
-        .iter()
-        .map(|s| {
-            let info = gst_video::VideoInfo::from_caps(s.caps().expect("caps")).expect("raw");
-            Picture {
-                format: info.format(),
-                width: info.width(),
-                height: info.height(),
-                pixels: bytes(s),
-            }
-        })
-        .collect()
-}
-
-/// Decodes whole JPEGs of `width` x `height` with `jpegdec`.
-fn decode_jpegs(jpegs: &[Vec<u8>], width: u32, height: u32) -> Vec<Picture> {
-    let input = jpegs
-        .iter()
-        .enumerate()
-        .map(|(n, j)| buffer(j.clone(), frame_pts(n)))
-        .collect();
-    pictures(&run(
-        &format!(
-            "appsrc name=src format=time \
-             caps=\"image/jpeg,parsed=(boolean)true,width={width},height={height},framerate=30/1\" \
-             ! jpegdec ! appsink name=sink sync=false"
-        ),
-        input,
-    ))
-}
-
-/// The RTP packets `rtpjpegpay mtu=<mtu>` makes of the JPEGs.
-fn rtpjpegpay(jpegs: &[Vec<u8>], width: u32, height: u32, mtu: usize) -> Vec<Vec<u8>> {
-    let input = jpegs
-        .iter()
-        .enumerate()
-        .map(|(n, j)| buffer(j.clone(), frame_pts(n)))
-        .collect();
-    let samples = run(
-        &format!(
-            "appsrc name=src format=time \
-             caps=\"image/jpeg,width={width},height={height},framerate=30/1\" \
-             ! rtpjpegpay mtu={mtu} ! appsink name=sink sync=false"
-        ),
-        input,
-    );
-    samples.iter().map(bytes).collect()
-}
+use jpeg_rtp::{
+    RESTART_MARKER_ARGS, TS_STEP, decode_jpegs, decode_rtp, ffmpeg_jpegs, has_rst_markers,
+    have_ffmpeg, init, jpegenc, rtpjpegpay,
+};
 
 /// The RTP packets our packetizer makes of the JPEGs, with sequence numbers
 /// across the 16-bit wrap and a 90 kHz timestamp per frame.
@@ -382,17 +216,12 @@ fn q_factor_frames_decode_like_the_jpegenc_quality() {
         assert_eq!(stats, no_losses(2), "{label}");
         assert_same_pictures(&label, &jpegs, &rebuilt, 320, 240);
         // GStreamer's depayloader derives the same tables.
-        let input = packets
-            .into_iter()
-            .map(|p| buffer(p, gst::ClockTime::ZERO))
-            .collect();
-        let theirs = pictures(&run(
-            &format!(
-                "appsrc name=src format=time caps=\"{RTP_CAPS}\" \
-                 ! rtpjpegdepay ! jpegdec ! appsink name=sink sync=false"
-            ),
-            input,
-        ));
+        let theirs = decode_rtp(
+            packets
+                .into_iter()
+                .map(|p| (p, gst::ClockTime::ZERO))
+                .collect(),
+        );
         assert_eq!(theirs, decode_jpegs(&rebuilt, 320, 240), "{label}");
     }
 }
@@ -487,39 +316,6 @@ fn hand_made_q_factor_frames_decode() {
     }
 }
 
-fn have_ffmpeg() -> bool {
-    let found = Command::new("ffmpeg")
-        .arg("-version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        println!("NOTE: ffmpeg is not installed; skipping the restart-marker cases");
-    }
-    found
-}
-
-/// `count` 320x240 JPEGs from ffmpeg's mjpeg encoder. ffmpeg 5.1's encoder
-/// has no restart-interval option; with slice threads it writes one restart
-/// interval per MCU row. `-huffman default` keeps the standard tables RFC 2435
-/// receivers assume.
-fn ffmpeg_jpegs_with_restart_markers(dir: &Path, count: u32) -> Vec<Vec<u8>> {
-    let pattern = dir.join("rst-%03d.jpg");
-    let status = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi"])
-        .args(["-i", "testsrc=size=320x240:rate=30"])
-        .args(["-frames:v", &count.to_string(), "-pix_fmt", "yuvj420p"])
-        .args(["-c:v", "mjpeg", "-huffman", "default"])
-        .args(["-threads", "4", "-thread_type", "slice"])
-        .args(["-f", "image2"])
-        .arg(&pattern)
-        .status()
-        .expect("ffmpeg runs");
-    assert!(status.success());
-    (1..=count)
-        .map(|n| std::fs::read(dir.join(format!("rst-{n:03}.jpg"))).expect("a frame"))
-        .collect()
-}
-
 /// The restart interval of a DRI segment, if any.
 fn dri(jpeg: &[u8]) -> Option<u16> {
     jpeg.windows(6)
@@ -527,19 +323,14 @@ fn dri(jpeg: &[u8]) -> Option<u16> {
         .map(|w| u16::from_be_bytes([w[4], w[5]]))
 }
 
-fn has_rst_markers(jpeg: &[u8]) -> bool {
-    jpeg.windows(2)
-        .any(|w| w[0] == 0xFF && (0xD0..=0xD7).contains(&w[1]))
-}
-
 #[test]
 fn restart_markers_from_ffmpeg_decode_identically() {
     init();
-    if !have_ffmpeg() {
+    if !have_ffmpeg("the restart-marker cases") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let jpegs = ffmpeg_jpegs_with_restart_markers(dir.path(), 3);
+    let jpegs = ffmpeg_jpegs(dir.path(), "yuvj420p", &RESTART_MARKER_ARGS, 3);
     let interval = dri(&jpegs[0]).expect("ffmpeg wrote a DRI segment");
     assert!(interval > 0 && has_rst_markers(&jpegs[0]));
     for mtu in [300, 1400] {

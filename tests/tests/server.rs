@@ -100,6 +100,33 @@ fn receive_classic(socket: &UdpSocket, window: Duration) -> Vec<(u16, Vec<u8>, I
     out
 }
 
+/// A classic SETUP of movie.Mjpeg (the seed client's request); returns the
+/// control connection, the receiving socket and the session id.
+fn classic_setup(server: &TestServer) -> (TcpStream, UdpSocket, String) {
+    let mut ctl = TcpStream::connect(server.addr).unwrap();
+    let (udp, port) = classic_socket();
+    let reply = rtsp_request(
+        &mut ctl,
+        &format!("SETUP movie.Mjpeg RTSP/1.0\nCSeq: 1\nTransport: RTP/UDP; client_port= {port}\n"),
+    );
+    let session = header(&reply, "Session").unwrap().to_string();
+    (ctl, udp, session)
+}
+
+/// A classic request without a body (PLAY, PAUSE) for movie.Mjpeg; returns
+/// the reply.
+fn classic_request(ctl: &mut TcpStream, method: &str, session: &str, cseq: u32) -> String {
+    rtsp_request(
+        ctl,
+        &format!("{method} movie.Mjpeg RTSP/1.0\nCSeq: {cseq}\nSession: {session}\n"),
+    )
+}
+
+/// A classic PLAY of movie.Mjpeg; returns the reply.
+fn classic_play(ctl: &mut TcpStream, session: &str, cseq: u32) -> String {
+    classic_request(ctl, "PLAY", session, cseq)
+}
+
 #[test]
 fn classic_client_gets_whole_frames_at_24_fps() {
     let (dir, frames) = media_dir();
@@ -160,30 +187,15 @@ fn classic_client_gets_whole_frames_at_24_fps() {
 fn pause_resumes_where_it_paused_and_numbers_continue() {
     let (dir, frames) = media_dir();
     let server = TestServer::start(dir.path(), false);
-    let mut ctl = TcpStream::connect(server.addr).unwrap();
-    let (udp, port) = classic_socket();
-    let reply = rtsp_request(
-        &mut ctl,
-        &format!("SETUP movie.Mjpeg RTSP/1.0\nCSeq: 1\nTransport: RTP/UDP; client_port= {port}\n"),
-    );
-    let session = header(&reply, "Session").unwrap().to_string();
-    rtsp_request(
-        &mut ctl,
-        &format!("PLAY movie.Mjpeg RTSP/1.0\nCSeq: 2\nSession: {session}\n"),
-    );
+    let (mut ctl, udp, session) = classic_setup(&server);
+    classic_play(&mut ctl, &session, 2);
     std::thread::sleep(Duration::from_millis(500));
-    let reply = rtsp_request(
-        &mut ctl,
-        &format!("PAUSE movie.Mjpeg RTSP/1.0\nCSeq: 3\nSession: {session}\n"),
-    );
+    let reply = classic_request(&mut ctl, "PAUSE", &session, 3);
     assert_eq!(status(&reply), 200);
     let before = receive_classic(&udp, Duration::from_millis(300));
     let quiet = receive_classic(&udp, Duration::from_millis(300));
     assert!(quiet.is_empty(), "nothing is sent while paused");
-    rtsp_request(
-        &mut ctl,
-        &format!("PLAY movie.Mjpeg RTSP/1.0\nCSeq: 4\nSession: {session}\n"),
-    );
+    classic_play(&mut ctl, &session, 4);
     let after = receive_classic(&udp, Duration::from_millis(400));
     let last = before.last().unwrap();
     let first = &after[0];
@@ -200,19 +212,8 @@ fn three_clients_play_independently() {
     let server = TestServer::start(dir.path(), true);
     let mut clients: Vec<(TcpStream, UdpSocket, String)> = (0..3)
         .map(|i| {
-            let mut ctl = TcpStream::connect(server.addr).unwrap();
-            let (udp, port) = classic_socket();
-            let reply = rtsp_request(
-                &mut ctl,
-                &format!(
-                    "SETUP movie.Mjpeg RTSP/1.0\nCSeq: 1\nTransport: RTP/UDP; client_port= {port}\n"
-                ),
-            );
-            let session = header(&reply, "Session").unwrap().to_string();
-            let reply = rtsp_request(
-                &mut ctl,
-                &format!("PLAY movie.Mjpeg RTSP/1.0\nCSeq: 2\nSession: {session}\n"),
-            );
+            let (mut ctl, udp, session) = classic_setup(&server);
+            let reply = classic_play(&mut ctl, &session, 2);
             assert_eq!(status(&reply), 200, "client {i}");
             (ctl, udp, session)
         })
@@ -220,10 +221,7 @@ fn three_clients_play_independently() {
     assert_eq!(server.sessions(), 3);
     std::thread::sleep(Duration::from_millis(300));
     let (ctl, _, session) = &mut clients[1];
-    let reply = rtsp_request(
-        ctl,
-        &format!("PAUSE movie.Mjpeg RTSP/1.0\nCSeq: 3\nSession: {session}\n"),
-    );
+    let reply = classic_request(ctl, "PAUSE", session, 3);
     assert_eq!(status(&reply), 200);
     std::thread::sleep(Duration::from_millis(100));
     for (_, udp, _) in &clients {
@@ -245,13 +243,7 @@ fn three_clients_play_independently() {
 fn range_seeks_to_the_exact_frame() {
     let (dir, frames) = media_dir();
     let server = TestServer::start(dir.path(), false);
-    let mut ctl = TcpStream::connect(server.addr).unwrap();
-    let (udp, port) = classic_socket();
-    let reply = rtsp_request(
-        &mut ctl,
-        &format!("SETUP movie.Mjpeg RTSP/1.0\nCSeq: 1\nTransport: RTP/UDP; client_port= {port}\n"),
-    );
-    let session = header(&reply, "Session").unwrap().to_string();
+    let (mut ctl, udp, session) = classic_setup(&server);
     // 1.03 s lies in frame 24 (1.000–1.042 s).
     rtsp_request(
         &mut ctl,
@@ -264,24 +256,7 @@ fn range_seeks_to_the_exact_frame() {
     );
     // And a standard client's RTP-Info matches the packets.
     let url = format!("rtsp://{}/movie.Mjpeg", server.addr);
-    let mut ctl = TcpStream::connect(server.addr).unwrap();
-    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
-    udp.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-    let port = udp.local_addr().unwrap().port();
-    let reply = rtsp_request(
-        &mut ctl,
-        &format!(
-            "SETUP {url}/stream=0 RTSP/1.0\r\nCSeq: 1\r\nTransport: RTP/AVP;unicast;client_port={port}-{}\r\n\r\n",
-            port + 1
-        ),
-    );
-    assert_eq!(status(&reply), 200, "{reply}");
-    let session = header(&reply, "Session")
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let (mut ctl, udp, session) = standard_setup(&server, "movie.Mjpeg");
     let reply = rtsp_request(
         &mut ctl,
         &format!("PLAY {url} RTSP/1.0\r\nCSeq: 2\r\nSession: {session}\r\nRange: npt=1.5-\r\n\r\n"),
@@ -403,17 +378,8 @@ fn errors_have_the_right_codes_and_hurt_no_one() {
     let (dir, _) = media_dir();
     let server = TestServer::start(dir.path(), true);
     // A session that must keep playing throughout.
-    let mut ctl = TcpStream::connect(server.addr).unwrap();
-    let (udp, port) = classic_socket();
-    let reply = rtsp_request(
-        &mut ctl,
-        &format!("SETUP movie.Mjpeg RTSP/1.0\nCSeq: 1\nTransport: RTP/UDP; client_port= {port}\n"),
-    );
-    let session = header(&reply, "Session").unwrap().to_string();
-    rtsp_request(
-        &mut ctl,
-        &format!("PLAY movie.Mjpeg RTSP/1.0\nCSeq: 2\nSession: {session}\n"),
-    );
+    let (mut ctl, udp, session) = classic_setup(&server);
+    classic_play(&mut ctl, &session, 2);
 
     let base = format!("rtsp://{}", server.addr);
     let cases: Vec<(u16, String)> = vec![
@@ -489,19 +455,8 @@ fn a_vanished_client_frees_its_session() {
     let (dir, _) = media_dir();
     let server = TestServer::start(dir.path(), true);
     {
-        let mut ctl = TcpStream::connect(server.addr).unwrap();
-        let (_udp, port) = classic_socket();
-        let reply = rtsp_request(
-            &mut ctl,
-            &format!(
-                "SETUP movie.Mjpeg RTSP/1.0\nCSeq: 1\nTransport: RTP/UDP; client_port= {port}\n"
-            ),
-        );
-        let session = header(&reply, "Session").unwrap().to_string();
-        rtsp_request(
-            &mut ctl,
-            &format!("PLAY movie.Mjpeg RTSP/1.0\nCSeq: 2\nSession: {session}\n"),
-        );
+        let (mut ctl, _udp, session) = classic_setup(&server);
+        classic_play(&mut ctl, &session, 2);
         assert_eq!(server.sessions(), 1);
     } // connection and socket dropped without TEARDOWN
     wait_until(|| server.sessions() == 0);
@@ -615,9 +570,19 @@ fn open_fds() -> usize {
         .unwrap_or(0)
 }
 
-/// A standard session over UDP: SETUP and PLAY; returns the control
-/// connection, the RTP socket and the session id.
-fn standard_session(server: &TestServer, path: &str) -> (TcpStream, UdpSocket, String) {
+/// The session id of a standard reply, without its `;timeout=`.
+fn session_id(reply: &str) -> String {
+    header(reply, "Session")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// A standard SETUP over UDP; returns the control connection, the RTP
+/// socket and the session id.
+fn standard_setup(server: &TestServer, path: &str) -> (TcpStream, UdpSocket, String) {
     let url = format!("rtsp://{}/{path}", server.addr);
     let mut ctl = TcpStream::connect(server.addr).unwrap();
     let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -631,12 +596,28 @@ fn standard_session(server: &TestServer, path: &str) -> (TcpStream, UdpSocket, S
         ),
     );
     assert_eq!(status(&reply), 200, "{reply}");
-    let session = header(&reply, "Session")
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    (ctl, udp, session_id(&reply))
+}
+
+/// A standard SETUP of movie.Mjpeg over TCP interleaved; returns the control
+/// connection and the reply.
+fn interleaved_setup(server: &TestServer) -> (TcpStream, String) {
+    let url = format!("rtsp://{}/movie.Mjpeg", server.addr);
+    let mut ctl = TcpStream::connect(server.addr).unwrap();
+    let reply = rtsp_request(
+        &mut ctl,
+        &format!(
+            "SETUP {url}/stream=0 RTSP/1.0\r\nCSeq: 1\r\nTransport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n\r\n"
+        ),
+    );
+    (ctl, reply)
+}
+
+/// A standard session over UDP: SETUP and PLAY; returns the control
+/// connection, the RTP socket and the session id.
+fn standard_session(server: &TestServer, path: &str) -> (TcpStream, UdpSocket, String) {
+    let url = format!("rtsp://{}/{path}", server.addr);
+    let (mut ctl, udp, session) = standard_setup(server, path);
     let reply = rtsp_request(
         &mut ctl,
         &format!("PLAY {url} RTSP/1.0\r\nCSeq: 2\r\nSession: {session}\r\n\r\n"),
@@ -690,9 +671,7 @@ fn every_resource_is_freed_after_many_sessions() {
         // Half over TCP interleaved.
         let tcp: Vec<TcpStream> = (0..10)
             .map(|_| {
-                let url = format!("rtsp://{}/movie.Mjpeg", server.addr);
-                let mut ctl = TcpStream::connect(server.addr).unwrap();
-                let reply = rtsp_request(&mut ctl, &format!("SETUP {url}/stream=0 RTSP/1.0\r\nCSeq: 1\r\nTransport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n\r\n"));
+                let (ctl, reply) = interleaved_setup(&server);
                 assert_eq!(status(&reply), 200, "{reply}");
                 ctl
             })
@@ -711,36 +690,16 @@ fn a_client_that_stops_reading_does_not_stall_the_others() {
     let server = TestServer::start(dir.path(), true);
     // A TCP-interleaved client that never reads what it is sent.
     let url = format!("rtsp://{}/movie.Mjpeg", server.addr);
-    let mut stuck = TcpStream::connect(server.addr).unwrap();
-    let reply = rtsp_request(
-        &mut stuck,
-        &format!(
-            "SETUP {url}/stream=0 RTSP/1.0\r\nCSeq: 1\r\nTransport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n\r\n"
-        ),
-    );
-    let session = header(&reply, "Session")
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let (mut stuck, reply) = interleaved_setup(&server);
+    let session = session_id(&reply);
     stuck
         .write_all(
             format!("PLAY {url} RTSP/1.0\r\nCSeq: 2\r\nSession: {session}\r\n\r\n").as_bytes(),
         )
         .unwrap();
     // Meanwhile a classic client plays normally.
-    let mut ctl = TcpStream::connect(server.addr).unwrap();
-    let (udp, port) = classic_socket();
-    let reply = rtsp_request(
-        &mut ctl,
-        &format!("SETUP movie.Mjpeg RTSP/1.0\nCSeq: 1\nTransport: RTP/UDP; client_port= {port}\n"),
-    );
-    let id = header(&reply, "Session").unwrap().to_string();
-    rtsp_request(
-        &mut ctl,
-        &format!("PLAY movie.Mjpeg RTSP/1.0\nCSeq: 2\nSession: {id}\n"),
-    );
+    let (mut ctl, udp, id) = classic_setup(&server);
+    classic_play(&mut ctl, &id, 2);
     let got = receive_classic(&udp, Duration::from_secs(3));
     assert!(
         got.len() >= 68,
