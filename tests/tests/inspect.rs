@@ -4,7 +4,8 @@
 use gst::prelude::*;
 use mjpegrtsp_tests::init;
 
-const ELEMENTS: [&str; 5] = [
+const ELEMENTS: [&str; 6] = [
+    "mjpegrtspsrc",
     "lengthmjpegsrc",
     "lengthmjpegdemux",
     "lengthmjpegmux",
