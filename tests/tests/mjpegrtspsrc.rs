@@ -104,16 +104,7 @@ fn with_playing(
     launch: &str,
     f: impl FnOnce(&gst::Pipeline, &Arc<Mutex<Vec<Vec<u8>>>>),
 ) -> Option<String> {
-    init();
-    let pipeline = gst::parse::launch(launch)
-        .unwrap()
-        .downcast::<gst::Pipeline>()
-        .unwrap();
-    let sink = pipeline
-        .by_name("sink")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
+    let (pipeline, sink) = launch_with_appsink(launch);
     let frames = Arc::new(Mutex::new(Vec::new()));
     {
         let frames = frames.clone();
