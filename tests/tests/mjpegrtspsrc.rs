@@ -288,3 +288,51 @@ fn scan_data(jpeg: &[u8]) -> &[u8] {
     let len = usize::from(u16::from_be_bytes([jpeg[sos + 2], jpeg[sos + 3]]));
     &jpeg[sos + 2 + len..]
 }
+
+#[test]
+fn a_syncing_sink_keeps_pace_without_a_queue() {
+    // Timestamps taken when `create` returns (instead of at arrival) made a
+    // syncing sink fall further behind with every frame.
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = encoded_movie(120, 160, 120, 70, "ball");
+    std::fs::write(dir.path().join("movie.Mjpeg"), &bytes).unwrap();
+    let server = TestServer::start(dir.path(), false);
+    let (pipeline, sink) = launch_with_appsink(&format!(
+        "mjpegrtspsrc location={} ! appsink name=sink sync=true",
+        url(&server)
+    ));
+    let arrivals = Arc::new(Mutex::new(Vec::new()));
+    {
+        let arrivals = arrivals.clone();
+        sink.set_callbacks(
+            gst_app::AppSinkCallbacks::builder()
+                .new_sample(move |s| {
+                    s.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                    arrivals.lock().unwrap().push(std::time::Instant::now());
+                    Ok(gst::FlowSuccess::Ok)
+                })
+                .build(),
+        );
+    }
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let msg = pipeline.bus().unwrap().timed_pop_filtered(
+        gst::ClockTime::from_seconds(20),
+        &[gst::MessageType::Eos, gst::MessageType::Error],
+    );
+    pipeline.set_state(gst::State::Null).unwrap();
+    assert!(
+        matches!(
+            msg.as_ref().map(|m| m.view()),
+            Some(gst::MessageView::Eos(_))
+        ),
+        "{msg:?}"
+    );
+    let arrivals = arrivals.lock().unwrap();
+    assert_eq!(arrivals.len(), 120);
+    let span = (*arrivals.last().unwrap() - arrivals[0]).as_secs_f64();
+    // 119 frame intervals at 24 fps: 4.96 s.
+    assert!(
+        span < 5.3,
+        "rendered at the stream's pace: {span:.2} s for 119 intervals"
+    );
+}

@@ -220,6 +220,19 @@ impl MjpegRtspSrc {
     }
 }
 
+impl MjpegRtspSrc {
+    /// The running time at which a frame's last packet arrived: a live
+    /// source's timestamp. Taking it at arrival rather than when `create`
+    /// returns keeps a syncing sink from pushing timestamps ever later.
+    fn arrival_running_time(&self, arrival: std::time::Instant) -> Option<gst::ClockTime> {
+        let obj = self.obj();
+        let clock = obj.clock()?;
+        let base = obj.base_time()?;
+        let age = gst::ClockTime::from_nseconds(arrival.elapsed().as_nanos() as u64);
+        Some(clock.time().saturating_sub(base).saturating_sub(age))
+    }
+}
+
 /// A client error as a GStreamer error message: the text says what failed and where.
 fn rtsp_error(what: &str, e: &crate::client::Error) -> gst::ErrorMessage {
     let kind = match e.status() {
@@ -330,7 +343,6 @@ impl ObjectImpl for MjpegRtspSrc {
         let obj = self.obj();
         obj.set_live(true);
         obj.set_format(gst::Format::Time);
-        obj.set_do_timestamp(true);
     }
 }
 
@@ -544,12 +556,22 @@ impl PushSrcImpl for MjpegRtspSrc {
                 Some(None) => return Err(gst::FlowError::Eos),
                 Some(Some(Event::Frame(frame))) => {
                     self.ensure_caps(&frame.jpeg)?;
+                    let pts = self.arrival_running_time(frame.arrival);
                     let mut buffer = gst::Buffer::from_mut_slice(frame.jpeg);
-                    if frame.discont {
-                        buffer
-                            .get_mut()
-                            .expect("new buffer is writable")
-                            .set_flags(gst::BufferFlags::DISCONT);
+                    {
+                        let buffer = buffer.get_mut().expect("new buffer is writable");
+                        buffer.set_pts(pts);
+                        if let Some(rate) = *self.framerate.lock().unwrap()
+                            && rate.numer() > 0
+                        {
+                            buffer.set_duration(gst::ClockTime::SECOND.mul_div_floor(
+                                rate.denom() as u64,
+                                rate.numer() as u64,
+                            ));
+                        }
+                        if frame.discont {
+                            buffer.set_flags(gst::BufferFlags::DISCONT);
+                        }
                     }
                     return Ok(CreateSuccess::NewBuffer(buffer));
                 }
