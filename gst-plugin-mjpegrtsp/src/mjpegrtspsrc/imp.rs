@@ -564,10 +564,10 @@ impl PushSrcImpl for MjpegRtspSrc {
                         if let Some(rate) = *self.framerate.lock().unwrap()
                             && rate.numer() > 0
                         {
-                            buffer.set_duration(gst::ClockTime::SECOND.mul_div_floor(
-                                rate.denom() as u64,
-                                rate.numer() as u64,
-                            ));
+                            buffer.set_duration(
+                                gst::ClockTime::SECOND
+                                    .mul_div_floor(rate.denom() as u64, rate.numer() as u64),
+                            );
                         }
                         if frame.discont {
                             buffer.set_flags(gst::BufferFlags::DISCONT);
