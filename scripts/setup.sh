@@ -19,6 +19,10 @@ PACKAGES=(
     ffmpeg                         # ffprobe/ffmpeg: standard RTSP clients in the tests
     meson
     ninja-build
+    libgtk-4-dev                   # player-gtk: gtk4-rs -sys crates (GTK 4.8, graphene, pango, cairo)
+    xvfb                           # player-gtk window tests and screenshot: xvfb-run
+    xauth                          # needed by xvfb-run
+    xdotool                        # player-gtk window tests: real key presses through the X server
 )
 
 missing=()

@@ -1,0 +1,650 @@
+//! The pipeline and the thread that changes its state.
+//!
+//! State changes of `mjpegrtspsrc` are RTSP requests (READY→PAUSED sends
+//! DESCRIBE and SETUP, PAUSED→PLAYING PLAY, PLAYING→PAUSED PAUSE, →NULL
+//! TEARDOWN) and block for as long as the network takes, so they run on one
+//! worker thread, in order. Results come back to the main thread through an
+//! async channel, and so do the pipeline's bus messages (a bus watch on the
+//! main context); the window sees them as [`Event`]s. Events of a pipeline
+//! that has since been replaced are dropped.
+
+use crate::state::Request;
+use gst::prelude::*;
+use gtk::gdk;
+use gtk::glib;
+use std::cell::{Cell, RefCell};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+
+/// How long a file may take to preroll (SETUP of a local file).
+const PREROLL_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// What to play.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// An `rtsp://` URL.
+    Rtsp(String),
+    /// A local `.Mjpeg` file.
+    File(PathBuf),
+}
+
+impl Source {
+    /// An `rtsp://` URL, a `file://` URI or a path to an existing file.
+    pub fn parse(text: &str) -> Result<Source, String> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err("Type an rtsp:// URL or the path of a .Mjpeg file".into());
+        }
+        let lower = text.to_ascii_lowercase();
+        if lower.starts_with("rtsp://") {
+            return Ok(Source::Rtsp(text.to_owned()));
+        }
+        if lower.starts_with("file://") {
+            return glib::filename_from_uri(text)
+                .map(|(path, _)| Source::File(path))
+                .map_err(|e| format!("{text}: {e}"));
+        }
+        if lower.contains("://") {
+            return Err(format!(
+                "{text}: only rtsp:// URLs and local files can be played"
+            ));
+        }
+        let path = Path::new(text);
+        if path.is_file() {
+            Ok(Source::File(path.to_path_buf()))
+        } else {
+            Err(format!("{text}: no such file (URLs start with rtsp://)"))
+        }
+    }
+
+    /// As the address field and the recent list show it.
+    pub fn display(&self) -> String {
+        match self {
+            Source::Rtsp(url) => url.clone(),
+            Source::File(path) => path.display().to_string(),
+        }
+    }
+
+    pub fn is_rtsp(&self) -> bool {
+        matches!(self, Source::Rtsp(_))
+    }
+}
+
+/// User name and password for a server that answered 401.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Credentials {
+    pub user: String,
+    pub password: String,
+}
+
+/// Network statistics from `mjpegrtspsrc`'s `mjpegrtspsrc-stats` messages.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct NetStats {
+    pub packets_lost: u64,
+    pub frames_dropped: u64,
+    /// Bits per second of JPEG data.
+    pub bitrate: f64,
+    pub framerate: f64,
+}
+
+/// What the player tells the window.
+#[derive(Clone, Debug)]
+pub enum Event {
+    /// A request finished: `Err` carries a short reason (the bus error that
+    /// usually accompanies it is sent as [`Event::Error`]).
+    Done {
+        request: Request,
+        result: Result<(), String>,
+    },
+    /// A seek finished.
+    SeekDone {
+        ok: bool,
+    },
+    /// An error from the pipeline; `unauthorized` for 401/403.
+    Error {
+        message: String,
+        debug: Option<String>,
+        unauthorized: bool,
+    },
+    Warning(String),
+    /// End of the stream or file.
+    Eos,
+    NetStats(NetStats),
+    DurationChanged,
+}
+
+/// Counters the streaming threads update and the main thread reads.
+#[derive(Debug)]
+pub struct Counters {
+    /// Frames that reached the video sink.
+    pub frames: AtomicU64,
+    /// Bytes of JPEG that reached the decoder.
+    pub bytes: AtomicU64,
+    /// RTSP: where in the stream the current segment starts (ns): the
+    /// position of the last seek.
+    segment_time: AtomicU64,
+    /// RTSP: timestamps (ns) of the segment's first and latest frame at the
+    /// sink; `NONE` before the first.
+    first_pts: AtomicU64,
+    last_pts: AtomicU64,
+}
+
+const NONE: u64 = u64::MAX;
+
+impl Default for Counters {
+    fn default() -> Self {
+        Counters {
+            frames: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            segment_time: AtomicU64::new(0),
+            first_pts: AtomicU64::new(NONE),
+            last_pts: AtomicU64::new(NONE),
+        }
+    }
+}
+
+impl Counters {
+    /// A frame with timestamp `pts` reached the sink.
+    fn frame_shown(&self, pts: Option<gst::ClockTime>) {
+        self.frames.fetch_add(1, Ordering::Relaxed);
+        if let Some(pts) = pts {
+            let ns = pts.nseconds();
+            let _ = self
+                .first_pts
+                .compare_exchange(NONE, ns, Ordering::Relaxed, Ordering::Relaxed);
+            self.last_pts.store(ns, Ordering::Relaxed);
+        }
+    }
+
+    /// A new segment (after SETUP or a seek) starting at `time` in the stream.
+    fn new_segment(&self, time: gst::ClockTime) {
+        self.segment_time.store(time.nseconds(), Ordering::Relaxed);
+        self.first_pts.store(NONE, Ordering::Relaxed);
+        self.last_pts.store(NONE, Ordering::Relaxed);
+    }
+
+    /// Position of the latest frame: the segment's start plus the time since
+    /// its first frame.
+    fn live_position(&self) -> gst::ClockTime {
+        let start = self.segment_time.load(Ordering::Relaxed);
+        let (first, last) = (
+            self.first_pts.load(Ordering::Relaxed),
+            self.last_pts.load(Ordering::Relaxed),
+        );
+        let played = if first == NONE || last == NONE {
+            0
+        } else {
+            last.saturating_sub(first)
+        };
+        gst::ClockTime::from_nseconds(start.saturating_add(played))
+    }
+}
+
+enum Job {
+    Request {
+        generation: u64,
+        pipeline: gst::Pipeline,
+        request: Request,
+    },
+    /// Take the latest seek from the slot.
+    Seek,
+    RecalculateLatency(gst::Pipeline),
+}
+
+/// What reaches the main thread: an event of pipeline generation `u64`, or
+/// a pipeline the worker is done with. Pipelines are dropped on the main
+/// thread only, because `gtk4paintablesink` must free its paintable there.
+enum ToMain {
+    Event(u64, Event),
+    Release(#[allow(dead_code)] gst::Pipeline),
+}
+
+/// The newest seek asked for; later ones replace earlier ones not yet done.
+type SeekSlot = Arc<Mutex<Option<(u64, gst::Pipeline, gst::ClockTime)>>>;
+
+struct Loaded {
+    generation: u64,
+    source: Source,
+    pipeline: gst::Pipeline,
+    sink: gst::Element,
+    paintable: gdk::Paintable,
+    counters: Arc<Counters>,
+    _bus_watch: gst::bus::BusWatchGuard,
+}
+
+/// One pipeline at a time and the worker thread that drives it. Lives on the
+/// main thread.
+pub struct Player {
+    jobs: mpsc::Sender<Job>,
+    events: async_channel::Sender<ToMain>,
+    seek_slot: SeekSlot,
+    loaded: RefCell<Option<Loaded>>,
+    generation: Rc<Cell<u64>>,
+}
+
+impl Player {
+    /// Starts the worker thread; `on_event` runs on the main thread for every
+    /// event of the current pipeline.
+    pub fn new(on_event: impl Fn(Event) + 'static) -> Player {
+        let (jobs, job_rx) = mpsc::channel();
+        let (events, event_rx) = async_channel::unbounded::<ToMain>();
+        let seek_slot = SeekSlot::default();
+        let generation = Rc::new(Cell::new(0));
+        {
+            let events = events.clone();
+            let seek_slot = seek_slot.clone();
+            std::thread::Builder::new()
+                .name("player-control".into())
+                .spawn(move || worker(job_rx, events, seek_slot))
+                .expect("start the player's control thread");
+        }
+        let current = generation.clone();
+        glib::spawn_future_local(async move {
+            while let Ok(msg) = event_rx.recv().await {
+                match msg {
+                    ToMain::Event(generation, event) if generation == current.get() => {
+                        on_event(event)
+                    }
+                    _ => {} // old events; released pipelines are dropped here
+                }
+            }
+        });
+        Player {
+            jobs,
+            events,
+            seek_slot,
+            loaded: RefCell::new(None),
+            generation,
+        }
+    }
+
+    /// Builds a pipeline for `source` (in NULL: nothing is sent yet),
+    /// replacing the current one, whose session is torn down in the
+    /// background. Returns the paintable the video goes to.
+    pub fn load(
+        &self,
+        source: &Source,
+        credentials: Option<&Credentials>,
+    ) -> Result<gdk::Paintable, String> {
+        self.unload();
+        let generation = self.generation.get() + 1;
+        self.generation.set(generation);
+        let (pipeline, src, decoder, sink) = build_pipeline(source, credentials)?;
+        // The sink makes its paintable on the main thread: ask for it here,
+        // before the worker thread changes any state.
+        let paintable = sink
+            .property::<Option<gdk::Paintable>>("paintable")
+            .ok_or("gtk4paintablesink gave no paintable")?;
+        let counters = Arc::new(Counters::default());
+        if let Some(pad) = sink.static_pad("sink") {
+            let counters = counters.clone();
+            pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+                counters.frame_shown(info.buffer().and_then(|b| b.pts()));
+                gst::PadProbeReturn::Ok
+            });
+        }
+        if let Some(pad) = decoder.static_pad("sink") {
+            let counters = counters.clone();
+            pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+                if let Some(buffer) = info.buffer() {
+                    counters
+                        .bytes
+                        .fetch_add(buffer.size() as u64, Ordering::Relaxed);
+                }
+                gst::PadProbeReturn::Ok
+            });
+        }
+        if source.is_rtsp()
+            && let Some(pad) = src.static_pad("src")
+        {
+            let counters = counters.clone();
+            pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
+                if let Some(event) = rebase_segment(info, &counters) {
+                    info.data = Some(gst::PadProbeData::Event(event));
+                }
+                gst::PadProbeReturn::Ok
+            });
+        }
+        let bus = pipeline.bus().ok_or("the pipeline has no bus")?;
+        let events = self.events.clone();
+        let jobs = self.jobs.clone();
+        let weak_pipeline = pipeline.downgrade();
+        let bus_watch = bus
+            .add_watch_local(move |_, msg| {
+                if let Some(event) = bus_event(msg) {
+                    let _ = events.try_send(ToMain::Event(generation, event));
+                } else if let gst::MessageView::Latency(_) = msg.view()
+                    && let Some(p) = weak_pipeline.upgrade()
+                {
+                    let _ = jobs.send(Job::RecalculateLatency(p));
+                }
+                glib::ControlFlow::Continue
+            })
+            .map_err(|e| format!("cannot watch the pipeline's bus: {e}"))?;
+        *self.loaded.borrow_mut() = Some(Loaded {
+            generation,
+            source: source.clone(),
+            pipeline,
+            sink,
+            paintable: paintable.clone(),
+            counters,
+            _bus_watch: bus_watch,
+        });
+        Ok(paintable)
+    }
+
+    /// Tears the current pipeline down in the background and forgets it.
+    pub fn unload(&self) {
+        if let Some(loaded) = self.loaded.borrow_mut().take() {
+            let _ = self.jobs.send(Job::Request {
+                generation: loaded.generation,
+                pipeline: loaded.pipeline.clone(),
+                request: Request::Stop,
+            });
+        }
+        // Events still on their way belong to the old pipeline.
+        self.generation.set(self.generation.get() + 1);
+    }
+
+    /// Sends `request` to the worker; an [`Event::Done`] answers it.
+    pub fn request(&self, request: Request) -> bool {
+        let loaded = self.loaded.borrow();
+        let Some(l) = loaded.as_ref() else {
+            return false;
+        };
+        self.jobs
+            .send(Job::Request {
+                generation: l.generation,
+                pipeline: l.pipeline.clone(),
+                request,
+            })
+            .is_ok()
+    }
+
+    /// Seeks to `position`; seeks asked for while one runs are merged into
+    /// the newest. An [`Event::SeekDone`] answers.
+    pub fn seek(&self, position: gst::ClockTime) -> bool {
+        let loaded = self.loaded.borrow();
+        let Some(l) = loaded.as_ref() else {
+            return false;
+        };
+        *self.seek_slot.lock().unwrap() = Some((l.generation, l.pipeline.clone(), position));
+        self.jobs.send(Job::Seek).is_ok()
+    }
+
+    pub fn source(&self) -> Option<Source> {
+        self.loaded.borrow().as_ref().map(|l| l.source.clone())
+    }
+
+    pub fn paintable(&self) -> Option<gdk::Paintable> {
+        self.loaded.borrow().as_ref().map(|l| l.paintable.clone())
+    }
+
+    pub fn counters(&self) -> Option<Arc<Counters>> {
+        self.loaded.borrow().as_ref().map(|l| l.counters.clone())
+    }
+
+    pub fn pipeline(&self) -> Option<gst::Pipeline> {
+        self.loaded.borrow().as_ref().map(|l| l.pipeline.clone())
+    }
+
+    /// Position of the shown frame in the stream.
+    pub fn position(&self) -> Option<gst::ClockTime> {
+        let loaded = self.loaded.borrow();
+        let l = loaded.as_ref()?;
+        if l.source.is_rtsp() {
+            Some(l.counters.live_position())
+        } else {
+            l.pipeline.query_position::<gst::ClockTime>()
+        }
+    }
+
+    pub fn duration(&self) -> Option<gst::ClockTime> {
+        self.pipeline()?
+            .query_duration::<gst::ClockTime>()
+            .filter(|d| !d.is_zero())
+    }
+
+    /// Frames the video sink dropped for being late.
+    pub fn sink_dropped(&self) -> u64 {
+        let loaded = self.loaded.borrow();
+        loaded
+            .as_ref()
+            .map(|l| l.sink.property::<gst::Structure>("stats"))
+            .and_then(|s| s.get::<u64>("dropped").ok())
+            .unwrap_or(0)
+    }
+
+    /// Time from the shown frame's timestamp to now, on the pipeline clock:
+    /// for a live stream, from the frame's arrival to its display.
+    pub fn display_latency(&self) -> Option<gst::ClockTime> {
+        let loaded = self.loaded.borrow();
+        let l = loaded.as_ref()?;
+        let sample = l.sink.property::<Option<gst::Sample>>("last-sample")?;
+        let pts = sample.buffer()?.pts()?;
+        let segment = sample.segment()?.downcast_ref::<gst::ClockTime>()?;
+        let running = segment.to_running_time(pts)?;
+        let now = l.pipeline.clock()?.time();
+        let base = l.pipeline.base_time()?;
+        now.checked_sub(base)?.checked_sub(running)
+    }
+}
+
+impl Drop for Player {
+    fn drop(&mut self) {
+        self.unload();
+    }
+}
+
+/// `mjpegrtspsrc` timestamps frames with their arrival (running time) but,
+/// after a seek, its segment starts at the seek position, so the decoder and
+/// sink would clip every frame as outside the segment. Downstream gets a
+/// segment from 0 instead, and the player keeps the seek position itself
+/// (see [`Counters::live_position`]).
+fn rebase_segment(info: &gst::PadProbeInfo, counters: &Counters) -> Option<gst::Event> {
+    let Some(gst::PadProbeData::Event(event)) = &info.data else {
+        return None;
+    };
+    let gst::EventView::Segment(segment) = event.view() else {
+        return None;
+    };
+    let segment = segment.segment().downcast_ref::<gst::ClockTime>()?;
+    counters.new_segment(
+        segment
+            .time()
+            .or(segment.start())
+            .unwrap_or(gst::ClockTime::ZERO),
+    );
+    let rebased = gst::FormattedSegment::<gst::ClockTime>::new();
+    Some(
+        gst::event::Segment::builder(&rebased)
+            .seqnum(event.seqnum())
+            .build(),
+    )
+}
+
+/// `mjpegrtspsrc ! jpegdec ! videoconvert ! gtk4paintablesink`, or
+/// `filesrc ! lengthmjpegdemux ! jpegdec ! videoconvert ! gtk4paintablesink`.
+/// Returns the pipeline, the source, the decoder and the sink.
+fn build_pipeline(
+    source: &Source,
+    credentials: Option<&Credentials>,
+) -> Result<(gst::Pipeline, gst::Element, gst::Element, gst::Element), String> {
+    let make = |factory: &str, name: &str| {
+        gst::ElementFactory::make(factory)
+            .name(name)
+            .build()
+            .map_err(|_| format!("GStreamer element {factory} is missing (see scripts/setup.sh)"))
+    };
+    let pipeline = gst::Pipeline::with_name("player");
+    // A failed SETUP takes the pipeline to NULL at once: keep its error
+    // message on the bus for the window instead of flushing it.
+    pipeline.set_auto_flush_bus(false);
+    let decoder = make("jpegdec", "decoder")?;
+    let convert = make("videoconvert", "convert")?;
+    let sink = make("gtk4paintablesink", "sink")?;
+    pipeline
+        .add_many([&decoder, &convert, &sink])
+        .map_err(|e| e.to_string())?;
+    gst::Element::link_many([&decoder, &convert, &sink]).map_err(|e| e.to_string())?;
+    let src = match source {
+        Source::Rtsp(url) => {
+            let src = make("mjpegrtspsrc", "src")?;
+            src.set_property("location", url);
+            if let Some(c) = credentials {
+                src.set_property("user-id", &c.user);
+                src.set_property("user-pw", &c.password);
+            }
+            pipeline.add(&src).map_err(|e| e.to_string())?;
+            src.link(&decoder).map_err(|e| e.to_string())?;
+            // Frames are timestamped with their arrival, so they are due the
+            // moment they are decoded: showing them then, instead of after the
+            // source's 30 ms reordering window, keeps the added delay under a
+            // frame.
+            sink.set_property("sync", false);
+            src
+        }
+        Source::File(path) => {
+            let src = make("filesrc", "src")?;
+            src.set_property("location", path.to_string_lossy().as_ref());
+            let demux = make("lengthmjpegdemux", "demux")?;
+            pipeline
+                .add_many([&src, &demux])
+                .map_err(|e| e.to_string())?;
+            src.link(&demux).map_err(|e| e.to_string())?;
+            let decoder_weak = decoder.downgrade();
+            demux.connect_pad_added(move |_, pad| {
+                if let Some(decoder) = decoder_weak.upgrade()
+                    && let Some(sinkpad) = decoder.static_pad("sink")
+                    && !sinkpad.is_linked()
+                {
+                    let _ = pad.link(&sinkpad);
+                }
+            });
+            src
+        }
+    };
+    Ok((pipeline, src, decoder, sink))
+}
+
+/// The window's view of a bus message (latency messages are the worker's).
+fn bus_event(msg: &gst::Message) -> Option<Event> {
+    match msg.view() {
+        gst::MessageView::Error(e) => {
+            let err = e.error();
+            Some(Event::Error {
+                message: err.message().to_owned(),
+                debug: e.debug().map(|d| d.to_string()),
+                unauthorized: err.matches(gst::ResourceError::NotAuthorized),
+            })
+        }
+        gst::MessageView::Warning(w) => Some(Event::Warning(w.error().message().to_owned())),
+        gst::MessageView::Eos(_) => Some(Event::Eos),
+        gst::MessageView::DurationChanged(_) => Some(Event::DurationChanged),
+        gst::MessageView::Element(e) => {
+            let s = e.structure()?;
+            if s.name() != "mjpegrtspsrc-stats" {
+                return None;
+            }
+            Some(Event::NetStats(NetStats {
+                packets_lost: s.get("packets-lost").unwrap_or(0),
+                frames_dropped: s.get("frames-dropped").unwrap_or(0),
+                bitrate: s.get("bitrate").unwrap_or(0.0),
+                framerate: s.get("framerate").unwrap_or(0.0),
+            }))
+        }
+        _ => None,
+    }
+}
+
+/// The control thread: runs state changes and seeks one after the other.
+fn worker(jobs: mpsc::Receiver<Job>, events: async_channel::Sender<ToMain>, seek_slot: SeekSlot) {
+    // Ends when the Player (the only sender) is dropped.
+    while let Ok(job) = jobs.recv() {
+        match job {
+            Job::Request {
+                generation,
+                pipeline,
+                request,
+            } => {
+                let result = run_request(&pipeline, request);
+                let _ = events
+                    .send_blocking(ToMain::Event(generation, Event::Done { request, result }));
+                let _ = events.send_blocking(ToMain::Release(pipeline));
+            }
+            Job::Seek => {
+                let Some((generation, pipeline, position)) = seek_slot.lock().unwrap().take()
+                else {
+                    continue; // merged into an earlier job
+                };
+                let ok = pipeline
+                    .seek_simple(gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE, position)
+                    .is_ok();
+                let _ = events.send_blocking(ToMain::Event(generation, Event::SeekDone { ok }));
+                let _ = events.send_blocking(ToMain::Release(pipeline));
+            }
+            Job::RecalculateLatency(pipeline) => {
+                let _ = pipeline.recalculate_latency();
+                let _ = events.send_blocking(ToMain::Release(pipeline));
+            }
+        }
+    }
+}
+
+/// One state change; on failure the pipeline is taken back to NULL.
+fn run_request(pipeline: &gst::Pipeline, request: Request) -> Result<(), String> {
+    let target = match request {
+        Request::Setup | Request::Pause => gst::State::Paused,
+        Request::Play => gst::State::Playing,
+        Request::Stop => gst::State::Null,
+    };
+    let result = match pipeline.set_state(target) {
+        // A file prerolls: SETUP is done when its first frame is decoded.
+        Ok(gst::StateChangeSuccess::Async) if request == Request::Setup => {
+            match pipeline.state(gst::ClockTime::from_nseconds(
+                PREROLL_TIMEOUT.as_nanos() as u64
+            )) {
+                (Ok(gst::StateChangeSuccess::Async), _, _) => Err(format!(
+                    "{request} timed out after {} s",
+                    PREROLL_TIMEOUT.as_secs()
+                )),
+                (Ok(_), _, _) => Ok(()),
+                (Err(_), _, _) => Err(format!("{request} failed")),
+            }
+        }
+        Ok(_) => Ok(()),
+        Err(_) => Err(format!("{request} failed")),
+    };
+    if result.is_err() && target != gst::State::Null {
+        let _ = pipeline.set_state(gst::State::Null);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources() {
+        assert_eq!(
+            Source::parse(" rtsp://h:8554/a.Mjpeg ").unwrap(),
+            Source::Rtsp("rtsp://h:8554/a.Mjpeg".into())
+        );
+        assert!(Source::parse("RTSP://h/a").unwrap().is_rtsp());
+        let file = tempfile::NamedTempFile::new().unwrap();
+        let path = file.path().to_path_buf();
+        assert_eq!(
+            Source::parse(path.to_str().unwrap()).unwrap(),
+            Source::File(path.clone())
+        );
+        let uri = glib::filename_to_uri(&path, None).unwrap();
+        assert_eq!(Source::parse(&uri).unwrap(), Source::File(path));
+        assert!(Source::parse("http://h/a.Mjpeg").is_err());
+        assert!(Source::parse("/no/such/file.Mjpeg").is_err());
+        assert!(Source::parse("").is_err());
+    }
+}

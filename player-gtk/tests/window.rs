@@ -1,0 +1,1110 @@
+//! Drives the real player window against this project's RTSP server, in this
+//! process, and reads what a user would see: button sensitivity, the status
+//! bar, the error message, frames given to the picture.
+//!
+//! GTK wants the main thread, so this test has its own `main` (no libtest).
+//! Without an X display of its own it runs itself again under
+//! `xvfb-run -a`, so a plain `cargo test` works on a headless machine. Key
+//! presses go through the X server with `xdotool` when it is installed.
+//! Arguments (as `cargo test -p player-gtk -- NAME`) pick tests by name.
+
+use gtk::prelude::*;
+use mjpegrtsp_tests::{TestServer, encoded_movie};
+use player_gtk::application;
+use player_gtk::state::{Controls, Phase};
+use player_gtk::window::Window;
+use std::cell::RefCell;
+use std::future::Future;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::process::{Command, ExitCode};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+/// The whole run, Xvfb start included, ends by then.
+const WATCHDOG: Duration = Duration::from_secs(300);
+/// Marks the process started under our own Xvfb.
+const UNDER_XVFB: &str = "PLAYER_GTK_TEST_XVFB";
+
+type TestResult = Result<(), String>;
+type TestFuture<'a> = Pin<Box<dyn Future<Output = TestResult> + 'a>>;
+
+/// What every test gets: the window, a server, the media, the config dir.
+struct Env {
+    win: Window,
+    server: TestServer,
+    auth_proxy: AuthProxy,
+    media: PathBuf,
+    config_dir: PathBuf,
+    keys: bool,
+}
+
+impl Env {
+    fn url(&self, path: &str) -> String {
+        format!("rtsp://{}/{path}", self.server.addr)
+    }
+}
+
+/// Tests in the order they run; `close_sends_teardown` ends the application.
+const TESTS: &[&str] = &[
+    "layout_and_tooltips",
+    "rtsp_setup_play_pause_play_seek_stop",
+    "rtsp_end_of_stream_then_play_again",
+    "file_setup_play_seek_stop",
+    "server_not_running_shows_error",
+    "not_found_shows_error",
+    "silent_server_times_out",
+    "lost_connection_shows_error",
+    "unauthorized_asks_for_credentials",
+    "keyboard_shortcuts",
+    "recent_urls_remembered",
+    "close_sends_teardown",
+];
+
+fn run_test<'a>(name: &str, env: &'a Env) -> TestFuture<'a> {
+    match name {
+        "layout_and_tooltips" => Box::pin(layout(env)),
+        "rtsp_setup_play_pause_play_seek_stop" => Box::pin(rtsp_state_machine(env)),
+        "rtsp_end_of_stream_then_play_again" => Box::pin(rtsp_end_of_stream(env)),
+        "file_setup_play_seek_stop" => Box::pin(file_playback(env)),
+        "server_not_running_shows_error" => Box::pin(server_not_running(env)),
+        "not_found_shows_error" => Box::pin(not_found(env)),
+        "silent_server_times_out" => Box::pin(silent_server(env)),
+        "lost_connection_shows_error" => Box::pin(lost_connection(env)),
+        "unauthorized_asks_for_credentials" => Box::pin(unauthorized(env)),
+        "keyboard_shortcuts" => Box::pin(keyboard(env)),
+        "recent_urls_remembered" => Box::pin(recent(env)),
+        "close_sends_teardown" => Box::pin(close_sends_teardown(env)),
+        _ => unreachable!("{name}"),
+    }
+}
+
+macro_rules! check {
+    ($cond:expr, $($fmt:tt)+) => {
+        let ok: bool = $cond;
+        if !ok {
+            return Err(format!("{}:{}: {}", file!(), line!(), format!($($fmt)+)));
+        }
+    };
+}
+
+// ---------------------------------------------------------------- helpers --
+
+async fn sleep(ms: u64) {
+    glib::timeout_future(Duration::from_millis(ms)).await;
+}
+
+/// Waits (running the main loop) until `cond`, or fails after `secs`.
+async fn wait_for(what: &str, secs: u64, mut cond: impl FnMut() -> bool) -> TestResult {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if cond() {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("timed out after {secs} s waiting for {what}"));
+        }
+        sleep(40).await;
+    }
+}
+
+fn controls(setup: bool, play: bool, pause: bool, stop: bool) -> Controls {
+    Controls {
+        setup,
+        play,
+        pause,
+        stop,
+    }
+}
+
+const INIT: Controls = Controls {
+    setup: true,
+    play: false,
+    pause: false,
+    stop: false,
+};
+const READY: Controls = Controls {
+    setup: false,
+    play: true,
+    pause: false,
+    stop: true,
+};
+const PLAYING: Controls = Controls {
+    setup: false,
+    play: false,
+    pause: true,
+    stop: true,
+};
+
+fn act(win: &Window, action: &str) {
+    WidgetExt::activate_action(win, action, None).unwrap_or_else(|e| panic!("{action}: {e}"));
+}
+
+fn act_with(win: &Window, action: &str, param: glib::Variant) {
+    WidgetExt::activate_action(win, action, Some(&param))
+        .unwrap_or_else(|e| panic!("{action}: {e}"));
+}
+
+/// The number in a status label such as "Frame 120" or "21.5 fps".
+fn number(text: &str) -> f64 {
+    text.split_whitespace()
+        .find_map(|w| w.parse::<f64>().ok())
+        .unwrap_or(f64::NAN)
+}
+
+fn frames(win: &Window) -> u64 {
+    number(&win.status().frame) as u64
+}
+
+/// "m:ss" → seconds.
+fn seconds(label: &str) -> f64 {
+    label
+        .split(':')
+        .try_fold(0.0, |acc, part| part.parse::<f64>().map(|v| acc * 60.0 + v))
+        .unwrap_or(f64::NAN)
+}
+
+fn position(win: &Window) -> f64 {
+    seconds(&win.status().position)
+}
+
+/// Waits for the state and checks that the buttons follow it.
+async fn expect_state(win: &Window, phase: Phase, buttons: Controls, secs: u64) -> TestResult {
+    wait_for(&format!("{phase:?}"), secs, || {
+        win.phase() == phase && !win.is_busy()
+    })
+    .await
+    .map_err(|e| {
+        format!(
+            "{e}; status {:?}, error {:?}",
+            win.status(),
+            win.error_message()
+        )
+    })?;
+    check!(
+        win.controls() == buttons,
+        "in {phase:?} the buttons are {:?}, expected {buttons:?}",
+        win.controls()
+    );
+    check!(
+        win.status().state == phase.name(),
+        "state label {:?} in {phase:?}",
+        win.status().state
+    );
+    Ok(())
+}
+
+/// Frames keep coming: the picture gets new ones and the counter moves.
+async fn expect_frames(win: &Window, more_than: u64) -> TestResult {
+    let painted = win.frames_painted();
+    let counted = frames(win);
+    wait_for("new frames", 10, || {
+        win.frames_painted() >= painted + more_than && frames(win) >= counted + more_than
+    })
+    .await
+    .map_err(|e| {
+        format!(
+            "{e}; painted {} status {:?}",
+            win.frames_painted(),
+            win.status()
+        )
+    })
+}
+
+fn xdotool(args: &[&str]) -> TestResult {
+    let out = Command::new("xdotool")
+        .args(args)
+        .output()
+        .map_err(|e| format!("xdotool: {e}"))?;
+    check!(
+        out.status.success(),
+        "xdotool {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
+
+/// Sends `keys` (xdotool names) to the player window through the X server.
+fn send_keys(keys: &str) -> TestResult {
+    xdotool(&[
+        "search",
+        "--onlyvisible",
+        "--name",
+        "^Video Streaming Player$",
+        "windowfocus",
+        "--sync",
+    ])?;
+    xdotool(&["key", "--clearmodifiers", keys])
+}
+
+/// Presses `keys` and lets the window handle them.
+async fn press(keys: &str) -> TestResult {
+    send_keys(keys)?;
+    sleep(150).await;
+    Ok(())
+}
+
+// ------------------------------------------------------------------ tests --
+
+/// The seed's layout: title, a video area of at least 640×480 keeping the
+/// aspect ratio, the four buttons; a tooltip on every control.
+async fn layout(env: &Env) -> TestResult {
+    let win = &env.win;
+    check!(
+        win.title().as_deref() == Some("Video Streaming Player"),
+        "{:?}",
+        win.title()
+    );
+    let (w, h, keeps_aspect) = win.video_area();
+    check!(w >= 640 && h >= 480, "video area {w}×{h}");
+    check!(keeps_aspect, "the picture keeps the aspect ratio");
+    let mut labels = Vec::new();
+    for widget in win.widgets() {
+        // GTK's own window buttons (close, maximize) are not ours.
+        if widget
+            .ancestor(gtk::WindowControls::static_type())
+            .is_some()
+        {
+            continue;
+        }
+        let control = widget.is::<gtk::Button>()
+            || widget.is::<gtk::MenuButton>()
+            || widget.is::<gtk::Entry>()
+            || widget.is::<gtk::Scale>();
+        // A MenuButton's inner toggle button carries no tooltip of its own.
+        let inner = widget.parent().is_some_and(|p| p.is::<gtk::MenuButton>());
+        if control && !inner {
+            check!(
+                widget.tooltip_text().is_some_and(|t| !t.is_empty()),
+                "{} {:?} has no tooltip",
+                widget.type_().name(),
+                widget.css_classes()
+            );
+            if let Some(b) = widget.downcast_ref::<gtk::Button>()
+                && let Some(l) = b.label()
+            {
+                labels.push(l.to_string());
+            }
+        }
+    }
+    for label in ["SETUP", "PLAY", "PAUSE", "STOP"] {
+        check!(
+            labels.iter().any(|l| l == label),
+            "button {label} in {labels:?}"
+        );
+    }
+    Ok(())
+}
+
+/// SETUP → PLAY → PAUSE → PLAY → seek → STOP against our server; frames are
+/// shown, statistics move, the buttons follow the state machine.
+async fn rtsp_state_machine(env: &Env) -> TestResult {
+    let win = &env.win;
+    check!(
+        win.controls() == controls(false, false, false, false),
+        "nothing to set up yet: {:?}",
+        win.controls()
+    );
+    act_with(
+        win,
+        "win.open-location",
+        env.url("movie.Mjpeg").to_variant(),
+    );
+    expect_state(win, Phase::Init, INIT, 2).await?;
+
+    act(win, "win.setup");
+    check!(
+        win.controls() == Controls::default(),
+        "every button waits while SETUP is in flight: {:?}",
+        win.controls()
+    );
+    expect_state(win, Phase::Ready, READY, 15).await?;
+    check!(
+        env.server.sessions() == 1,
+        "one session after SETUP, {}",
+        env.server.sessions()
+    );
+    check!(
+        win.status().duration == "0:20",
+        "duration {:?}",
+        win.status().duration
+    );
+    check!(
+        win.can_seek(),
+        "the progress bar seeks when there is a duration"
+    );
+
+    act(win, "win.play");
+    expect_state(win, Phase::Playing, PLAYING, 10).await?;
+    expect_frames(win, 48).await?;
+    check!(
+        win.video_size() == Some((640, 480)),
+        "video size {:?}",
+        win.video_size()
+    );
+    wait_for("statistics", 5, || {
+        let s = win.status();
+        number(&s.fps) >= 18.0 && number(&s.bitrate) > 100.0 && s.latency.ends_with(" ms")
+    })
+    .await
+    .map_err(|e| format!("{e}: {:?}", win.status()))?;
+    let s = win.status();
+    eprintln!(
+        "    playing: {} | {} | {} | {} | {} | {}",
+        s.frame, s.fps, s.bitrate, s.loss, s.dropped, s.latency
+    );
+    check!(
+        (20.0..=28.0).contains(&number(&s.fps)),
+        "keeps up with the 24 fps stream: {}",
+        s.fps
+    );
+    check!(s.dropped == "Dropped 0", "nothing dropped: {}", s.dropped);
+    check!(number(&s.latency) < 200.0, "display latency {}", s.latency);
+    check!(s.loss == "Loss 0", "no loss on loopback: {}", s.loss);
+
+    act(win, "win.pause");
+    expect_state(win, Phase::Ready, READY, 10).await?;
+    sleep(600).await;
+    let paused_at = frames(win);
+    sleep(1200).await;
+    check!(
+        frames(win) == paused_at,
+        "no frames while paused: {paused_at} → {}",
+        frames(win)
+    );
+
+    act(win, "win.play");
+    expect_state(win, Phase::Playing, PLAYING, 10).await?;
+    expect_frames(win, 12).await?;
+
+    let before = position(win);
+    act_with(win, "win.seek-to", 12.0f64.to_variant());
+    sleep(1200).await;
+    wait_for("position after seek", 8, || {
+        (12.0..16.0).contains(&position(win))
+    })
+    .await
+    .map_err(|e| format!("{e}: position {} (was {before})", win.status().position))?;
+    expect_frames(win, 12).await?;
+    check!(
+        win.phase() == Phase::Playing,
+        "still playing after the seek"
+    );
+
+    act(win, "win.stop");
+    expect_state(win, Phase::Init, INIT, 10).await?;
+    wait_for("the server's session to end (TEARDOWN)", 5, || {
+        env.server.sessions() == 0
+    })
+    .await?;
+    check!(win.video_size().is_none(), "no picture after STOP");
+    check!(
+        win.error_message().is_none(),
+        "no error: {:?}",
+        win.error_message()
+    );
+    Ok(())
+}
+
+/// Played to its end (RTCP BYE → EOS), the stream is READY again and PLAY
+/// starts it from the beginning.
+async fn rtsp_end_of_stream(env: &Env) -> TestResult {
+    let win = &env.win;
+    act_with(
+        win,
+        "win.open-location",
+        env.url("movie.Mjpeg").to_variant(),
+    );
+    act(win, "win.setup");
+    expect_state(win, Phase::Ready, READY, 15).await?;
+    act_with(win, "win.seek-to", 18.0f64.to_variant());
+    act(win, "win.play");
+    expect_state(win, Phase::Playing, PLAYING, 10).await?;
+    expect_frames(win, 12).await?;
+    wait_for("end of stream", 10, || {
+        win.status().message == "End of stream"
+    })
+    .await
+    .map_err(|e| format!("{e}: {:?}", win.status()))?;
+    expect_state(win, Phase::Ready, READY, 10).await?;
+    act(win, "win.play");
+    expect_state(win, Phase::Playing, PLAYING, 10).await?;
+    expect_frames(win, 12).await?;
+    check!(
+        position(win) < 6.0,
+        "PLAY after the end starts again: position {}",
+        win.status().position
+    );
+    act(win, "win.stop");
+    expect_state(win, Phase::Init, INIT, 10).await?;
+    wait_for("TEARDOWN", 5, || env.server.sessions() == 0).await
+}
+
+/// A local file: SETUP prerolls it, then the same buttons.
+async fn file_playback(env: &Env) -> TestResult {
+    let win = &env.win;
+    let path = env.media.join("movie.Mjpeg");
+    act_with(
+        win,
+        "win.open-location",
+        path.to_string_lossy().to_variant(),
+    );
+    expect_state(win, Phase::Init, INIT, 2).await?;
+    act(win, "win.setup");
+    expect_state(win, Phase::Ready, READY, 15).await?;
+    check!(
+        win.status().duration == "0:20",
+        "duration {:?}",
+        win.status().duration
+    );
+    wait_for("the prerolled frame", 5, || {
+        win.video_size() == Some((640, 480))
+    })
+    .await?;
+    act(win, "win.play");
+    expect_state(win, Phase::Playing, PLAYING, 10).await?;
+    expect_frames(win, 24).await?;
+    let before = position(win);
+    act(win, "win.seek-forward");
+    sleep(400).await;
+    wait_for("position +5 s", 5, || position(win) >= before + 4.0)
+        .await
+        .map_err(|e| format!("{e}: {before} → {}", win.status().position))?;
+    expect_frames(win, 12).await?;
+    act(win, "win.pause");
+    expect_state(win, Phase::Ready, READY, 10).await?;
+    act(win, "win.stop");
+    expect_state(win, Phase::Init, INIT, 10).await
+}
+
+/// Nothing listens on the port: a message over the video, not a hang.
+async fn server_not_running(env: &Env) -> TestResult {
+    let win = &env.win;
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    act_with(
+        win,
+        "win.open-location",
+        format!("rtsp://127.0.0.1:{port}/movie.Mjpeg").to_variant(),
+    );
+    act(win, "win.setup");
+    wait_for("an error message", 15, || win.error_message().is_some()).await?;
+    expect_state(win, Phase::Init, INIT, 5).await?;
+    let message = win.error_message().unwrap_or_default();
+    eprintln!("    shown: {message}");
+    check!(
+        message.contains(&port.to_string()),
+        "the message names the server: {message}"
+    );
+    check!(
+        message.to_lowercase().contains("refused"),
+        "the message says why: {message}"
+    );
+    // Retry tries again, and fails the same way.
+    act(win, "win.retry");
+    expect_state(win, Phase::Init, INIT, 15).await?;
+    check!(win.error_message().is_some(), "still an error after Retry");
+    Ok(())
+}
+
+async fn not_found(env: &Env) -> TestResult {
+    let win = &env.win;
+    act_with(win, "win.open-location", env.url("nope.Mjpeg").to_variant());
+    check!(
+        win.error_message().is_none(),
+        "opening clears the old message"
+    );
+    act(win, "win.setup");
+    wait_for("an error message", 15, || win.error_message().is_some()).await?;
+    expect_state(win, Phase::Init, INIT, 5).await?;
+    let message = win.error_message().unwrap_or_default();
+    eprintln!("    shown: {message}");
+    check!(message.contains("404"), "{message}");
+    Ok(())
+}
+
+/// A server that accepts the connection and never answers: the request
+/// times out (mjpegrtspsrc's 10 s) with a message; the window stays live.
+async fn silent_server(env: &Env) -> TestResult {
+    let win = &env.win;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = std::thread::spawn(move || {
+        // Accept and hold the connections without a word, for a while.
+        listener.set_nonblocking(true).unwrap();
+        let mut conns = Vec::new();
+        let until = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < until {
+            if let Ok((c, _)) = listener.accept() {
+                conns.push(c);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+    act_with(
+        win,
+        "win.open-location",
+        format!("rtsp://127.0.0.1:{port}/movie.Mjpeg").to_variant(),
+    );
+    act(win, "win.setup");
+    sleep(500).await;
+    check!(
+        win.is_busy() && win.status().state == "SETUP…",
+        "waiting for the answer: {:?}",
+        win.status()
+    );
+    check!(
+        win.controls() == Controls::default(),
+        "no button while SETUP waits"
+    );
+    wait_for("a timeout message", 16, || win.error_message().is_some()).await?;
+    expect_state(win, Phase::Init, INIT, 5).await?;
+    let message = win.error_message().unwrap_or_default();
+    eprintln!("    shown: {message}");
+    check!(message.to_lowercase().contains("time"), "{message}");
+    drop(held);
+    Ok(())
+}
+
+/// The server goes away while playing: a message with Retry, back to INIT.
+async fn lost_connection(env: &Env) -> TestResult {
+    let win = &env.win;
+    let server = TestServer::start(&env.media, true);
+    act_with(
+        win,
+        "win.open-location",
+        format!("rtsp://{}/movie.Mjpeg", server.addr).to_variant(),
+    );
+    act(win, "win.setup");
+    expect_state(win, Phase::Ready, READY, 15).await?;
+    act(win, "win.play");
+    expect_state(win, Phase::Playing, PLAYING, 10).await?;
+    expect_frames(win, 12).await?;
+    drop(server);
+    wait_for("a message about the lost stream", 15, || {
+        win.error_message().is_some()
+    })
+    .await
+    .map_err(|e| format!("{e}: {:?}", win.status()))?;
+    expect_state(win, Phase::Init, INIT, 10).await?;
+    let message = win.error_message().unwrap_or_default();
+    eprintln!("    shown: {message}");
+    check!(message.contains("stopped at"), "{message}");
+    // Retry reconnects (and fails: nobody listens now), without hanging.
+    act(win, "win.retry");
+    expect_state(win, Phase::Init, INIT, 15).await?;
+    check!(
+        win.error_message().is_some(),
+        "Retry against no server: a message again"
+    );
+    Ok(())
+}
+
+/// 401: a dialog asks for user and password; wrong ones ask again; right
+/// ones connect and play.
+async fn unauthorized(env: &Env) -> TestResult {
+    let win = &env.win;
+    let url = format!("rtsp://{}/movie.Mjpeg", env.auth_proxy.addr);
+    act_with(win, "win.open-location", url.to_variant());
+    act(win, "win.setup");
+    wait_for("the credentials dialog", 15, || win.credentials_requested()).await?;
+    expect_state(win, Phase::Init, INIT, 5).await?;
+    check!(
+        win.error_message().unwrap_or_default().contains("401"),
+        "{:?}",
+        win.error_message()
+    );
+    check!(win.answer_credentials("viewer", "wrong"), "dialog answered");
+    wait_for("the dialog again", 15, || win.credentials_requested()).await?;
+    check!(
+        win.answer_credentials("viewer", "s3cret"),
+        "dialog answered"
+    );
+    expect_state(win, Phase::Playing, PLAYING, 15).await?;
+    expect_frames(win, 24).await?;
+    act(win, "win.stop");
+    expect_state(win, Phase::Init, INIT, 10).await?;
+    wait_for("TEARDOWN", 5, || env.server.sessions() == 0).await
+}
+
+/// Real key presses through the X server: Ctrl+L, typing an address, Enter,
+/// Space, →, ←, Escape.
+async fn keyboard(env: &Env) -> TestResult {
+    if !env.keys {
+        eprintln!("    note: xdotool not installed; key presses not tested");
+        return Ok(());
+    }
+    let win = &env.win;
+    win.present();
+    press("ctrl+l").await?;
+    wait_for("the address field focused", 3, || win.address_has_focus()).await?;
+    press("ctrl+a").await?;
+    xdotool(&["type", "--delay", "2", &env.url("movie.Mjpeg")])?;
+    press("Return").await?;
+    wait_for("the typed address opened", 5, || {
+        win.phase() == Phase::Init && win.address_text() == env.url("movie.Mjpeg")
+    })
+    .await
+    .map_err(|e| format!("{e}: {:?}", win.address_text()))?;
+    check!(
+        !win.address_has_focus(),
+        "Enter gives the focus back to the video"
+    );
+    press("space").await?; // INIT: SETUP, then PLAY
+    expect_state(win, Phase::Playing, PLAYING, 15).await?;
+    expect_frames(win, 12).await?;
+    press("space").await?;
+    expect_state(win, Phase::Ready, READY, 10).await?;
+    press("space").await?;
+    expect_state(win, Phase::Playing, PLAYING, 10).await?;
+    sleep(500).await;
+    let before = position(win);
+    press("Right").await?;
+    sleep(1500).await;
+    wait_for("→ seeks 5 s on", 8, || position(win) >= before + 4.0)
+        .await
+        .map_err(|e| format!("{e}: {before} → {}", win.status().position))?;
+    let before = position(win);
+    press("Left").await?;
+    sleep(1500).await;
+    wait_for("← seeks 5 s back", 8, || position(win) <= before - 2.0)
+        .await
+        .map_err(|e| format!("{e}: {before} → {}", win.status().position))?;
+    press("Escape").await?;
+    check!(
+        win.phase() == Phase::Playing,
+        "Escape does not stop playing"
+    );
+    press("space").await?;
+    expect_state(win, Phase::Ready, READY, 10).await?;
+    act(win, "win.stop");
+    expect_state(win, Phase::Init, INIT, 10).await
+}
+
+async fn recent(env: &Env) -> TestResult {
+    let file = env.config_dir.join("mjpegrtsp").join("recent");
+    let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let lines: Vec<&str> = text.lines().collect();
+    check!(
+        lines.first() == Some(&env.url("movie.Mjpeg").as_str()) || !env.keys,
+        "newest first: {lines:?}"
+    );
+    check!(
+        lines.contains(&env.media.join("movie.Mjpeg").to_string_lossy().as_ref()),
+        "{lines:?}"
+    );
+    check!(
+        lines.iter().any(|l| l.ends_with("/nope.Mjpeg")),
+        "{lines:?}"
+    );
+    let unique: std::collections::HashSet<_> = lines.iter().collect();
+    check!(unique.len() == lines.len(), "no duplicates: {lines:?}");
+    check!(
+        win_items_match(&env.win, &lines),
+        "the Recent menu shows the file"
+    );
+    Ok(())
+}
+
+fn win_items_match(win: &Window, lines: &[&str]) -> bool {
+    win.recent_items()
+        .iter()
+        .map(String::as_str)
+        .eq(lines.iter().copied())
+}
+
+/// Closing the window (Ctrl+Q) while playing sends TEARDOWN before it goes.
+async fn close_sends_teardown(env: &Env) -> TestResult {
+    let win = &env.win;
+    act_with(
+        win,
+        "win.open-location",
+        env.url("movie.Mjpeg").to_variant(),
+    );
+    act(win, "win.setup");
+    expect_state(win, Phase::Ready, READY, 15).await?;
+    act(win, "win.play");
+    expect_state(win, Phase::Playing, PLAYING, 10).await?;
+    expect_frames(win, 12).await?;
+    check!(
+        env.server.sessions() == 1,
+        "one session: {}",
+        env.server.sessions()
+    );
+    if env.keys {
+        send_keys("ctrl+q")?;
+    } else {
+        let _ = win
+            .application()
+            .map(|app| app.activate_action("quit", None));
+    }
+    // The window goes (and the application ends) once TEARDOWN is answered;
+    // main() checks the session count as the window is destroyed.
+    Ok(())
+}
+
+// ------------------------------------------------ an RTSP proxy with auth --
+
+/// Passes RTSP requests to the server only with `Authorization: Basic`
+/// for viewer:s3cret, answering 401 otherwise. Media goes over UDP straight
+/// from the server to the client.
+struct AuthProxy {
+    addr: std::net::SocketAddr,
+}
+
+impl AuthProxy {
+    fn start(upstream: std::net::SocketAddr) -> AuthProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let expected = format!("Basic {}", base64("viewer:s3cret"));
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let expected = expected.clone();
+                std::thread::spawn(move || {
+                    let _ = proxy_connection(client, upstream, &expected);
+                });
+            }
+        });
+        AuthProxy { addr }
+    }
+}
+
+fn read_message(r: &mut impl BufRead) -> std::io::Result<Option<(Vec<String>, Vec<u8>)>> {
+    let mut lines = Vec::new();
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line)? == 0 {
+            return Ok(None);
+        }
+        let line = line.trim_end().to_owned();
+        if line.is_empty() {
+            if lines.is_empty() {
+                continue;
+            }
+            break;
+        }
+        lines.push(line);
+    }
+    let len = lines
+        .iter()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())?
+        })
+        .unwrap_or(0usize);
+    let mut body = vec![0; len];
+    r.read_exact(&mut body)?;
+    Ok(Some((lines, body)))
+}
+
+fn write_message(w: &mut impl Write, lines: &[String], body: &[u8]) -> std::io::Result<()> {
+    let mut out = lines.join("\r\n").into_bytes();
+    out.extend_from_slice(b"\r\n\r\n");
+    out.extend_from_slice(body);
+    w.write_all(&out)
+}
+
+fn proxy_connection(
+    client: TcpStream,
+    upstream: std::net::SocketAddr,
+    expected: &str,
+) -> std::io::Result<()> {
+    let server = TcpStream::connect(upstream)?;
+    let mut from_client = BufReader::new(client.try_clone()?);
+    let mut to_client = client;
+    let mut from_server = BufReader::new(server.try_clone()?);
+    let mut to_server = server;
+    while let Some((lines, body)) = read_message(&mut from_client)? {
+        let header = |name: &str| {
+            lines.iter().find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.trim()
+                    .eq_ignore_ascii_case(name)
+                    .then(|| v.trim().to_owned())
+            })
+        };
+        if header("authorization").as_deref() != Some(expected) {
+            let cseq = header("cseq").unwrap_or_else(|| "0".into());
+            write_message(
+                &mut to_client,
+                &[
+                    "RTSP/1.0 401 Unauthorized".into(),
+                    format!("CSeq: {cseq}"),
+                    "WWW-Authenticate: Basic realm=\"player-test\"".into(),
+                    "Content-Length: 0".into(),
+                ],
+                &[],
+            )?;
+            continue;
+        }
+        let forwarded: Vec<String> = lines
+            .iter()
+            .filter(|l| !l.to_ascii_lowercase().starts_with("authorization:"))
+            .cloned()
+            .collect();
+        write_message(&mut to_server, &forwarded, &body)?;
+        let Some((reply, reply_body)) = read_message(&mut from_server)? else {
+            return Ok(());
+        };
+        write_message(&mut to_client, &reply, &reply_body)?;
+    }
+    Ok(())
+}
+
+fn base64(s: &str) -> String {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in s.as_bytes().chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+// ------------------------------------------------------------------- main --
+
+/// Runs this binary again under `xvfb-run -a` with a private environment.
+fn rerun_under_xvfb(config_dir: &Path) -> ExitCode {
+    let exe = std::env::current_exe().expect("own path");
+    let mut cmd = Command::new("xvfb-run");
+    cmd.args(["-a", "-s", "-screen 0 1280x1024x24 -nolisten tcp"])
+        .arg(exe)
+        .args(std::env::args().skip(1))
+        .env(UNDER_XVFB, "1")
+        .env("XDG_CONFIG_HOME", config_dir)
+        .env_remove("WAYLAND_DISPLAY");
+    match cmd.status() {
+        Ok(status) if status.success() => ExitCode::SUCCESS,
+        Ok(status) => {
+            eprintln!("window tests under xvfb-run: {status}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!(
+                "error: no display and cannot run xvfb-run ({e}): install xvfb and xauth (bash scripts/setup.sh)"
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--list") {
+        for t in TESTS {
+            println!("{t}: test");
+        }
+        return ExitCode::SUCCESS;
+    }
+    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    let selected: Vec<&'static str> = TESTS
+        .iter()
+        .copied()
+        .filter(|t| filters.is_empty() || filters.iter().any(|f| t.contains(f.as_str())))
+        .collect();
+    if selected.is_empty() {
+        println!(
+            "\nrunning 0 tests\n\ntest result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; {} filtered out\n",
+            TESTS.len()
+        );
+        return ExitCode::SUCCESS;
+    }
+
+    let own_config = tempfile::tempdir().unwrap();
+    let has_xvfb_run = Command::new("xvfb-run").arg("--help").output().is_ok();
+    if std::env::var_os(UNDER_XVFB).is_none() {
+        if has_xvfb_run {
+            return rerun_under_xvfb(own_config.path());
+        }
+        if std::env::var_os("DISPLAY").is_none() {
+            eprintln!(
+                "error: no X display and no xvfb-run: install xvfb and xauth (bash scripts/setup.sh)"
+            );
+            return ExitCode::FAILURE;
+        }
+        eprintln!(
+            "note: xvfb-run not found; using the display {:?}",
+            std::env::var("DISPLAY")
+        );
+        // SAFETY: single-threaded so far; nothing reads the environment concurrently.
+        unsafe { std::env::set_var("XDG_CONFIG_HOME", own_config.path()) };
+    }
+    // A private environment: no session bus (nothing to autolaunch), no
+    // accessibility bus, X11.
+    // SAFETY: single-threaded so far; nothing reads the environment concurrently.
+    unsafe {
+        std::env::set_var(
+            "DBUS_SESSION_BUS_ADDRESS",
+            "unix:path=/nonexistent/player-gtk-test-bus",
+        );
+        std::env::set_var("GTK_A11Y", "none");
+        std::env::set_var("NO_AT_BRIDGE", "1");
+        std::env::set_var("GDK_BACKEND", "x11");
+    }
+    std::thread::spawn(|| {
+        std::thread::sleep(WATCHDOG);
+        eprintln!("window tests: still running after {WATCHDOG:?}, giving up");
+        std::process::exit(101);
+    });
+    let config_dir =
+        PathBuf::from(std::env::var_os("XDG_CONFIG_HOME").expect("set above or by the parent"));
+
+    application::init_gstreamer().expect("GStreamer");
+    let media = tempfile::tempdir().unwrap();
+    std::fs::write(
+        media.path().join("movie.Mjpeg"),
+        encoded_movie(480, 640, 480, 75, "ball"),
+    )
+    .unwrap();
+    let server = TestServer::start(media.path(), false);
+    let auth_proxy = AuthProxy::start(server.addr);
+    let keys = Command::new("xdotool")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+
+    println!("\nrunning {} tests", selected.len());
+    let results: Rc<RefCell<Vec<(String, TestResult)>>> = Rc::default();
+    let sessions_at_destroy: Rc<RefCell<Option<usize>>> = Rc::default();
+    let env_slot: Rc<RefCell<Option<Rc<Env>>>> = Rc::default();
+    let server_slot = Rc::new(RefCell::new(Some(server)));
+
+    let app = application::build(application::Options::default());
+    {
+        let (results, sessions_at_destroy, env_slot) = (
+            results.clone(),
+            sessions_at_destroy.clone(),
+            env_slot.clone(),
+        );
+        let media = media.path().to_path_buf();
+        let selected_for_run = selected.clone();
+        let auth_addr = auth_proxy.addr;
+        app.connect_activate(move |app| {
+            let win = app
+                .active_window()
+                .and_downcast::<Window>()
+                .expect("the application made its window");
+            let Some(server) = server_slot.borrow_mut().take() else {
+                return;
+            };
+            let env = Rc::new(Env {
+                win: win.clone(),
+                server,
+                auth_proxy: AuthProxy { addr: auth_addr },
+                media: media.clone(),
+                config_dir: config_dir.clone(),
+                keys,
+            });
+            {
+                let env = env.clone();
+                let sessions_at_destroy = sessions_at_destroy.clone();
+                app.connect_window_removed(move |_, _| {
+                    *sessions_at_destroy.borrow_mut() = Some(env.server.sessions());
+                });
+            }
+            *env_slot.borrow_mut() = Some(env.clone());
+            let results = results.clone();
+            let selected = selected_for_run.clone();
+            let app = app.clone();
+            glib::spawn_future_local(async move {
+                wait_for("the window on screen", 10, || env.win.is_mapped())
+                    .await
+                    .ok();
+                sleep(300).await;
+                for name in &selected {
+                    let started = Instant::now();
+                    let result = run_test(name, &env).await;
+                    println!(
+                        "test {name} ... {} ({:.1} s)",
+                        if result.is_ok() { "ok" } else { "FAILED" },
+                        started.elapsed().as_secs_f64()
+                    );
+                    if let Err(e) = &result {
+                        println!("    {e}");
+                    }
+                    results.borrow_mut().push((name.to_string(), result));
+                }
+                if !selected.contains(&"close_sends_teardown") {
+                    app.quit();
+                }
+            });
+        });
+    }
+    app.run_with_args(&["player-gtk-window-test"]);
+
+    let env = env_slot.borrow_mut().take();
+    let mut results = results.borrow_mut();
+    if let Some((_, result)) = results
+        .iter_mut()
+        .find(|(n, _)| n == "close_sends_teardown")
+        && result.is_ok()
+    {
+        *result = match *sessions_at_destroy.borrow() {
+            Some(0) => Ok(()),
+            Some(n) => Err(format!(
+                "{n} sessions left when the window went: no TEARDOWN"
+            )),
+            None => Err("the window was not destroyed".into()),
+        };
+        if let Err(e) = result {
+            println!("test close_sends_teardown ... FAILED (after closing)\n    {e}");
+        }
+    }
+    if let Some(env) = &env {
+        let stall = env.win.longest_stall_ms();
+        println!("longest main-loop stall: {stall} ms");
+        let ok = stall < 1500;
+        if !ok {
+            println!("test window_never_frozen ... FAILED: the main loop stalled {stall} ms");
+        } else {
+            println!("test window_never_frozen ... ok");
+        }
+        results.push((
+            "window_never_frozen".into(),
+            if ok {
+                Ok(())
+            } else {
+                Err(format!("{stall} ms"))
+            },
+        ));
+    }
+    let failed: Vec<&String> = results
+        .iter()
+        .filter(|(_, r)| r.is_err())
+        .map(|(n, _)| n)
+        .collect();
+    let passed = results.len() - failed.len();
+    let missing = selected.len() + usize::from(env.is_some()) - results.len();
+    println!(
+        "\ntest result: {}. {passed} passed; {} failed; 0 ignored; 0 measured; {} filtered out\n",
+        if failed.is_empty() && missing == 0 {
+            "ok"
+        } else {
+            "FAILED"
+        },
+        failed.len() + missing,
+        TESTS.len() - selected.len()
+    );
+    drop(env);
+    if failed.is_empty() && missing == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
