@@ -336,3 +336,34 @@ fn a_syncing_sink_keeps_pace_without_a_queue() {
         "rendered at the stream's pace: {span:.2} s for 119 intervals"
     );
 }
+
+#[test]
+fn frames_after_a_seek_reach_the_decoder() {
+    // The segment after a seek must start where the buffers' timestamps do,
+    // or a decoder clips every frame that follows.
+    let (_dir, _, server) = served();
+    let error = with_playing(
+        &format!(
+            "mjpegrtspsrc location={} ! jpegdec ! appsink name=sink sync=false",
+            url(&server)
+        ),
+        |pipeline, frames| {
+            std::thread::sleep(Duration::from_millis(300));
+            pipeline
+                .seek_simple(gst::SeekFlags::FLUSH, gst::ClockTime::from_mseconds(500))
+                .expect("seek accepted");
+            let before = frames.lock().unwrap().len();
+            std::thread::sleep(Duration::from_millis(600));
+            let after = frames.lock().unwrap().len() - before;
+            assert!(after >= 10, "decoded frames after the seek: {after}");
+            let position = pipeline
+                .query_position::<gst::ClockTime>()
+                .expect("a position");
+            assert!(
+                position >= gst::ClockTime::from_mseconds(900),
+                "stream time counts from the seek target: {position}"
+            );
+        },
+    );
+    assert_eq!(error, None);
+}

@@ -478,17 +478,29 @@ impl BaseSrcImpl for MjpegRtspSrc {
         let Some(c) = guard.as_mut() else {
             return true;
         };
-        if !c.played {
+        let ok = if !c.played {
             c.pending_seek = (start > Duration::ZERO).then_some(start);
-            return true;
-        }
-        match c.runtime.block_on(c.session.seek(start)) {
-            Ok(()) => true,
-            Err(e) => {
-                gst::warning!(CAT, imp = self, "seek to {start:?}: {e}");
-                false
+            true
+        } else {
+            match c.runtime.block_on(c.session.seek(start)) {
+                Ok(()) => true,
+                Err(e) => {
+                    gst::warning!(CAT, imp = self, "seek to {start:?}: {e}");
+                    false
+                }
             }
+        };
+        if ok {
+            // Buffers carry the running time of their arrival, which starts
+            // again from 0 after a flushing seek: the segment starts at 0 too,
+            // and its stream time says where in the media that is.
+            let position = segment.start().unwrap_or(gst::ClockTime::ZERO);
+            segment.set_time(position);
+            segment.set_start(gst::ClockTime::ZERO);
+            segment.set_position(gst::ClockTime::ZERO);
+            segment.set_stop(gst::ClockTime::NONE);
         }
+        ok
     }
 
     fn query(&self, query: &mut gst::QueryRef) -> bool {
