@@ -14,8 +14,8 @@
 
 use gst::prelude::*;
 use mjpegrtsp_tests::{
-    RtspProxy, StampLog, Stamper, TestServer, encoded_movie, frames_of, init, jpeg_scan_data,
-    reference_movie,
+    RtspProxy, StampLog, Stamper, TestServer, bench_number, bench_options, encoded_movie,
+    frames_of, init, jpeg_scan_data, reference_movie,
 };
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -66,38 +66,20 @@ fn parse_args() -> Result<Option<Args>, String> {
         rounds: DEFAULT_ROUNDS,
         generated: false,
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        let (name, inline) = match arg.split_once('=') {
-            Some((n, v)) => (n.to_string(), Some(v.to_string())),
-            None => (arg.clone(), None),
-        };
-        let mut value = |what: &str| {
-            inline
-                .clone()
-                .or_else(|| it.next())
-                .ok_or_else(|| format!("{what} needs a value"))
-        };
+    let Some(options) = bench_options(
+        std::env::args().skip(1),
+        &["--frames", "--rounds"],
+        &["--generated"],
+    )?
+    else {
+        return Ok(None);
+    };
+    for (name, value) in options {
+        let value = value.unwrap_or_default();
         match name.as_str() {
-            "-h" | "--help" => return Ok(None),
-            "--frames" => {
-                let v = value("--frames")?;
-                args.frames = v
-                    .parse()
-                    .ok()
-                    .filter(|&n| (1..=100_000).contains(&n))
-                    .ok_or_else(|| format!("--frames: '{v}' is not a number in 1..=100000"))?;
-            }
-            "--rounds" => {
-                let v = value("--rounds")?;
-                args.rounds = v
-                    .parse()
-                    .ok()
-                    .filter(|&n| (1..=100).contains(&n))
-                    .ok_or_else(|| format!("--rounds: '{v}' is not a number in 1..=100"))?;
-            }
-            "--generated" => args.generated = true,
-            _ => return Err(format!("unknown argument '{arg}' (try --help)")),
+            "--frames" => args.frames = bench_number(&name, &value, 1..=100_000)?,
+            "--rounds" => args.rounds = bench_number(&name, &value, 1..=100)?,
+            _ => args.generated = true,
         }
     }
     if args.frames < args.rounds {

@@ -12,7 +12,9 @@
 
 use gst::prelude::*;
 use gstmjpegrtsp::container::{FrameWriter, Index, PREFIX_LEN};
-use mjpegrtsp_tests::{encoded_movie, init, reference_movie, synthetic_jpeg, write_temp};
+use mjpegrtsp_tests::{
+    bench_number, bench_options, encoded_movie, init, reference_movie, synthetic_jpeg, write_temp,
+};
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
@@ -68,39 +70,21 @@ fn parse_args() -> Result<Option<Args>, String> {
         skip_large: false,
         generated: false,
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        let (name, inline) = match arg.split_once('=') {
-            Some((n, v)) => (n.to_string(), Some(v.to_string())),
-            None => (arg.clone(), None),
-        };
-        let mut value = |what: &str| {
-            inline
-                .clone()
-                .or_else(|| it.next())
-                .ok_or_else(|| format!("{what} needs a value"))
-        };
+    let Some(options) = bench_options(
+        std::env::args().skip(1),
+        &["--frames", "--runs"],
+        &["--skip-large", "--generated"],
+    )?
+    else {
+        return Ok(None);
+    };
+    for (name, value) in options {
+        let value = value.unwrap_or_default();
         match name.as_str() {
-            "-h" | "--help" => return Ok(None),
-            "--frames" => {
-                let v = value("--frames")?;
-                args.frames = v
-                    .parse()
-                    .ok()
-                    .filter(|&n| n > 0 && n <= i32::MAX as u64)
-                    .ok_or_else(|| format!("--frames: '{v}' is not a number in 1..=2147483647"))?;
-            }
-            "--runs" => {
-                let v = value("--runs")?;
-                args.runs = v
-                    .parse()
-                    .ok()
-                    .filter(|&n| n > 0)
-                    .ok_or_else(|| format!("--runs: '{v}' is not a positive number"))?;
-            }
+            "--frames" => args.frames = bench_number(&name, &value, 1..=i32::MAX as u64)?,
+            "--runs" => args.runs = bench_number(&name, &value, 1..=usize::MAX)?,
             "--skip-large" => args.skip_large = true,
-            "--generated" => args.generated = true,
-            _ => return Err(format!("unknown argument '{arg}' (try --help)")),
+            _ => args.generated = true,
         }
     }
     Ok(Some(args))
