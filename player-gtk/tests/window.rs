@@ -53,6 +53,8 @@ const TESTS: &[&str] = &[
     "rtsp_setup_play_pause_play_seek_stop",
     "rtsp_end_of_stream_then_play_again",
     "file_setup_play_seek_stop",
+    "drag_and_drop_opens_file_and_url",
+    "file_chooser_opens_file",
     "server_not_running_shows_error",
     "not_found_shows_error",
     "silent_server_times_out",
@@ -69,6 +71,8 @@ fn run_test<'a>(name: &str, env: &'a Env) -> TestFuture<'a> {
         "rtsp_setup_play_pause_play_seek_stop" => Box::pin(rtsp_state_machine(env)),
         "rtsp_end_of_stream_then_play_again" => Box::pin(rtsp_end_of_stream(env)),
         "file_setup_play_seek_stop" => Box::pin(file_playback(env)),
+        "drag_and_drop_opens_file_and_url" => Box::pin(drag_and_drop(env)),
+        "file_chooser_opens_file" => Box::pin(file_chooser(env)),
         "server_not_running_shows_error" => Box::pin(server_not_running(env)),
         "not_found_shows_error" => Box::pin(not_found(env)),
         "silent_server_times_out" => Box::pin(silent_server(env)),
@@ -477,6 +481,116 @@ async fn file_playback(env: &Env) -> TestResult {
     expect_state(win, Phase::Ready, READY, 10).await?;
     act(win, "win.stop");
     expect_state(win, Phase::Init, INIT, 10).await
+}
+
+/// SETUP, the prerolled frame, PLAY with frames coming, STOP.
+async fn setup_play_stop(win: &Window) -> TestResult {
+    expect_state(win, Phase::Init, INIT, 2).await?;
+    act(win, "win.setup");
+    expect_state(win, Phase::Ready, READY, 15).await?;
+    wait_for("the prerolled frame", 5, || {
+        win.video_size() == Some((640, 480))
+    })
+    .await?;
+    act(win, "win.play");
+    expect_state(win, Phase::Playing, PLAYING, 10).await?;
+    expect_frames(win, 12).await?;
+    act(win, "win.stop");
+    expect_state(win, Phase::Init, INIT, 10).await
+}
+
+/// The window's drop target, as GTK delivers a drop to it: its "drop"
+/// signal with the dropped value.
+async fn drag_and_drop(env: &Env) -> TestResult {
+    let win = &env.win;
+    let controllers = win.observe_controllers();
+    let target = (0..controllers.n_items())
+        .filter_map(|i| controllers.item(i).and_downcast::<gtk::DropTarget>())
+        .next();
+    let Some(target) = target else {
+        return Err("the window has no drop target".into());
+    };
+    let types = target.types();
+    check!(
+        types.contains(&gtk::gdk::FileList::static_type()) && types.contains(&glib::Type::STRING),
+        "the drop target takes files and text: {types:?}"
+    );
+    check!(
+        target.actions().contains(gtk::gdk::DragAction::COPY),
+        "{:?}",
+        target.actions()
+    );
+
+    // The signal's value is a boxed GValue holding what was dropped.
+    // An rtsp:// URL dropped as text (the first line counts).
+    let url = env.url("movie.Mjpeg");
+    let text = format!("{url}\r\nrtsp://ignored.invalid/other.Mjpeg\r\n").to_value();
+    let taken = target.emit_by_name::<bool>("drop", &[&glib::BoxedValue(text), &10.0f64, &10.0f64]);
+    check!(taken, "the URL drop was refused");
+    check!(win.address_text() == url, "{:?}", win.address_text());
+    expect_state(win, Phase::Init, INIT, 2).await?;
+
+    // A file from a file manager: a GdkFileList.
+    let path = env.media.join("movie.Mjpeg");
+    let files = gtk::gdk::FileList::from_array(&[gtk::gio::File::for_path(&path)]);
+    let taken = target.emit_by_name::<bool>(
+        "drop",
+        &[&glib::BoxedValue(files.to_value()), &20.0f64, &20.0f64],
+    );
+    check!(taken, "the file drop was refused");
+    check!(
+        win.address_text() == path.to_string_lossy(),
+        "the dropped file is the source: {:?}",
+        win.address_text()
+    );
+    check!(win.error_message().is_none(), "{:?}", win.error_message());
+    setup_play_stop(win).await
+}
+
+/// File → Open: the file chooser comes up over the window; choosing the
+/// file in it opens that file.
+async fn file_chooser(env: &Env) -> TestResult {
+    let win = &env.win;
+    let dialogs = || {
+        gtk::Window::list_toplevels()
+            .into_iter()
+            .filter_map(|w| w.downcast::<gtk::FileChooserDialog>().ok())
+            .filter(|d| d.is_visible())
+            .collect::<Vec<_>>()
+    };
+    check!(dialogs().is_empty(), "a file chooser is already open");
+    // Something else first, so that the file shows up only by choosing it.
+    let url = env.url("movie.Mjpeg");
+    act_with(win, "win.open-location", url.to_variant());
+    check!(win.address_text() == url, "{:?}", win.address_text());
+    act(win, "win.open-file");
+    wait_for("the file chooser", 5, || dialogs().len() == 1).await?;
+    let dialog = dialogs().remove(0);
+    check!(
+        dialog.transient_for().as_ref() == Some(win.upcast_ref::<gtk::Window>()),
+        "the chooser belongs to the player window"
+    );
+    check!(
+        dialog.action() == gtk::FileChooserAction::Open,
+        "{:?}",
+        dialog.action()
+    );
+    let path = env.media.join("movie.Mjpeg");
+    dialog
+        .set_file(&gtk::gio::File::for_path(&path))
+        .map_err(|e| format!("selecting {}: {e}", path.display()))?;
+    wait_for("the file selected in the chooser", 5, || {
+        dialog.file().and_then(|f| f.path()).as_deref() == Some(path.as_path())
+    })
+    .await?;
+    dialog.response(gtk::ResponseType::Accept);
+    wait_for("the chosen file opened", 5, || {
+        win.address_text() == path.to_string_lossy()
+    })
+    .await
+    .map_err(|e| format!("{e}: {:?}", win.address_text()))?;
+    wait_for("the chooser gone", 5, || dialogs().is_empty()).await?;
+    setup_play_stop(win).await
 }
 
 /// Nothing listens on the port: a message over the video, not a hang.
@@ -952,7 +1066,7 @@ fn main() -> ExitCode {
         unsafe { std::env::set_var("XDG_CONFIG_HOME", own_config.path()) };
     }
     // A private environment: no session bus (nothing to autolaunch), no
-    // accessibility bus, X11.
+    // accessibility bus, X11, settings in memory.
     // SAFETY: single-threaded so far; nothing reads the environment concurrently.
     unsafe {
         std::env::set_var(
@@ -962,6 +1076,8 @@ fn main() -> ExitCode {
         std::env::set_var("GTK_A11Y", "none");
         std::env::set_var("NO_AT_BRIDGE", "1");
         std::env::set_var("GDK_BACKEND", "x11");
+        // The file chooser saves its settings: in memory, not to dconf.
+        std::env::set_var("GSETTINGS_BACKEND", "memory");
     }
     std::thread::spawn(|| {
         std::thread::sleep(WATCHDOG);
