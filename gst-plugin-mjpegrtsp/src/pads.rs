@@ -28,3 +28,18 @@ pub fn chain_sink_pad<T: ChainSink>(templ: &gst::PadTemplate) -> gst::Pad {
         })
         .build()
 }
+
+/// The always-present `sink` and `src` pad templates of a one-in, one-out element.
+pub fn sink_src_templates(sink: &gst::Caps, src: &gst::Caps) -> Vec<gst::PadTemplate> {
+    vec![
+        gst::PadTemplate::new(
+            "sink",
+            gst::PadDirection::Sink,
+            gst::PadPresence::Always,
+            sink,
+        )
+        .expect("valid sink pad template"),
+        gst::PadTemplate::new("src", gst::PadDirection::Src, gst::PadPresence::Always, src)
+            .expect("valid src pad template"),
+    ]
+}

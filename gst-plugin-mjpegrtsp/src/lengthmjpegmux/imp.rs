@@ -28,7 +28,7 @@ use crate::container::{EOI, FrameTooLarge, SOI, encode_prefix};
  * gst-launch-1.0 videotestsrc num-buffers=48 ! jpegenc ! lengthmjpegmux ! filesink location=x.Mjpeg
  * ```
  */
-use crate::pads::{ChainSink, chain_sink_pad};
+use crate::pads::{ChainSink, chain_sink_pad, sink_src_templates};
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 use std::sync::{LazyLock, Mutex, MutexGuard};
@@ -336,21 +336,10 @@ impl ElementImpl for LengthMjpegMux {
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static PAD_TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-            let sink = gst::PadTemplate::new(
-                "sink",
-                gst::PadDirection::Sink,
-                gst::PadPresence::Always,
+            sink_src_templates(
                 &gst::Caps::new_empty_simple("image/jpeg"),
-            )
-            .expect("valid sink pad template");
-            let src = gst::PadTemplate::new(
-                "src",
-                gst::PadDirection::Src,
-                gst::PadPresence::Always,
                 &container_caps(),
             )
-            .expect("valid src pad template");
-            vec![sink, src]
         });
         PAD_TEMPLATES.as_ref()
     }

@@ -33,7 +33,7 @@
  * gst-launch-1.0 udpsrc port=5000 caps="application/x-rtp,media=video,encoding-name=X-WHOLE-JPEG,clock-rate=1" ! rtpmjpegdepay ! jpegdec ! autovideosink
  * ]| Shows what a classic server (or `rtpmjpegpay`) sends to port 5000.
  */
-use crate::pads::{ChainSink, chain_sink_pad};
+use crate::pads::{ChainSink, chain_sink_pad, sink_src_templates};
 use std::sync::{LazyLock, Mutex, MutexGuard};
 
 use gst::prelude::*;
@@ -546,22 +546,7 @@ impl ElementImpl for RtpMjpegDepay {
             let src_caps = gst::Caps::builder("image/jpeg")
                 .field("parsed", true)
                 .build();
-            vec![
-                gst::PadTemplate::new(
-                    "sink",
-                    gst::PadDirection::Sink,
-                    gst::PadPresence::Always,
-                    &sink_caps,
-                )
-                .expect("valid sink pad template"),
-                gst::PadTemplate::new(
-                    "src",
-                    gst::PadDirection::Src,
-                    gst::PadPresence::Always,
-                    &src_caps,
-                )
-                .expect("valid src pad template"),
-            ]
+            sink_src_templates(&sink_caps, &src_caps)
         });
         PAD_TEMPLATES.as_ref()
     }

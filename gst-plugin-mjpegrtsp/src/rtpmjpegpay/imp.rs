@@ -34,7 +34,7 @@
  * gst-launch-1.0 lengthmjpegsrc location=movie.Mjpeg ! rtpmjpegpay mode=fragmented mtu=1400 ! udpsink host=127.0.0.1 port=5000
  * ]| Frames of any size, split at 1400 bytes.
  */
-use crate::pads::{ChainSink, chain_sink_pad};
+use crate::pads::{ChainSink, chain_sink_pad, sink_src_templates};
 use std::sync::{LazyLock, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -614,22 +614,7 @@ impl ElementImpl for RtpMjpegPay {
                 )
                 .field("clock-rate", gst::IntRange::new(1, i32::MAX))
                 .build();
-            vec![
-                gst::PadTemplate::new(
-                    "sink",
-                    gst::PadDirection::Sink,
-                    gst::PadPresence::Always,
-                    &sink_caps,
-                )
-                .expect("valid sink pad template"),
-                gst::PadTemplate::new(
-                    "src",
-                    gst::PadDirection::Src,
-                    gst::PadPresence::Always,
-                    &src_caps,
-                )
-                .expect("valid src pad template"),
-            ]
+            sink_src_templates(&sink_caps, &src_caps)
         });
         PAD_TEMPLATES.as_ref()
     }
