@@ -117,70 +117,12 @@ pub enum Event {
 }
 
 /// Counters the streaming threads update and the main thread reads.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Counters {
     /// Frames that reached the video sink.
     pub frames: AtomicU64,
     /// Bytes of JPEG that reached the decoder.
     pub bytes: AtomicU64,
-    /// RTSP: where in the stream the current segment starts (ns): the
-    /// position of the last seek.
-    segment_time: AtomicU64,
-    /// RTSP: timestamps (ns) of the segment's first and latest frame at the
-    /// sink; `NONE` before the first.
-    first_pts: AtomicU64,
-    last_pts: AtomicU64,
-}
-
-const NONE: u64 = u64::MAX;
-
-impl Default for Counters {
-    fn default() -> Self {
-        Counters {
-            frames: AtomicU64::new(0),
-            bytes: AtomicU64::new(0),
-            segment_time: AtomicU64::new(0),
-            first_pts: AtomicU64::new(NONE),
-            last_pts: AtomicU64::new(NONE),
-        }
-    }
-}
-
-impl Counters {
-    /// A frame with timestamp `pts` reached the sink.
-    fn frame_shown(&self, pts: Option<gst::ClockTime>) {
-        self.frames.fetch_add(1, Ordering::Relaxed);
-        if let Some(pts) = pts {
-            let ns = pts.nseconds();
-            let _ = self
-                .first_pts
-                .compare_exchange(NONE, ns, Ordering::Relaxed, Ordering::Relaxed);
-            self.last_pts.store(ns, Ordering::Relaxed);
-        }
-    }
-
-    /// A new segment (after SETUP or a seek) starting at `time` in the stream.
-    fn new_segment(&self, time: gst::ClockTime) {
-        self.segment_time.store(time.nseconds(), Ordering::Relaxed);
-        self.first_pts.store(NONE, Ordering::Relaxed);
-        self.last_pts.store(NONE, Ordering::Relaxed);
-    }
-
-    /// Position of the latest frame: the segment's start plus the time since
-    /// its first frame.
-    fn live_position(&self) -> gst::ClockTime {
-        let start = self.segment_time.load(Ordering::Relaxed);
-        let (first, last) = (
-            self.first_pts.load(Ordering::Relaxed),
-            self.last_pts.load(Ordering::Relaxed),
-        );
-        let played = if first == NONE || last == NONE {
-            0
-        } else {
-            last.saturating_sub(first)
-        };
-        gst::ClockTime::from_nseconds(start.saturating_add(played))
-    }
 }
 
 enum Job {
@@ -272,7 +214,7 @@ impl Player {
         self.unload();
         let generation = self.generation.get() + 1;
         self.generation.set(generation);
-        let (pipeline, src, decoder, sink) = build_pipeline(source, credentials)?;
+        let (pipeline, decoder, sink) = build_pipeline(source, credentials)?;
         // The sink makes its paintable on the main thread: ask for it here,
         // before the worker thread changes any state.
         let paintable = sink
@@ -281,8 +223,8 @@ impl Player {
         let counters = Arc::new(Counters::default());
         if let Some(pad) = sink.static_pad("sink") {
             let counters = counters.clone();
-            pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
-                counters.frame_shown(info.buffer().and_then(|b| b.pts()));
+            pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+                counters.frames.fetch_add(1, Ordering::Relaxed);
                 gst::PadProbeReturn::Ok
             });
         }
@@ -293,17 +235,6 @@ impl Player {
                     counters
                         .bytes
                         .fetch_add(buffer.size() as u64, Ordering::Relaxed);
-                }
-                gst::PadProbeReturn::Ok
-            });
-        }
-        if source.is_rtsp()
-            && let Some(pad) = src.static_pad("src")
-        {
-            let counters = counters.clone();
-            pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
-                if let Some(event) = rebase_segment(info, &counters) {
-                    info.data = Some(gst::PadProbeData::Event(event));
                 }
                 gst::PadProbeReturn::Ok
             });
@@ -395,11 +326,16 @@ impl Player {
     pub fn position(&self) -> Option<gst::ClockTime> {
         let loaded = self.loaded.borrow();
         let l = loaded.as_ref()?;
-        if l.source.is_rtsp() {
-            Some(l.counters.live_position())
-        } else {
-            l.pipeline.query_position::<gst::ClockTime>()
+        if !l.source.is_rtsp() {
+            return l.pipeline.query_position::<gst::ClockTime>();
         }
+        // A live source's frames carry their arrival time; the segment maps
+        // that to the place in the movie (it starts at the last seek's
+        // target).
+        let sample = l.sink.property::<Option<gst::Sample>>("last-sample")?;
+        let pts = sample.buffer()?.pts()?;
+        let segment = sample.segment()?.downcast_ref::<gst::ClockTime>()?;
+        segment.to_stream_time(pts)
     }
 
     pub fn duration(&self) -> Option<gst::ClockTime> {
@@ -418,18 +354,23 @@ impl Player {
             .unwrap_or(0)
     }
 
-    /// Time from the shown frame's timestamp to now, on the pipeline clock:
-    /// for a live stream, from the frame's arrival to its display.
-    pub fn display_latency(&self) -> Option<gst::ClockTime> {
+    /// Running time (on the pipeline clock) of the frame the sink has last
+    /// taken: for a live stream, when it arrived; for a file, when it is due.
+    pub fn frame_running_time(&self) -> Option<gst::ClockTime> {
         let loaded = self.loaded.borrow();
         let l = loaded.as_ref()?;
         let sample = l.sink.property::<Option<gst::Sample>>("last-sample")?;
         let pts = sample.buffer()?.pts()?;
         let segment = sample.segment()?.downcast_ref::<gst::ClockTime>()?;
-        let running = segment.to_running_time(pts)?;
+        segment.to_running_time(pts)
+    }
+
+    /// The pipeline's running time now.
+    pub fn running_time(&self) -> Option<gst::ClockTime> {
+        let loaded = self.loaded.borrow();
+        let l = loaded.as_ref()?;
         let now = l.pipeline.clock()?.time();
-        let base = l.pipeline.base_time()?;
-        now.checked_sub(base)?.checked_sub(running)
+        now.checked_sub(l.pipeline.base_time()?)
     }
 }
 
@@ -439,40 +380,13 @@ impl Drop for Player {
     }
 }
 
-/// `mjpegrtspsrc` timestamps frames with their arrival (running time) but,
-/// after a seek, its segment starts at the seek position, so the decoder and
-/// sink would clip every frame as outside the segment. Downstream gets a
-/// segment from 0 instead, and the player keeps the seek position itself
-/// (see [`Counters::live_position`]).
-fn rebase_segment(info: &gst::PadProbeInfo, counters: &Counters) -> Option<gst::Event> {
-    let Some(gst::PadProbeData::Event(event)) = &info.data else {
-        return None;
-    };
-    let gst::EventView::Segment(segment) = event.view() else {
-        return None;
-    };
-    let segment = segment.segment().downcast_ref::<gst::ClockTime>()?;
-    counters.new_segment(
-        segment
-            .time()
-            .or(segment.start())
-            .unwrap_or(gst::ClockTime::ZERO),
-    );
-    let rebased = gst::FormattedSegment::<gst::ClockTime>::new();
-    Some(
-        gst::event::Segment::builder(&rebased)
-            .seqnum(event.seqnum())
-            .build(),
-    )
-}
-
 /// `mjpegrtspsrc ! jpegdec ! videoconvert ! gtk4paintablesink`, or
 /// `filesrc ! lengthmjpegdemux ! jpegdec ! videoconvert ! gtk4paintablesink`.
-/// Returns the pipeline, the source, the decoder and the sink.
+/// Returns the pipeline, the decoder and the sink.
 fn build_pipeline(
     source: &Source,
     credentials: Option<&Credentials>,
-) -> Result<(gst::Pipeline, gst::Element, gst::Element, gst::Element), String> {
+) -> Result<(gst::Pipeline, gst::Element, gst::Element), String> {
     let make = |factory: &str, name: &str| {
         gst::ElementFactory::make(factory)
             .name(name)
@@ -490,7 +404,7 @@ fn build_pipeline(
         .add_many([&decoder, &convert, &sink])
         .map_err(|e| e.to_string())?;
     gst::Element::link_many([&decoder, &convert, &sink]).map_err(|e| e.to_string())?;
-    let src = match source {
+    match source {
         Source::Rtsp(url) => {
             let src = make("mjpegrtspsrc", "src")?;
             src.set_property("location", url);
@@ -505,7 +419,6 @@ fn build_pipeline(
             // source's 30 ms reordering window, keeps the added delay under a
             // frame.
             sink.set_property("sync", false);
-            src
         }
         Source::File(path) => {
             let src = make("filesrc", "src")?;
@@ -524,10 +437,9 @@ fn build_pipeline(
                     let _ = pad.link(&sinkpad);
                 }
             });
-            src
         }
-    };
-    Ok((pipeline, src, decoder, sink))
+    }
+    Ok((pipeline, decoder, sink))
 }
 
 /// The window's view of a bus message (latency messages are the worker's).

@@ -200,18 +200,20 @@ async fn expect_state(win: &Window, phase: Phase, buttons: Controls, secs: u64) 
     Ok(())
 }
 
-/// Frames keep coming: the picture gets new ones and the counter moves.
+/// Frames keep coming: new ones are painted on screen and the counter moves.
 async fn expect_frames(win: &Window, more_than: u64) -> TestResult {
-    let painted = win.frames_painted();
+    let painted = win.paint_stats().on_screen;
     let counted = frames(win);
     wait_for("new frames", 10, || {
-        win.frames_painted() >= painted + more_than && frames(win) >= counted + more_than
+        win.paint_stats().on_screen >= painted + more_than && frames(win) >= counted + more_than
     })
     .await
     .map_err(|e| {
+        let p = win.paint_stats();
         format!(
-            "{e}; painted {} status {:?}",
-            win.frames_painted(),
+            "{e}; given {} painted {} status {:?}",
+            p.given,
+            p.on_screen,
             win.status()
         )
     })

@@ -8,6 +8,7 @@ use gtk::glib;
 use gtk::prelude::*;
 use gtk::subclass::prelude::*;
 use std::cell::{Cell, OnceCell, RefCell};
+use std::collections::VecDeque;
 use std::time::Instant;
 
 /// Rates over the last second, from the player's counters.
@@ -17,6 +18,9 @@ pub struct RateSample {
     pub frames: u64,
     pub bytes: u64,
 }
+
+/// How many paint delays [`Window::paint_delays_ms`] keeps.
+pub const PAINT_DELAYS_KEPT: usize = 8192;
 
 #[derive(Default)]
 pub struct Window {
@@ -43,8 +47,16 @@ pub struct Window {
     pub net: Cell<NetStats>,
     pub rate_sample: Cell<Option<RateSample>>,
     /// Frames the picture was given (invalidations of the paintable).
-    pub frames_painted: Cell<u64>,
-    /// Smoothed display latency in milliseconds.
+    pub frames_given: Cell<u64>,
+    /// Frames painted on screen, and given frames a newer one replaced
+    /// before any paint.
+    pub frames_on_screen: Cell<u64>,
+    pub frames_replaced: Cell<u64>,
+    /// The picture's newest frame is not painted yet: its running time.
+    pub unpainted: Cell<Option<Option<gst::ClockTime>>>,
+    /// Arrival-to-screen delays of the latest painted frames (ms).
+    pub paint_delays_ms: RefCell<VecDeque<f64>>,
+    /// Smoothed display latency (arrival to screen) in milliseconds.
     pub latency_ms: Cell<Option<f64>>,
     /// When the frame counter last moved while playing.
     pub last_progress: Cell<Option<(u64, Instant)>>,

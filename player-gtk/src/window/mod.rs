@@ -42,6 +42,20 @@ pub struct StatusText {
     pub duration: String,
 }
 
+/// Frames the picture got and painted since SETUP.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PaintStats {
+    /// Frames given to the picture (the sink's paintable changed).
+    pub given: u64,
+    /// Frames the window painted.
+    pub on_screen: u64,
+    /// Frames replaced by a newer one before a paint showed them.
+    pub replaced: u64,
+    /// For the latest painted frames (up to a few thousand), the time from
+    /// arrival (live) or due time (file) to the end of the paint, in ms.
+    pub delays_ms: Vec<f64>,
+}
+
 /// Space, ←, →, F and Escape act on the player wherever the focus is,
 /// except while typing in a text field. (GtkWindow's own Space and arrow
 /// bindings would take them otherwise, hence the capture phase.)
@@ -213,6 +227,15 @@ impl Window {
             ),
         );
         self.connect_map(|win| win.focus_video());
+        self.connect_realize(|win| {
+            if let Some(clock) = win.frame_clock() {
+                clock.connect_after_paint(glib::clone!(
+                    #[weak]
+                    win,
+                    move |_| win.frame_painted()
+                ));
+            }
+        });
     }
 
     // ---- opening ----
@@ -333,7 +356,11 @@ impl Window {
             imp.net.set(NetStats::default());
             imp.rate_sample.set(None);
             imp.latency_ms.set(None);
-            imp.frames_painted.set(0);
+            imp.frames_given.set(0);
+            imp.frames_on_screen.set(0);
+            imp.frames_replaced.set(0);
+            imp.unpainted.set(None);
+            imp.paint_delays_ms.borrow_mut().clear();
         }
         if request == Request::Play && imp.at_end.get() {
             // Played to the end: PLAY starts again from the beginning.
@@ -682,7 +709,8 @@ impl Window {
     fn show_paintable(&self, paintable: &gdk::Paintable) {
         let ui = self.ui();
         ui.picture.set_paintable(Some(paintable));
-        // Count frames given to the picture and measure their display latency.
+        // A new frame for the picture: remember when it arrived (live) or
+        // was due (file) until it is on screen (see `frame_painted`).
         paintable.connect_invalidate_contents(glib::clone!(
             #[weak(rename_to = win)]
             self,
@@ -691,16 +719,38 @@ impl Window {
                     return;
                 }
                 let imp = win.imp();
-                imp.frames_painted.set(imp.frames_painted.get() + 1);
-                if let Some(l) = win.player().display_latency() {
-                    let ms = l.nseconds() as f64 / 1e6;
-                    if ms < 10_000.0 {
-                        let smoothed = imp.latency_ms.get().map_or(ms, |s| s * 0.9 + ms * 0.1);
-                        imp.latency_ms.set(Some(smoothed));
-                    }
+                imp.frames_given.set(imp.frames_given.get() + 1);
+                let due = win.player().frame_running_time();
+                if imp.unpainted.replace(Some(due)).is_some() {
+                    // The one before never reached the screen.
+                    imp.frames_replaced.set(imp.frames_replaced.get() + 1);
                 }
             }
         ));
+    }
+
+    /// The frame clock painted the window: the picture's newest frame, if
+    /// it had one, is on screen now. Records its delay from arrival.
+    fn frame_painted(&self) {
+        let imp = self.imp();
+        let Some(due) = imp.unpainted.take() else {
+            return;
+        };
+        imp.frames_on_screen.set(imp.frames_on_screen.get() + 1);
+        let (Some(due), Some(now)) = (due, self.player().running_time()) else {
+            return;
+        };
+        let ms = now.saturating_sub(due).nseconds() as f64 / 1e6;
+        if ms >= 10_000.0 {
+            return; // not from this clock: a stale frame
+        }
+        let smoothed = imp.latency_ms.get().map_or(ms, |s| s * 0.9 + ms * 0.1);
+        imp.latency_ms.set(Some(smoothed));
+        let mut delays = imp.paint_delays_ms.borrow_mut();
+        if delays.len() == imp::PAINT_DELAYS_KEPT {
+            delays.pop_front();
+        }
+        delays.push_back(ms);
     }
 
     fn clear_video(&self) {
@@ -888,9 +938,15 @@ impl Window {
             .then(|| ui.banner_label.text().into())
     }
 
-    /// Frames the picture was given since SETUP.
-    pub fn frames_painted(&self) -> u64 {
-        self.imp().frames_painted.get()
+    /// What reached the screen since SETUP.
+    pub fn paint_stats(&self) -> PaintStats {
+        let imp = self.imp();
+        PaintStats {
+            given: imp.frames_given.get(),
+            on_screen: imp.frames_on_screen.get(),
+            replaced: imp.frames_replaced.get(),
+            delays_ms: imp.paint_delays_ms.borrow().iter().copied().collect(),
+        }
     }
 
     /// Size of the picture's current frame, when there is one.
