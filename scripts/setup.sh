@@ -23,6 +23,7 @@ PACKAGES=(
     xvfb                           # player-gtk window tests and screenshot: xvfb-run
     xauth                          # needed by xvfb-run
     xdotool                        # player-gtk window tests: real key presses through the X server
+    openbox                        # player-gtk window tests: a window manager to grant fullscreen
 )
 
 missing=()

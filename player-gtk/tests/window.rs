@@ -35,7 +35,7 @@ type TestFuture<'a> = Pin<Box<dyn Future<Output = TestResult> + 'a>>;
 struct Env {
     win: Window,
     server: TestServer,
-    auth_proxy: AuthProxy,
+    auth_proxy: Proxy,
     media: PathBuf,
     config_dir: PathBuf,
     keys: bool,
@@ -60,8 +60,10 @@ const TESTS: &[&str] = &[
     "silent_server_times_out",
     "lost_connection_shows_error",
     "unauthorized_asks_for_credentials",
+    "session_not_found_shows_error",
     "keyboard_shortcuts",
     "recent_urls_remembered",
+    "fullscreen_keys",
     "close_sends_teardown",
 ];
 
@@ -78,8 +80,10 @@ fn run_test<'a>(name: &str, env: &'a Env) -> TestFuture<'a> {
         "silent_server_times_out" => Box::pin(silent_server(env)),
         "lost_connection_shows_error" => Box::pin(lost_connection(env)),
         "unauthorized_asks_for_credentials" => Box::pin(unauthorized(env)),
+        "session_not_found_shows_error" => Box::pin(session_not_found(env)),
         "keyboard_shortcuts" => Box::pin(keyboard(env)),
         "recent_urls_remembered" => Box::pin(recent(env)),
+        "fullscreen_keys" => Box::pin(fullscreen(env)),
         "close_sends_teardown" => Box::pin(close_sends_teardown(env)),
         _ => unreachable!("{name}"),
     }
@@ -753,6 +757,81 @@ async fn unauthorized(env: &Env) -> TestResult {
     wait_for("TEARDOWN", 5, || env.server.sessions() == 0).await
 }
 
+/// The server no longer knows the session at PLAY (it restarted, or timed
+/// the session out): its 454 is shown with Retry, and Retry plays.
+async fn session_not_found(env: &Env) -> TestResult {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let win = &env.win;
+    let forget = Arc::new(AtomicBool::new(false));
+    let proxy = {
+        let forget = forget.clone();
+        Proxy::start(env.server.addr, move |lines| {
+            let play = lines[0].starts_with("PLAY ");
+            if !(play && forget.load(Ordering::SeqCst)) {
+                return Verdict::Forward(lines);
+            }
+            // The server is asked about a session it never made.
+            Verdict::Forward(
+                lines
+                    .into_iter()
+                    .map(|l| {
+                        if l.to_ascii_lowercase().starts_with("session:") {
+                            "Session: 1234567890".to_owned()
+                        } else {
+                            l
+                        }
+                    })
+                    .collect(),
+            )
+        })
+    };
+    act_with(
+        win,
+        "win.open-location",
+        format!("rtsp://{}/movie.Mjpeg", proxy.addr).to_variant(),
+    );
+    act(win, "win.setup");
+    expect_state(win, Phase::Ready, READY, 15).await?;
+    forget.store(true, Ordering::SeqCst);
+    act(win, "win.play");
+    wait_for("a message about the lost session", 15, || {
+        win.error_message().is_some()
+    })
+    .await
+    .map_err(|e| format!("{e}: {:?}", win.status()))?;
+    expect_state(win, Phase::Init, INIT, 10).await?;
+    let message = win.error_message().unwrap_or_default();
+    eprintln!("    shown: {message}");
+    check!(
+        message.contains("454") && message.contains("set up a new one"),
+        "{message}"
+    );
+    check!(
+        win.widgets().iter().any(|w| w.is_visible()
+            && w.downcast_ref::<gtk::Button>()
+                .is_some_and(|b| b.label().as_deref() == Some("Retry"))),
+        "a Retry button shows"
+    );
+    // The session the server did make is torn down, not left behind.
+    wait_for("the server's session to end", 10, || {
+        env.server.sessions() == 0
+    })
+    .await?;
+    forget.store(false, Ordering::SeqCst);
+    act(win, "win.retry");
+    expect_state(win, Phase::Playing, PLAYING, 15).await?;
+    expect_frames(win, 12).await?;
+    check!(
+        win.error_message().is_none(),
+        "Retry took the message away: {:?}",
+        win.error_message()
+    );
+    act(win, "win.stop");
+    expect_state(win, Phase::Init, INIT, 10).await?;
+    wait_for("TEARDOWN", 5, || env.server.sessions() == 0).await
+}
+
 /// Real key presses through the X server: Ctrl+L, typing an address, Enter,
 /// Space, →, ←, Escape.
 async fn keyboard(env: &Env) -> TestResult {
@@ -832,6 +911,100 @@ async fn recent(env: &Env) -> TestResult {
     Ok(())
 }
 
+/// A window manager on the test's X display while it lives (fullscreen is
+/// the window manager's to grant).
+struct WindowManager(std::process::Child);
+
+impl WindowManager {
+    /// Openbox, when installed.
+    fn start() -> Option<WindowManager> {
+        let child = Command::new("openbox")
+            .args(["--sm-disable"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        Some(WindowManager(child))
+    }
+}
+
+impl Drop for WindowManager {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// F makes the playing window fullscreen (video only, the whole screen),
+/// Escape brings the controls back; playing goes on throughout.
+async fn fullscreen(env: &Env) -> TestResult {
+    if !env.keys {
+        eprintln!("    note: xdotool not installed; fullscreen keys not tested");
+        return Ok(());
+    }
+    let Some(mut wm) = WindowManager::start() else {
+        eprintln!("    note: openbox not installed; fullscreen not tested");
+        return Ok(());
+    };
+    let win = &env.win;
+    // Ready when it answers for the desktops (an EWMH property of its own).
+    wait_for("openbox to manage the display", 10, || {
+        matches!(wm.0.try_wait(), Ok(None)) && xdotool(&["get_num_desktops"]).is_ok()
+    })
+    .await?;
+    sleep(300).await; // and to take the window over
+    win.present();
+    act_with(
+        win,
+        "win.open-location",
+        env.url("movie.Mjpeg").to_variant(),
+    );
+    act(win, "win.play-pause");
+    expect_state(win, Phase::Playing, PLAYING, 15).await?;
+    let (width, height, _) = win.video_area();
+    let chrome = |win: &Window| {
+        win.titlebar().is_some_and(|t| t.is_visible()) && win.controls() != Controls::default()
+    };
+    check!(chrome(win), "controls show before fullscreen");
+
+    press("f").await?;
+    wait_for("fullscreen", 5, || win.is_fullscreen()).await?;
+    wait_for("the video on the whole screen", 5, || {
+        let (w, h, _) = win.video_area();
+        (w, h) == (1280, 1024)
+    })
+    .await
+    .map_err(|e| {
+        format!(
+            "{e}: video area {:?}, was {width}x{height}",
+            win.video_area()
+        )
+    })?;
+    check!(
+        !win.titlebar().is_some_and(|t| t.is_visible()),
+        "no title bar in fullscreen"
+    );
+    expect_frames(win, 12).await?;
+
+    press("Escape").await?;
+    wait_for("fullscreen left", 5, || !win.is_fullscreen()).await?;
+    wait_for("the window's own size again", 5, || {
+        win.video_area().0 < 1280 && win.titlebar().is_some_and(|t| t.is_visible())
+    })
+    .await
+    .map_err(|e| format!("{e}: video area {:?}", win.video_area()))?;
+    check!(
+        win.phase() == Phase::Playing,
+        "Escape leaves fullscreen, not the stream"
+    );
+    expect_frames(win, 12).await?;
+    act(win, "win.stop");
+    expect_state(win, Phase::Init, INIT, 10).await?;
+    drop(wm);
+    sleep(300).await;
+    Ok(())
+}
+
 fn win_items_match(win: &Window, lines: &[&str]) -> bool {
     win.recent_items()
         .iter()
@@ -869,30 +1042,72 @@ async fn close_sends_teardown(env: &Env) -> TestResult {
     Ok(())
 }
 
-// ------------------------------------------------ an RTSP proxy with auth --
+// -------------------------------------------------------- an RTSP proxy --
 
-/// Passes RTSP requests to the server only with `Authorization: Basic`
-/// for viewer:s3cret, answering 401 otherwise. Media goes over UDP straight
-/// from the server to the client.
-struct AuthProxy {
+/// What a [`Proxy`] does with a request: forwards it (possibly changed) to
+/// the server, or answers it itself.
+enum Verdict {
+    Forward(Vec<String>),
+    Answer(Vec<String>),
+}
+
+/// Passes the RTSP requests of each connection through `rule` on their way
+/// to the server. Media goes over UDP straight from the server to the client.
+struct Proxy {
     addr: std::net::SocketAddr,
 }
 
-impl AuthProxy {
-    fn start(upstream: std::net::SocketAddr) -> AuthProxy {
+impl Proxy {
+    fn start(
+        upstream: std::net::SocketAddr,
+        rule: impl Fn(Vec<String>) -> Verdict + Send + Sync + 'static,
+    ) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        let expected = format!("Basic {}", base64("viewer:s3cret"));
+        let rule = std::sync::Arc::new(rule);
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
-                let expected = expected.clone();
+                let rule = rule.clone();
                 std::thread::spawn(move || {
-                    let _ = proxy_connection(client, upstream, &expected);
+                    let _ = proxy_connection(client, upstream, &*rule);
                 });
             }
         });
-        AuthProxy { addr }
+        Proxy { addr }
     }
+
+    /// Lets requests through only with `Authorization: Basic` for
+    /// viewer:s3cret, answering 401 otherwise.
+    fn with_auth(upstream: std::net::SocketAddr) -> Proxy {
+        let expected = format!("Basic {}", base64("viewer:s3cret"));
+        Proxy::start(upstream, move |lines| {
+            if header(&lines, "authorization").as_deref() != Some(expected.as_str()) {
+                let cseq = header(&lines, "cseq").unwrap_or_else(|| "0".into());
+                return Verdict::Answer(vec![
+                    "RTSP/1.0 401 Unauthorized".into(),
+                    format!("CSeq: {cseq}"),
+                    "WWW-Authenticate: Basic realm=\"player-test\"".into(),
+                    "Content-Length: 0".into(),
+                ]);
+            }
+            Verdict::Forward(
+                lines
+                    .into_iter()
+                    .filter(|l| !l.to_ascii_lowercase().starts_with("authorization:"))
+                    .collect(),
+            )
+        })
+    }
+}
+
+/// The value of header `name` in a message's lines.
+fn header(lines: &[String], name: &str) -> Option<String> {
+    lines.iter().skip(1).find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim()
+            .eq_ignore_ascii_case(name)
+            .then(|| v.trim().to_owned())
+    })
 }
 
 fn read_message(r: &mut impl BufRead) -> std::io::Result<Option<(Vec<String>, Vec<u8>)>> {
@@ -934,7 +1149,7 @@ fn write_message(w: &mut impl Write, lines: &[String], body: &[u8]) -> std::io::
 fn proxy_connection(
     client: TcpStream,
     upstream: std::net::SocketAddr,
-    expected: &str,
+    rule: &dyn Fn(Vec<String>) -> Verdict,
 ) -> std::io::Result<()> {
     let server = TcpStream::connect(upstream)?;
     let mut from_client = BufReader::new(client.try_clone()?);
@@ -942,38 +1157,16 @@ fn proxy_connection(
     let mut from_server = BufReader::new(server.try_clone()?);
     let mut to_server = server;
     while let Some((lines, body)) = read_message(&mut from_client)? {
-        let header = |name: &str| {
-            lines.iter().find_map(|l| {
-                let (k, v) = l.split_once(':')?;
-                k.trim()
-                    .eq_ignore_ascii_case(name)
-                    .then(|| v.trim().to_owned())
-            })
-        };
-        if header("authorization").as_deref() != Some(expected) {
-            let cseq = header("cseq").unwrap_or_else(|| "0".into());
-            write_message(
-                &mut to_client,
-                &[
-                    "RTSP/1.0 401 Unauthorized".into(),
-                    format!("CSeq: {cseq}"),
-                    "WWW-Authenticate: Basic realm=\"player-test\"".into(),
-                    "Content-Length: 0".into(),
-                ],
-                &[],
-            )?;
-            continue;
+        match rule(lines) {
+            Verdict::Answer(reply) => write_message(&mut to_client, &reply, &[])?,
+            Verdict::Forward(lines) => {
+                write_message(&mut to_server, &lines, &body)?;
+                let Some((reply, reply_body)) = read_message(&mut from_server)? else {
+                    return Ok(());
+                };
+                write_message(&mut to_client, &reply, &reply_body)?;
+            }
         }
-        let forwarded: Vec<String> = lines
-            .iter()
-            .filter(|l| !l.to_ascii_lowercase().starts_with("authorization:"))
-            .cloned()
-            .collect();
-        write_message(&mut to_server, &forwarded, &body)?;
-        let Some((reply, reply_body)) = read_message(&mut from_server)? else {
-            return Ok(());
-        };
-        write_message(&mut to_client, &reply, &reply_body)?;
     }
     Ok(())
 }
@@ -1097,7 +1290,7 @@ fn main() -> ExitCode {
     )
     .unwrap();
     let server = TestServer::start(media.path(), false);
-    let auth_proxy = AuthProxy::start(server.addr);
+    let auth_proxy = Proxy::with_auth(server.addr);
     let keys = Command::new("xdotool")
         .arg("version")
         .output()
@@ -1130,7 +1323,7 @@ fn main() -> ExitCode {
             let env = Rc::new(Env {
                 win: win.clone(),
                 server,
-                auth_proxy: AuthProxy { addr: auth_addr },
+                auth_proxy: Proxy { addr: auth_addr },
                 media: media.clone(),
                 config_dir: config_dir.clone(),
                 keys,

@@ -176,7 +176,13 @@ impl fmt::Display for Error {
                 url,
                 status,
                 reason,
-            } => write!(f, "RTSP server {addr}: {method} {url}: {status} {reason}"),
+            } => {
+                write!(f, "RTSP server {addr}: {method} {url}: {status} {reason}")?;
+                match status_hint(*status) {
+                    Some(hint) => write!(f, " ({hint})"),
+                    None => Ok(()),
+                }
+            }
             Error::Unauthorized {
                 addr,
                 method,
@@ -208,11 +214,53 @@ impl fmt::Display for Error {
     }
 }
 
+/// What an error status usually means for a player, where the reason
+/// phrase alone does not say what to do.
+fn status_hint(status: u16) -> Option<&'static str> {
+    Some(match status {
+        454 => {
+            "the server no longer knows this session: it may have restarted or timed it out; set up a new one"
+        }
+        461 => {
+            "the server cannot send over this transport; try the other one (protocols=tcp or udp)"
+        }
+        503 => "the server is busy or full; try again later",
+        _ => return None,
+    })
+}
+
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Connect { source, .. } | Error::Io { source, .. } => Some(source),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(status: u16, reason: &str) -> Error {
+        Error::Status {
+            addr: "127.0.0.1:8554".parse().unwrap(),
+            method: Method::Play,
+            url: "rtsp://127.0.0.1:8554/a.Mjpeg".into(),
+            status,
+            reason: reason.into(),
+        }
+    }
+
+    #[test]
+    fn statuses_that_need_a_hint_get_one() {
+        let lost = status(454, "Session Not Found").to_string();
+        assert!(lost.contains("454 Session Not Found"), "{lost}");
+        assert!(lost.contains("set up a new one"), "{lost}");
+        let missing = status(404, "Not Found").to_string();
+        assert!(
+            missing.ends_with("PLAY rtsp://127.0.0.1:8554/a.Mjpeg: 404 Not Found"),
+            "{missing}"
+        );
     }
 }
