@@ -982,6 +982,22 @@ impl Window {
         out
     }
 
+    /// Where the progress bar's slider runs, in the window's X surface
+    /// coordinates: x, y, width, height (for tests that click it).
+    pub fn seek_bar_on_surface(&self) -> Option<(f64, f64, f64, f64)> {
+        let scale = &self.ui().scale;
+        // The trough is the scale's first child; its bounds are the range.
+        let trough = scale.first_child()?;
+        let b = trough.compute_bounds(self)?;
+        let (sx, sy) = self.surface_transform();
+        Some((
+            f64::from(b.x()) + sx,
+            f64::from(b.y()) + sy,
+            f64::from(b.width()),
+            f64::from(b.height()),
+        ))
+    }
+
     /// Whether the progress bar takes clicks (the stream has a duration).
     pub fn can_seek(&self) -> bool {
         self.ui().scale.is_sensitive()
