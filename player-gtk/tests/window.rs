@@ -8,6 +8,9 @@
 //! presses go through the X server with `xdotool` when it is installed.
 //! Arguments (as `cargo test -p player-gtk -- NAME`) pick tests by name.
 
+#[path = "common/display.rs"]
+mod display;
+
 use gtk::prelude::*;
 use mjpegrtsp_tests::{TestServer, encoded_movie};
 use player_gtk::application;
@@ -17,7 +20,7 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::process::{Command, ExitCode};
 use std::rc::Rc;
@@ -25,8 +28,6 @@ use std::time::{Duration, Instant};
 
 /// The whole run, Xvfb start included, ends by then.
 const WATCHDOG: Duration = Duration::from_secs(300);
-/// Marks the process started under our own Xvfb.
-const UNDER_XVFB: &str = "PLAYER_GTK_TEST_XVFB";
 
 type TestResult = Result<(), String>;
 type TestFuture<'a> = Pin<Box<dyn Future<Output = TestResult> + 'a>>;
@@ -62,6 +63,7 @@ const TESTS: &[&str] = &[
     "unauthorized_asks_for_credentials",
     "session_not_found_shows_error",
     "keyboard_shortcuts",
+    "progress_bar_click_and_drag",
     "recent_urls_remembered",
     "fullscreen_keys",
     "close_sends_teardown",
@@ -82,6 +84,7 @@ fn run_test<'a>(name: &str, env: &'a Env) -> TestFuture<'a> {
         "unauthorized_asks_for_credentials" => Box::pin(unauthorized(env)),
         "session_not_found_shows_error" => Box::pin(session_not_found(env)),
         "keyboard_shortcuts" => Box::pin(keyboard(env)),
+        "progress_bar_click_and_drag" => Box::pin(progress_bar_mouse(env)),
         "recent_urls_remembered" => Box::pin(recent(env)),
         "fullscreen_keys" => Box::pin(fullscreen(env)),
         "close_sends_teardown" => Box::pin(close_sends_teardown(env)),
@@ -886,6 +889,88 @@ async fn keyboard(env: &Env) -> TestResult {
     expect_state(win, Phase::Init, INIT, 10).await
 }
 
+/// The player window's X id, for pointer events.
+fn window_id() -> Result<String, String> {
+    let out = Command::new("xdotool")
+        .args([
+            "search",
+            "--onlyvisible",
+            "--name",
+            "^Video Streaming Player$",
+        ])
+        .output()
+        .map_err(|e| format!("xdotool: {e}"))?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .map(str::to_owned)
+        .ok_or_else(|| "no player window on the display".to_owned())
+}
+
+/// Real pointer events through the X server: a click on the progress bar
+/// seeks there, and so does a drag, to where the pointer is let go.
+async fn progress_bar_mouse(env: &Env) -> TestResult {
+    if !env.keys {
+        eprintln!("    note: xdotool not installed; clicks not tested");
+        return Ok(());
+    }
+    let win = &env.win;
+    win.present();
+    act_with(
+        win,
+        "win.open-location",
+        env.url("movie.Mjpeg").to_variant(),
+    );
+    act(win, "win.play-pause");
+    expect_state(win, Phase::Playing, PLAYING, 15).await?;
+    expect_frames(win, 6).await?;
+    let id = window_id()?;
+    let (x, y, w, h) = win
+        .seek_bar_on_surface()
+        .ok_or("the progress bar is not on screen")?;
+    let at = |fraction: f64| {
+        (
+            format!("{:.0}", x + w * fraction),
+            format!("{:.0}", y + h / 2.0),
+        )
+    };
+    // 20 s movie: a click at three quarters is 0:15.
+    let (px, py) = at(0.75);
+    xdotool(&["mousemove", "--window", &id, &px, &py, "click", "1"])?;
+    sleep(1200).await;
+    wait_for("the click's position", 8, || {
+        (13.5..18.0).contains(&position(win))
+    })
+    .await
+    .map_err(|e| format!("{e}: position {}", win.status().position))?;
+    expect_frames(win, 6).await?;
+
+    // Drag from a quarter to a half: plays on from 0:10.
+    let (ax, ay) = at(0.25);
+    let (bx, by) = at(0.5);
+    let (mx, my) = at(0.4);
+    xdotool(&["mousemove", "--window", &id, &ax, &ay, "mousedown", "1"])?;
+    sleep(100).await;
+    xdotool(&["mousemove", "--window", &id, &mx, &my])?;
+    sleep(100).await;
+    xdotool(&["mousemove", "--window", &id, &bx, &by])?;
+    sleep(100).await;
+    xdotool(&["mouseup", "1"])?;
+    sleep(1200).await;
+    wait_for("the drag's position", 8, || {
+        (8.5..13.0).contains(&position(win))
+    })
+    .await
+    .map_err(|e| format!("{e}: position {}", win.status().position))?;
+    expect_frames(win, 6).await?;
+    check!(
+        win.phase() == Phase::Playing,
+        "still playing after the seeks"
+    );
+    act(win, "win.stop");
+    expect_state(win, Phase::Init, INIT, 10).await
+}
+
 async fn recent(env: &Env) -> TestResult {
     let file = env.config_dir.join("mjpegrtsp").join("recent");
     let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
@@ -1194,31 +1279,6 @@ fn base64(s: &str) -> String {
 
 // ------------------------------------------------------------------- main --
 
-/// Runs this binary again under `xvfb-run -a` with a private environment.
-fn rerun_under_xvfb(config_dir: &Path) -> ExitCode {
-    let exe = std::env::current_exe().expect("own path");
-    let mut cmd = Command::new("xvfb-run");
-    cmd.args(["-a", "-s", "-screen 0 1280x1024x24 -nolisten tcp"])
-        .arg(exe)
-        .args(std::env::args().skip(1))
-        .env(UNDER_XVFB, "1")
-        .env("XDG_CONFIG_HOME", config_dir)
-        .env_remove("WAYLAND_DISPLAY");
-    match cmd.status() {
-        Ok(status) if status.success() => ExitCode::SUCCESS,
-        Ok(status) => {
-            eprintln!("window tests under xvfb-run: {status}");
-            ExitCode::FAILURE
-        }
-        Err(e) => {
-            eprintln!(
-                "error: no display and cannot run xvfb-run ({e}): install xvfb and xauth (bash scripts/setup.sh)"
-            );
-            ExitCode::FAILURE
-        }
-    }
-}
-
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--list") {
@@ -1242,37 +1302,8 @@ fn main() -> ExitCode {
     }
 
     let own_config = tempfile::tempdir().unwrap();
-    let has_xvfb_run = Command::new("xvfb-run").arg("--help").output().is_ok();
-    if std::env::var_os(UNDER_XVFB).is_none() {
-        if has_xvfb_run {
-            return rerun_under_xvfb(own_config.path());
-        }
-        if std::env::var_os("DISPLAY").is_none() {
-            eprintln!(
-                "error: no X display and no xvfb-run: install xvfb and xauth (bash scripts/setup.sh)"
-            );
-            return ExitCode::FAILURE;
-        }
-        eprintln!(
-            "note: xvfb-run not found; using the display {:?}",
-            std::env::var("DISPLAY")
-        );
-        // SAFETY: single-threaded so far; nothing reads the environment concurrently.
-        unsafe { std::env::set_var("XDG_CONFIG_HOME", own_config.path()) };
-    }
-    // A private environment: no session bus (nothing to autolaunch), no
-    // accessibility bus, X11, settings in memory.
-    // SAFETY: single-threaded so far; nothing reads the environment concurrently.
-    unsafe {
-        std::env::set_var(
-            "DBUS_SESSION_BUS_ADDRESS",
-            "unix:path=/nonexistent/player-gtk-test-bus",
-        );
-        std::env::set_var("GTK_A11Y", "none");
-        std::env::set_var("NO_AT_BRIDGE", "1");
-        std::env::set_var("GDK_BACKEND", "x11");
-        // The file chooser saves its settings: in memory, not to dconf.
-        std::env::set_var("GSETTINGS_BACKEND", "memory");
+    if let Some(code) = display::own_display(own_config.path(), "window tests") {
+        return code;
     }
     std::thread::spawn(|| {
         std::thread::sleep(WATCHDOG);
