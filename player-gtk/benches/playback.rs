@@ -46,7 +46,8 @@ OPTIONS:
     --frames N       frames in the movie, looped by the server (default 240)
     --pattern P      videotestsrc pattern of the movie (default ball)
     --rounds R       runs of each player, interleaved (default 1)
-    --renderer NAME  set GSK_RENDERER for our player (gl, ngl, cairo; default: GTK's choice)
+    --renderer NAME  GSK_RENDERER for our player: gl, ngl or cairo (default: what
+                     `player-gtk --renderer-info` picks on this display)
     --no-peers       measure our player only
     -h, --help       print this help
 

@@ -8,6 +8,7 @@
 pub mod application;
 pub mod player;
 pub mod recent;
+pub mod renderer;
 pub mod state;
 pub mod widgets;
 pub mod window;

@@ -1,8 +1,9 @@
-//! `player-gtk [rtsp://…|FILE.Mjpeg] [--play]`
+//! `player-gtk [rtsp://…|FILE.Mjpeg] [--play] [--renderer auto|gl|cairo]`
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use gtk::prelude::*;
-use player_gtk::application;
+use player_gtk::{application, renderer};
+use std::os::unix::process::CommandExt;
 
 /// Video Streaming Player: plays MJPEG over RTSP and local .Mjpeg files.
 #[derive(Parser, Debug)]
@@ -13,10 +14,81 @@ struct Args {
     /// SETUP and PLAY the source at once.
     #[arg(long)]
     play: bool,
+    /// How GTK draws the window: `auto` takes OpenGL unless it runs in
+    /// software (llvmpipe), then cairo, which costs far less CPU there.
+    /// GSK_RENDERER, when set, wins over `auto`.
+    #[arg(long, value_enum, default_value_t = Renderer::Auto)]
+    renderer: Renderer,
+    /// Print the OpenGL driver and the renderer the window would get, then
+    /// exit.
+    #[arg(long)]
+    renderer_info: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Renderer {
+    Auto,
+    Gl,
+    Cairo,
+}
+
+/// Picks the renderer before any window exists (GTK reads `GSK_RENDERER`
+/// when it makes the first). `Some(code)`: exit with it.
+fn choose_renderer(args: &Args) -> Option<glib::ExitCode> {
+    let forced = match args.renderer {
+        Renderer::Gl => Some("gl"),
+        Renderer::Cairo => Some("cairo"),
+        Renderer::Auto => None,
+    };
+    if let Some(name) = forced {
+        // SAFETY: called first thing in main: no other thread exists yet.
+        unsafe { std::env::set_var("GSK_RENDERER", name) };
+    }
+    let preset = std::env::var("GSK_RENDERER").ok().filter(|r| !r.is_empty());
+    if preset.is_some() && !args.renderer_info {
+        return None;
+    }
+    if let Err(e) = gtk::init() {
+        eprintln!("player-gtk: cannot open a display: {e}");
+        return Some(glib::ExitCode::FAILURE);
+    }
+    let (choice, why) = match &preset {
+        Some(r) => (Some(r.as_str()), format!("GSK_RENDERER={r}")),
+        None => renderer::automatic_choice(),
+    };
+    if args.renderer_info {
+        match renderer::gl_renderer() {
+            Ok(gl) => println!(
+                "OpenGL: {gl}{}",
+                if renderer::is_software(&gl) {
+                    " (software)"
+                } else {
+                    ""
+                }
+            ),
+            Err(e) => println!("OpenGL: {e}"),
+        }
+        println!("renderer: {} ({why})", choice.unwrap_or("GTK's choice"));
+        return Some(glib::ExitCode::SUCCESS);
+    }
+    glib::g_info!("player-gtk", "{why}");
+    let name = choice?;
+    // GTK is up in this process already: start again with the renderer set
+    // (setting the environment now could race GLib's own threads).
+    let exe = std::env::current_exe().ok()?;
+    let err = std::process::Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .env("GSK_RENDERER", name)
+        .exec();
+    eprintln!("player-gtk: cannot restart with GSK_RENDERER={name}: {err}");
+    None
 }
 
 fn main() -> glib::ExitCode {
     let args = Args::parse();
+    if let Some(code) = choose_renderer(&args) {
+        return code;
+    }
     if let Err(e) = application::init_gstreamer() {
         eprintln!("player-gtk: cannot start GStreamer: {e}");
         return glib::ExitCode::FAILURE;

@@ -118,3 +118,34 @@ impl Drop for Player {
         }
     }
 }
+
+/// Xvfb has only Mesa's software OpenGL: the player draws with cairo there,
+/// unless told otherwise.
+#[test]
+fn software_opengl_means_cairo() {
+    let info = |extra: &[&str], env: Option<&str>| {
+        let mut cmd = Command::new("xvfb-run");
+        cmd.args(["-a", "-s", "-screen 0 800x600x24 -nolisten tcp"])
+            .arg(PLAYER)
+            .arg("--renderer-info")
+            .args(extra)
+            .env("GDK_BACKEND", "x11")
+            .env_remove("GSK_RENDERER");
+        if let Some(r) = env {
+            cmd.env("GSK_RENDERER", r);
+        }
+        let out = cmd.output().expect("xvfb-run (bash scripts/setup.sh)");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let auto = info(&[], None);
+    assert!(auto.contains("renderer: cairo"), "{auto}");
+    assert!(
+        auto.contains("(software)") || auto.contains("no OpenGL"),
+        "{auto}"
+    );
+    let asked = info(&["--renderer", "gl"], None);
+    assert!(asked.contains("renderer: gl"), "{asked}");
+    let env = info(&[], Some("gl"));
+    assert!(env.contains("renderer: gl (GSK_RENDERER=gl)"), "{env}");
+}

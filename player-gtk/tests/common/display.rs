@@ -49,8 +49,29 @@ pub fn own_display(config_dir: &Path, what: &str) -> Option<ExitCode> {
         std::env::set_var("GDK_BACKEND", "x11");
         // The file chooser saves its settings: in memory, not to dconf.
         std::env::set_var("GSETTINGS_BACKEND", "memory");
+        // The renderer the player binary would take on this display (it
+        // decides before its window exists, which an in-process window
+        // cannot): cairo where OpenGL is software, as under Xvfb.
+        if std::env::var_os("GSK_RENDERER").is_none()
+            && let Some(renderer) = players_renderer()
+        {
+            std::env::set_var("GSK_RENDERER", renderer);
+        }
     }
     None
+}
+
+/// What `player-gtk --renderer-info` picks: `Some("cairo")`, `Some("gl")`,
+/// or `None` for GTK's own choice.
+fn players_renderer() -> Option<String> {
+    let out = Command::new(env!("CARGO_BIN_EXE_player-gtk"))
+        .arg("--renderer-info")
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find_map(|l| l.strip_prefix("renderer: "))?;
+    let name = line.split_whitespace().next()?;
+    matches!(name, "gl" | "ngl" | "cairo").then(|| name.to_owned())
 }
 
 /// Runs this binary again under `xvfb-run -a` with a private environment.
