@@ -60,10 +60,12 @@ impl Source {
         }
     }
 
-    /// As the address field and the recent list show it.
+    /// As the address field, the messages and the recent list show it: a
+    /// URL without its password, if it had one (the recent list is a plain
+    /// file; a URL opened from it again asks for the password).
     pub fn display(&self) -> String {
         match self {
-            Source::Rtsp(url) => url.clone(),
+            Source::Rtsp(url) => without_password(url),
             Source::File(path) => path.display().to_string(),
         }
     }
@@ -71,6 +73,20 @@ impl Source {
     pub fn is_rtsp(&self) -> bool {
         matches!(self, Source::Rtsp(_))
     }
+}
+
+/// `rtsp://user:secret@host/a` → `rtsp://user@host/a`; other URLs as they are.
+fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    let Some((userinfo, host)) = authority.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+    format!("{scheme}://{user}@{host}{path}")
 }
 
 /// User name and password for a server that answered 401.
@@ -556,6 +572,17 @@ mod tests {
         let uri = glib::filename_to_uri(&path, None).unwrap();
         assert_eq!(Source::parse(&uri).unwrap(), Source::File(path));
         assert!(Source::parse("http://h/a.Mjpeg").is_err());
+        let with_password = Source::parse("rtsp://cam:s3cr:et@h:8554/a.Mjpeg?x=1").unwrap();
+        assert_eq!(with_password.display(), "rtsp://cam@h:8554/a.Mjpeg?x=1");
+        assert_eq!(
+            with_password,
+            Source::Rtsp("rtsp://cam:s3cr:et@h:8554/a.Mjpeg?x=1".into()),
+            "the player still connects with the password"
+        );
+        assert_eq!(
+            Source::parse("rtsp://h/a@b.Mjpeg").unwrap().display(),
+            "rtsp://h/a@b.Mjpeg"
+        );
         assert!(Source::parse("/no/such/file.Mjpeg").is_err());
         assert!(Source::parse("").is_err());
     }

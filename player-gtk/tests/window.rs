@@ -62,6 +62,7 @@ const TESTS: &[&str] = &[
     "lost_connection_shows_error",
     "unauthorized_asks_for_credentials",
     "session_not_found_shows_error",
+    "password_in_url_used_not_shown",
     "keyboard_shortcuts",
     "progress_bar_click_and_drag",
     "recent_urls_remembered",
@@ -83,6 +84,7 @@ fn run_test<'a>(name: &str, env: &'a Env) -> TestFuture<'a> {
         "lost_connection_shows_error" => Box::pin(lost_connection(env)),
         "unauthorized_asks_for_credentials" => Box::pin(unauthorized(env)),
         "session_not_found_shows_error" => Box::pin(session_not_found(env)),
+        "password_in_url_used_not_shown" => Box::pin(password_in_url(env)),
         "keyboard_shortcuts" => Box::pin(keyboard(env)),
         "progress_bar_click_and_drag" => Box::pin(progress_bar_mouse(env)),
         "recent_urls_remembered" => Box::pin(recent(env)),
@@ -224,6 +226,19 @@ async fn expect_frames(win: &Window, more_than: u64) -> TestResult {
             win.status()
         )
     })
+}
+
+/// After a seek: the position lands in `range` (seconds) once the held
+/// target lets go, new frames come, and the stream still plays.
+async fn expect_seeked(win: &Window, what: &str, range: std::ops::Range<f64>) -> TestResult {
+    let before = win.status().position;
+    sleep(1200).await;
+    wait_for(what, 8, || range.contains(&position(win)))
+        .await
+        .map_err(|e| format!("{e}: position {before} → {}", win.status().position))?;
+    expect_frames(win, 6).await?;
+    check!(win.phase() == Phase::Playing, "still playing after {what}");
+    Ok(())
 }
 
 fn xdotool(args: &[&str]) -> TestResult {
@@ -392,19 +407,8 @@ async fn rtsp_state_machine(env: &Env) -> TestResult {
     expect_state(win, Phase::Playing, PLAYING, 10).await?;
     expect_frames(win, 12).await?;
 
-    let before = position(win);
     act_with(win, "win.seek-to", 12.0f64.to_variant());
-    sleep(1200).await;
-    wait_for("position after seek", 8, || {
-        (12.0..16.0).contains(&position(win))
-    })
-    .await
-    .map_err(|e| format!("{e}: position {} (was {before})", win.status().position))?;
-    expect_frames(win, 12).await?;
-    check!(
-        win.phase() == Phase::Playing,
-        "still playing after the seek"
-    );
+    expect_seeked(win, "the seek to 0:12", 12.0..16.0).await?;
 
     act(win, "win.stop");
     expect_state(win, Phase::Init, INIT, 10).await?;
@@ -835,6 +839,34 @@ async fn session_not_found(env: &Env) -> TestResult {
     wait_for("TEARDOWN", 5, || env.server.sessions() == 0).await
 }
 
+/// `rtsp://user:password@host/…` connects with them, but the password is
+/// neither shown in the window nor written to the recent list.
+async fn password_in_url(env: &Env) -> TestResult {
+    let win = &env.win;
+    let url = format!("rtsp://viewer:s3cret@{}/movie.Mjpeg", env.auth_proxy.addr);
+    act_with(win, "win.open-location", url.to_variant());
+    act(win, "win.play-pause");
+    expect_state(win, Phase::Playing, PLAYING, 15).await?;
+    expect_frames(win, 12).await?;
+    check!(!win.credentials_requested(), "no dialog: the URL had them");
+    let shown = format!("{:?} {:?}", win.address_text(), win.status());
+    check!(!shown.contains("s3cret"), "{shown}");
+    check!(
+        win.address_text() == format!("rtsp://viewer@{}/movie.Mjpeg", env.auth_proxy.addr),
+        "{}",
+        win.address_text()
+    );
+    let file = env.config_dir.join("mjpegrtsp").join("recent");
+    let recent = std::fs::read_to_string(&file).unwrap_or_default();
+    check!(
+        !recent.contains("s3cret") && recent.contains("rtsp://viewer@"),
+        "{recent}"
+    );
+    act(win, "win.stop");
+    expect_state(win, Phase::Init, INIT, 10).await?;
+    wait_for("TEARDOWN", 5, || env.server.sessions() == 0).await
+}
+
 /// Real key presses through the X server: Ctrl+L, typing an address, Enter,
 /// Space, →, ←, Escape.
 async fn keyboard(env: &Env) -> TestResult {
@@ -868,16 +900,10 @@ async fn keyboard(env: &Env) -> TestResult {
     sleep(500).await;
     let before = position(win);
     press("Right").await?;
-    sleep(1500).await;
-    wait_for("→ seeks 5 s on", 8, || position(win) >= before + 4.0)
-        .await
-        .map_err(|e| format!("{e}: {before} → {}", win.status().position))?;
+    expect_seeked(win, "→ (5 s on)", before + 4.0..before + 7.5).await?;
     let before = position(win);
     press("Left").await?;
-    sleep(1500).await;
-    wait_for("← seeks 5 s back", 8, || position(win) <= before - 2.0)
-        .await
-        .map_err(|e| format!("{e}: {before} → {}", win.status().position))?;
+    expect_seeked(win, "← (5 s back)", (before - 6.5).max(0.0)..before - 2.0).await?;
     press("Escape").await?;
     check!(
         win.phase() == Phase::Playing,
@@ -937,13 +963,7 @@ async fn progress_bar_mouse(env: &Env) -> TestResult {
     // 20 s movie: a click at three quarters is 0:15.
     let (px, py) = at(0.75);
     xdotool(&["mousemove", "--window", &id, &px, &py, "click", "1"])?;
-    sleep(1200).await;
-    wait_for("the click's position", 8, || {
-        (13.5..18.0).contains(&position(win))
-    })
-    .await
-    .map_err(|e| format!("{e}: position {}", win.status().position))?;
-    expect_frames(win, 6).await?;
+    expect_seeked(win, "the click at 0:15", 13.5..18.0).await?;
 
     // Drag from a quarter to a half: plays on from 0:10.
     let (ax, ay) = at(0.25);
@@ -956,17 +976,7 @@ async fn progress_bar_mouse(env: &Env) -> TestResult {
     xdotool(&["mousemove", "--window", &id, &bx, &by])?;
     sleep(100).await;
     xdotool(&["mouseup", "1"])?;
-    sleep(1200).await;
-    wait_for("the drag's position", 8, || {
-        (8.5..13.0).contains(&position(win))
-    })
-    .await
-    .map_err(|e| format!("{e}: position {}", win.status().position))?;
-    expect_frames(win, 6).await?;
-    check!(
-        win.phase() == Phase::Playing,
-        "still playing after the seeks"
-    );
+    expect_seeked(win, "the drag to 0:10", 8.5..13.0).await?;
     act(win, "win.stop");
     expect_state(win, Phase::Init, INIT, 10).await
 }
