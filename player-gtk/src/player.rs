@@ -65,7 +65,7 @@ impl Source {
     /// file; a URL opened from it again asks for the password).
     pub fn display(&self) -> String {
         match self {
-            Source::Rtsp(url) => without_password(url),
+            Source::Rtsp(url) => gstmjpegrtsp::client::without_password(url),
             Source::File(path) => path.display().to_string(),
         }
     }
@@ -73,20 +73,6 @@ impl Source {
     pub fn is_rtsp(&self) -> bool {
         matches!(self, Source::Rtsp(_))
     }
-}
-
-/// `rtsp://user:secret@host/a` → `rtsp://user@host/a`; other URLs as they are.
-fn without_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(authority_end);
-    let Some((userinfo, host)) = authority.rsplit_once('@') else {
-        return url.to_owned();
-    };
-    let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
-    format!("{scheme}://{user}@{host}{path}")
 }
 
 /// User name and password for a server that answered 401.

@@ -272,11 +272,18 @@ fn errors_name_the_server_and_the_status() {
         .local_addr()
         .unwrap();
     let out = run(
-        &format!("mjpegrtspsrc location=rtsp://{closed}/movie.Mjpeg timeout=3 ! appsink name=sink"),
+        &format!(
+            "mjpegrtspsrc location=rtsp://viewer:s3cret@{closed}/movie.Mjpeg timeout=3 ! appsink name=sink"
+        ),
         |_| {},
     );
     let err = out.error.expect("an error");
     assert!(err.contains(&closed.to_string()), "{err}");
+    // The URL's password is for the server, not for messages and logs.
+    assert!(
+        err.contains("rtsp://viewer@") && !err.contains("s3cret"),
+        "{err}"
+    );
 }
 
 /// The entropy-coded data of a JPEG: what follows its SOS segment.

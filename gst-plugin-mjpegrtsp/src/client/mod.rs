@@ -69,7 +69,7 @@ mod url;
 pub use auth::{Algorithm, DigestInput, digest_response};
 pub use error::Error;
 pub use jitter::{JitterBuffer, JitterStats, Pushed, Released};
-pub use url::{DEFAULT_PORT, RtspUrl};
+pub use url::{DEFAULT_PORT, RtspUrl, without_password};
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};

@@ -8,6 +8,22 @@ use crate::rtsp::uri::percent_decode;
 /// The default RTSP port (RFC 2326 §3.2).
 pub const DEFAULT_PORT: u16 = 554;
 
+/// `url` as it may be shown or logged: `scheme://user:secret@host/a`
+/// becomes `scheme://user@host/a`; a URL without a password is returned as
+/// it is.
+pub fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    let Some((userinfo, host)) = authority.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+    format!("{scheme}://{user}@{host}{path}")
+}
+
 /// A parsed RTSP URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RtspUrl {
@@ -29,7 +45,7 @@ impl RtspUrl {
     /// Parses `url`. Only the `rtsp` scheme is accepted.
     pub fn parse(url: &str) -> Result<Self, Error> {
         let invalid = |reason: &str| Error::InvalidUrl {
-            url: url.to_owned(),
+            url: without_password(url),
             reason: reason.to_owned(),
         };
         let trimmed = url.trim();
@@ -177,5 +193,20 @@ mod tests {
         }
         let u = RtspUrl::parse("rtsp://h").unwrap();
         assert_eq!(u.path, "/");
+    }
+
+    #[test]
+    fn passwords_are_not_shown() {
+        assert_eq!(
+            without_password("rtsp://cam:s3cr:et@h:8554/a.Mjpeg?x=1"),
+            "rtsp://cam@h:8554/a.Mjpeg?x=1"
+        );
+        assert_eq!(without_password("rtsp://cam@h/a"), "rtsp://cam@h/a");
+        assert_eq!(without_password("rtsp://h/a@b.Mjpeg"), "rtsp://h/a@b.Mjpeg");
+        assert_eq!(without_password("not a url"), "not a url");
+        let err = RtspUrl::parse("http://cam:s3cret@h/a")
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("s3cret"), "{err}");
     }
 }

@@ -425,14 +425,22 @@ impl BaseSrcImpl for MjpegRtspSrc {
                 session.setup().await?;
                 Ok::<_, crate::client::Error>(session)
             })
-            .map_err(|e| rtsp_error(&format!("Opening {location}"), &e))?;
+            .map_err(|e| {
+                let shown = crate::client::without_password(&location);
+                rtsp_error(&format!("Opening {shown}"), &e)
+            })?;
         let events = session.events();
         *self.duration.lock().unwrap() = session
             .duration()
             .map(|d| gst::ClockTime::from_nseconds(d.as_nanos() as u64));
         *self.framerate.lock().unwrap() =
             session.framerate().map(|(n, d)| gst::Fraction::new(n, d));
-        gst::info!(CAT, imp = self, "set up {location}: {session:?}");
+        gst::info!(
+            CAT,
+            imp = self,
+            "set up {}: {session:?}",
+            crate::client::without_password(&location)
+        );
         *self.events.lock().unwrap() = events;
         *self.handle.lock().unwrap() = Some(runtime.handle().clone());
         *self.caps.lock().unwrap() = None;
