@@ -54,6 +54,7 @@ const TESTS: &[&str] = &[
     "rtsp_setup_play_pause_play_seek_stop",
     "rtsp_end_of_stream_then_play_again",
     "file_setup_play_seek_stop",
+    "damaged_files",
     "drag_and_drop_opens_file_and_url",
     "file_chooser_opens_file",
     "server_not_running_shows_error",
@@ -76,6 +77,7 @@ fn run_test<'a>(name: &str, env: &'a Env) -> TestFuture<'a> {
         "rtsp_setup_play_pause_play_seek_stop" => Box::pin(rtsp_state_machine(env)),
         "rtsp_end_of_stream_then_play_again" => Box::pin(rtsp_end_of_stream(env)),
         "file_setup_play_seek_stop" => Box::pin(file_playback(env)),
+        "damaged_files" => Box::pin(damaged_files(env)),
         "drag_and_drop_opens_file_and_url" => Box::pin(drag_and_drop(env)),
         "file_chooser_opens_file" => Box::pin(file_chooser(env)),
         "server_not_running_shows_error" => Box::pin(server_not_running(env)),
@@ -492,6 +494,61 @@ async fn file_playback(env: &Env) -> TestResult {
     expect_frames(win, 12).await?;
     act(win, "win.pause");
     expect_state(win, Phase::Ready, READY, 10).await?;
+    act(win, "win.stop");
+    expect_state(win, Phase::Init, INIT, 10).await
+}
+
+/// A file that is not `.Mjpeg` is refused with a message; one cut off in
+/// the middle of a frame plays its whole frames and ends.
+async fn damaged_files(env: &Env) -> TestResult {
+    let win = &env.win;
+    let garbage = env.config_dir.join("garbage.Mjpeg");
+    std::fs::write(
+        &garbage,
+        b"this is not a length-prefixed MJPEG file at all\n".repeat(50),
+    )
+    .map_err(|e| e.to_string())?;
+    act_with(
+        win,
+        "win.open-location",
+        garbage.to_string_lossy().to_variant(),
+    );
+    act(win, "win.setup");
+    wait_for("an error message", 15, || win.error_message().is_some()).await?;
+    expect_state(win, Phase::Init, INIT, 5).await?;
+    let message = win.error_message().unwrap_or_default();
+    eprintln!("    shown: {message}");
+    check!(
+        message.contains("garbage.Mjpeg") && message.contains(".Mjpeg frame"),
+        "{message}"
+    );
+
+    // The first 30 frames and half of the 31st.
+    let movie = std::fs::read(env.media.join("movie.Mjpeg")).map_err(|e| e.to_string())?;
+    let mut end = 0;
+    for _ in 0..30 {
+        let len: usize = std::str::from_utf8(&movie[end..end + 5])
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .ok_or("the test movie's length prefix")?;
+        end += 5 + len;
+    }
+    let cut = env.config_dir.join("cut.Mjpeg");
+    std::fs::write(&cut, &movie[..end + 2000]).map_err(|e| e.to_string())?;
+    act_with(win, "win.open-location", cut.to_string_lossy().to_variant());
+    act(win, "win.play-pause");
+    wait_for("the end of the cut file", 15, || {
+        win.status().message == "End of stream"
+    })
+    .await
+    .map_err(|e| format!("{e}: {:?} {:?}", win.status(), win.error_message()))?;
+    sleep(400).await; // the status bar's next refresh
+    check!(
+        frames(win) == 30,
+        "the 30 whole frames were shown, not the cut one: {}",
+        win.status().frame
+    );
+    check!(win.error_message().is_none(), "{:?}", win.error_message());
     act(win, "win.stop");
     expect_state(win, Phase::Init, INIT, 10).await
 }

@@ -494,7 +494,7 @@ impl Window {
                 // The first error of an attempt says why; later ones (such
                 // as "state change failed") only follow from it.
                 if !imp.error_shown.replace(true) {
-                    self.show_error(&message, true);
+                    self.show_error(&self.about_source(&message), true);
                 }
                 imp.play_after_setup.set(false);
                 if imp.busy.get().is_none()
@@ -846,6 +846,22 @@ impl Window {
             }
         } else {
             imp.last_progress.set(None);
+        }
+    }
+
+    /// `message`, naming the file it is about when it does not already (the
+    /// network source's messages name their URL themselves).
+    fn about_source(&self, message: &str) -> String {
+        match self.imp().source.borrow().as_ref() {
+            Some(Source::File(path)) => {
+                let shown = path.display().to_string();
+                if message.contains(&shown) {
+                    message.to_owned()
+                } else {
+                    format!("{shown}: {message}")
+                }
+            }
+            _ => message.to_owned(),
         }
     }
 
