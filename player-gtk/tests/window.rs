@@ -53,6 +53,8 @@ const TESTS: &[&str] = &[
     "layout_and_tooltips",
     "rtsp_setup_play_pause_play_seek_stop",
     "rtsp_end_of_stream_then_play_again",
+    "classic_seed_server",
+    "gst_rtsp_server",
     "file_setup_play_seek_stop",
     "damaged_files",
     "drag_and_drop_opens_file_and_url",
@@ -76,6 +78,8 @@ fn run_test<'a>(name: &str, env: &'a Env) -> TestFuture<'a> {
         "layout_and_tooltips" => Box::pin(layout(env)),
         "rtsp_setup_play_pause_play_seek_stop" => Box::pin(rtsp_state_machine(env)),
         "rtsp_end_of_stream_then_play_again" => Box::pin(rtsp_end_of_stream(env)),
+        "classic_seed_server" => Box::pin(classic_seed_server(env)),
+        "gst_rtsp_server" => Box::pin(gst_rtsp_server(env)),
         "file_setup_play_seek_stop" => Box::pin(file_playback(env)),
         "damaged_files" => Box::pin(damaged_files(env)),
         "drag_and_drop_opens_file_and_url" => Box::pin(drag_and_drop(env)),
@@ -459,6 +463,141 @@ async fn rtsp_end_of_stream(env: &Env) -> TestResult {
     act(win, "win.stop");
     expect_state(win, Phase::Init, INIT, 10).await?;
     wait_for("TEARDOWN", 5, || env.server.sessions() == 0).await
+}
+
+/// A peer server from `tests/peers/` in its own process while the value
+/// lives: the seed-style classic server or gst-rtsp-server.
+struct PeerServer {
+    child: std::process::Child,
+    url: String,
+}
+
+impl PeerServer {
+    /// `classic_server.py` with the seed's bugs, serving `media`.
+    fn classic(media: &std::path::Path) -> Result<PeerServer, String> {
+        let (child, port) = Self::start("classic_server.py", &["--seed-bugs"], media)?;
+        let url = format!("rtsp://127.0.0.1:{port}/movie.Mjpeg");
+        Ok(PeerServer { child, url })
+    }
+
+    /// `gst_rtsp_server.py`: gst-rtsp-server sending `media` as RFC 2435.
+    fn gst(media: &std::path::Path) -> Result<PeerServer, String> {
+        let (child, url) = Self::start("gst_rtsp_server.py", &[], media)?;
+        Ok(PeerServer { child, url })
+    }
+
+    /// Starts `tests/peers/SCRIPT ARGS --port 0 --media MEDIA` and returns
+    /// it with what its `READY …` line says.
+    fn start(
+        script: &str,
+        args: &[&str],
+        media: &std::path::Path,
+    ) -> Result<(std::process::Child, String), String> {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/peers")
+            .join(script);
+        let mut child = Command::new("python3")
+            .arg(path)
+            .args(args)
+            .args(["--port", "0", "--media"])
+            .arg(media)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("python3 {script}: {e}"))?;
+        let mut line = String::new();
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let read = BufReader::new(stdout).read_line(&mut line);
+        match (read, line.trim().strip_prefix("READY ")) {
+            (Ok(_), Some(ready)) => Ok((child, ready.to_owned())),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Err(format!("{script} did not start: {line:?}"))
+            }
+        }
+    }
+}
+
+impl Drop for PeerServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The seed's own dialect (bare-LF replies, no DESCRIBE, one JPEG per
+/// datagram), from a server with the seed's bugs: the player finds the
+/// dialect by itself and follows SETUP → PLAY → PAUSE → PLAY → STOP; the
+/// stream has no duration, so it shows LIVE and does not seek.
+async fn classic_seed_server(env: &Env) -> TestResult {
+    let win = &env.win;
+    let server = PeerServer::classic(&env.media.join("movie.Mjpeg"))?;
+    act_with(win, "win.open-location", server.url.to_variant());
+    act(win, "win.setup");
+    expect_state(win, Phase::Ready, READY, 15).await?;
+    check!(
+        win.status().duration == "LIVE" && !win.can_seek(),
+        "no duration, no seeking: {:?}",
+        win.status()
+    );
+    act(win, "win.play");
+    expect_state(win, Phase::Playing, PLAYING, 10).await?;
+    expect_frames(win, 24).await?;
+    check!(
+        win.video_size() == Some((640, 480)),
+        "video size {:?}",
+        win.video_size()
+    );
+    act(win, "win.pause");
+    expect_state(win, Phase::Ready, READY, 10).await?;
+    act(win, "win.play");
+    expect_state(win, Phase::Playing, PLAYING, 10).await?;
+    expect_frames(win, 12).await?;
+    act(win, "win.stop");
+    expect_state(win, Phase::Init, INIT, 10).await?;
+    check!(
+        win.error_message().is_none(),
+        "no error: {:?}",
+        win.error_message()
+    );
+    drop(server);
+    Ok(())
+}
+
+/// gst-rtsp-server, the reference standard server (RFC 2435 payload, its
+/// own SDP): SETUP → PLAY → PAUSE → STOP.
+async fn gst_rtsp_server(env: &Env) -> TestResult {
+    let win = &env.win;
+    let server = PeerServer::gst(&env.media.join("movie.Mjpeg"))?;
+    act_with(win, "win.open-location", server.url.to_variant());
+    act(win, "win.setup");
+    expect_state(win, Phase::Ready, READY, 15).await?;
+    act(win, "win.play");
+    expect_state(win, Phase::Playing, PLAYING, 10).await?;
+    expect_frames(win, 24).await?;
+    check!(
+        win.video_size() == Some((640, 480)),
+        "video size {:?}",
+        win.video_size()
+    );
+    // It announces `a=range:npt=0-` for this clip: no duration to seek in.
+    check!(
+        win.status().duration == "LIVE" && !win.can_seek(),
+        "{:?}",
+        win.status()
+    );
+    act(win, "win.pause");
+    expect_state(win, Phase::Ready, READY, 10).await?;
+    act(win, "win.stop");
+    expect_state(win, Phase::Init, INIT, 10).await?;
+    check!(
+        win.error_message().is_none(),
+        "no error: {:?}",
+        win.error_message()
+    );
+    drop(server);
+    Ok(())
 }
 
 /// A local file: SETUP prerolls it, then the same buttons.
