@@ -485,6 +485,14 @@ fn worker(jobs: mpsc::Receiver<Job>, events: async_channel::Sender<ToMain>, seek
                 request,
             } => {
                 let result = run_request(&pipeline, request);
+                if request == Request::Stop
+                    && let Some(bus) = pipeline.bus()
+                {
+                    // The pipeline is done with. Its bus keeps messages (no
+                    // auto-flush, see `build_pipeline`), and they hold
+                    // references to the pipeline: drop them, or it lives on.
+                    bus.set_flushing(true);
+                }
                 let _ = events
                     .send_blocking(ToMain::Event(generation, Event::Done { request, result }));
                 let _ = events.send_blocking(ToMain::Release(pipeline));

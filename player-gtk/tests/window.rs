@@ -68,6 +68,7 @@ const TESTS: &[&str] = &[
     "password_in_url_used_not_shown",
     "keyboard_shortcuts",
     "progress_bar_click_and_drag",
+    "sessions_leave_nothing_behind",
     "recent_urls_remembered",
     "fullscreen_keys",
     "close_sends_teardown",
@@ -93,6 +94,7 @@ fn run_test<'a>(name: &str, env: &'a Env) -> TestFuture<'a> {
         "password_in_url_used_not_shown" => Box::pin(password_in_url(env)),
         "keyboard_shortcuts" => Box::pin(keyboard(env)),
         "progress_bar_click_and_drag" => Box::pin(progress_bar_mouse(env)),
+        "sessions_leave_nothing_behind" => Box::pin(no_leaks(env)),
         "recent_urls_remembered" => Box::pin(recent(env)),
         "fullscreen_keys" => Box::pin(fullscreen(env)),
         "close_sends_teardown" => Box::pin(close_sends_teardown(env)),
@@ -1175,6 +1177,53 @@ async fn progress_bar_mouse(env: &Env) -> TestResult {
     expect_seeked(win, "the drag to 0:10", 8.5..13.0).await?;
     act(win, "win.stop");
     expect_state(win, Phase::Init, INIT, 10).await
+}
+
+/// Open files and threads of this process.
+fn process_resources() -> (usize, usize) {
+    let count = |dir: &str| std::fs::read_dir(dir).map_or(0, |d| d.count());
+    (count("/proc/self/fd"), count("/proc/self/task"))
+}
+
+/// Session after session (SETUP, PLAY, STOP) leaves no socket, file or
+/// thread behind, here or on the server.
+async fn no_leaks(env: &Env) -> TestResult {
+    let win = &env.win;
+    let cycle = || async {
+        act_with(
+            win,
+            "win.open-location",
+            env.url("movie.Mjpeg").to_variant(),
+        );
+        act(win, "win.play-pause");
+        expect_state(win, Phase::Playing, PLAYING, 15).await?;
+        expect_frames(win, 6).await?;
+        act(win, "win.stop");
+        expect_state(win, Phase::Init, INIT, 10).await?;
+        wait_for("TEARDOWN", 5, || env.server.sessions() == 0).await
+    };
+    cycle().await?; // GStreamer and GTK make some things once, on first use
+    sleep(500).await;
+    let before = process_resources();
+    for _ in 0..8 {
+        cycle().await?;
+    }
+    let mut after = process_resources();
+    wait_for("the old pipelines to go", 5, || {
+        after = process_resources();
+        after.0 <= before.0 + 2 && after.1 <= before.1 + 2
+    })
+    .await
+    .map_err(|e| {
+        let fds: Vec<String> = std::fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .flatten()
+            .map(|f| format!("{:?}", std::fs::read_link(f.path())))
+            .collect();
+        format!("{e}: (fds, threads) {before:?} → {after:?}; open now: {fds:?}")
+    })?;
+    eprintln!("    (fds, threads) {before:?} → {after:?} after 8 sessions");
+    Ok(())
 }
 
 async fn recent(env: &Env) -> TestResult {
