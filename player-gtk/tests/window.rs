@@ -249,6 +249,18 @@ async fn expect_seeked(win: &Window, what: &str, range: std::ops::Range<f64>) ->
     Ok(())
 }
 
+/// Waits for an error message over the video, with the player back in INIT
+/// (SETUP enabled, for another try); returns the message.
+async fn expect_error(win: &Window, what: &str, secs: u64) -> Result<String, String> {
+    wait_for(what, secs, || win.error_message().is_some())
+        .await
+        .map_err(|e| format!("{e}: {:?}", win.status()))?;
+    expect_state(win, Phase::Init, INIT, 10).await?;
+    let message = win.error_message().unwrap_or_default();
+    eprintln!("    shown: {message}");
+    Ok(message)
+}
+
 fn xdotool(args: &[&str]) -> TestResult {
     let out = Command::new("xdotool")
         .args(args)
@@ -630,10 +642,7 @@ async fn damaged_files(env: &Env) -> TestResult {
         garbage.to_string_lossy().to_variant(),
     );
     act(win, "win.setup");
-    wait_for("an error message", 15, || win.error_message().is_some()).await?;
-    expect_state(win, Phase::Init, INIT, 5).await?;
-    let message = win.error_message().unwrap_or_default();
-    eprintln!("    shown: {message}");
+    let message = expect_error(win, "an error message", 15).await?;
     check!(
         message.contains("garbage.Mjpeg") && message.contains(".Mjpeg frame"),
         "{message}"
@@ -792,10 +801,7 @@ async fn server_not_running(env: &Env) -> TestResult {
         format!("rtsp://127.0.0.1:{port}/movie.Mjpeg").to_variant(),
     );
     act(win, "win.setup");
-    wait_for("an error message", 15, || win.error_message().is_some()).await?;
-    expect_state(win, Phase::Init, INIT, 5).await?;
-    let message = win.error_message().unwrap_or_default();
-    eprintln!("    shown: {message}");
+    let message = expect_error(win, "an error message", 15).await?;
     check!(
         message.contains(&port.to_string()),
         "the message names the server: {message}"
@@ -819,10 +825,7 @@ async fn not_found(env: &Env) -> TestResult {
         "opening clears the old message"
     );
     act(win, "win.setup");
-    wait_for("an error message", 15, || win.error_message().is_some()).await?;
-    expect_state(win, Phase::Init, INIT, 5).await?;
-    let message = win.error_message().unwrap_or_default();
-    eprintln!("    shown: {message}");
+    let message = expect_error(win, "an error message", 15).await?;
     check!(message.contains("404"), "{message}");
     Ok(())
 }
@@ -861,10 +864,7 @@ async fn silent_server(env: &Env) -> TestResult {
         win.controls() == Controls::default(),
         "no button while SETUP waits"
     );
-    wait_for("a timeout message", 16, || win.error_message().is_some()).await?;
-    expect_state(win, Phase::Init, INIT, 5).await?;
-    let message = win.error_message().unwrap_or_default();
-    eprintln!("    shown: {message}");
+    let message = expect_error(win, "a timeout message", 16).await?;
     check!(message.to_lowercase().contains("time"), "{message}");
     drop(held);
     Ok(())
@@ -885,14 +885,7 @@ async fn lost_connection(env: &Env) -> TestResult {
     expect_state(win, Phase::Playing, PLAYING, 10).await?;
     expect_frames(win, 12).await?;
     drop(server);
-    wait_for("a message about the lost stream", 15, || {
-        win.error_message().is_some()
-    })
-    .await
-    .map_err(|e| format!("{e}: {:?}", win.status()))?;
-    expect_state(win, Phase::Init, INIT, 10).await?;
-    let message = win.error_message().unwrap_or_default();
-    eprintln!("    shown: {message}");
+    let message = expect_error(win, "a message about the lost stream", 15).await?;
     check!(message.contains("stopped at"), "{message}");
     // Retry reconnects (and fails: nobody listens now), without hanging.
     act(win, "win.retry");
@@ -975,14 +968,7 @@ async fn session_not_found(env: &Env) -> TestResult {
     expect_state(win, Phase::Ready, READY, 15).await?;
     forget.store(true, Ordering::SeqCst);
     act(win, "win.play");
-    wait_for("a message about the lost session", 15, || {
-        win.error_message().is_some()
-    })
-    .await
-    .map_err(|e| format!("{e}: {:?}", win.status()))?;
-    expect_state(win, Phase::Init, INIT, 10).await?;
-    let message = win.error_message().unwrap_or_default();
-    eprintln!("    shown: {message}");
+    let message = expect_error(win, "a message about the lost session", 15).await?;
     check!(
         message.contains("454") && message.contains("set up a new one"),
         "{message}"
