@@ -261,6 +261,13 @@ async fn expect_error(win: &Window, what: &str, secs: u64) -> Result<String, Str
     Ok(message)
 }
 
+/// Opens `url` and presses Space (SETUP, then PLAY): playing.
+async fn open_and_play(win: &Window, url: &str) -> TestResult {
+    act_with(win, "win.open-location", url.to_variant());
+    act(win, "win.play-pause");
+    expect_state(win, Phase::Playing, PLAYING, 15).await
+}
+
 fn xdotool(args: &[&str]) -> TestResult {
     let out = Command::new("xdotool")
         .args(args)
@@ -1003,9 +1010,7 @@ async fn session_not_found(env: &Env) -> TestResult {
 async fn password_in_url(env: &Env) -> TestResult {
     let win = &env.win;
     let url = format!("rtsp://viewer:s3cret@{}/movie.Mjpeg", env.auth_proxy.addr);
-    act_with(win, "win.open-location", url.to_variant());
-    act(win, "win.play-pause");
-    expect_state(win, Phase::Playing, PLAYING, 15).await?;
+    open_and_play(win, &url).await?;
     expect_frames(win, 12).await?;
     check!(!win.credentials_requested(), "no dialog: the URL had them");
     let shown = format!("{:?} {:?}", win.address_text(), win.status());
@@ -1101,13 +1106,7 @@ async fn progress_bar_mouse(env: &Env) -> TestResult {
     }
     let win = &env.win;
     win.present();
-    act_with(
-        win,
-        "win.open-location",
-        env.url("movie.Mjpeg").to_variant(),
-    );
-    act(win, "win.play-pause");
-    expect_state(win, Phase::Playing, PLAYING, 15).await?;
+    open_and_play(win, &env.url("movie.Mjpeg")).await?;
     expect_frames(win, 6).await?;
     let id = window_id()?;
     let (x, y, w, h) = win
@@ -1151,13 +1150,7 @@ fn process_resources() -> (usize, usize) {
 async fn no_leaks(env: &Env) -> TestResult {
     let win = &env.win;
     let cycle = || async {
-        act_with(
-            win,
-            "win.open-location",
-            env.url("movie.Mjpeg").to_variant(),
-        );
-        act(win, "win.play-pause");
-        expect_state(win, Phase::Playing, PLAYING, 15).await?;
+        open_and_play(win, &env.url("movie.Mjpeg")).await?;
         expect_frames(win, 6).await?;
         act(win, "win.stop");
         expect_state(win, Phase::Init, INIT, 10).await?;
@@ -1255,13 +1248,7 @@ async fn fullscreen(env: &Env) -> TestResult {
     .await?;
     sleep(300).await; // and to take the window over
     win.present();
-    act_with(
-        win,
-        "win.open-location",
-        env.url("movie.Mjpeg").to_variant(),
-    );
-    act(win, "win.play-pause");
-    expect_state(win, Phase::Playing, PLAYING, 15).await?;
+    open_and_play(win, &env.url("movie.Mjpeg")).await?;
     let (width, height, _) = win.video_area();
     let chrome = |win: &Window| {
         win.titlebar().is_some_and(|t| t.is_visible()) && win.controls() != Controls::default()
