@@ -52,12 +52,13 @@ fn choose_renderer(args: &Args) -> Option<glib::ExitCode> {
         eprintln!("player-gtk: cannot open a display: {e}");
         return Some(glib::ExitCode::FAILURE);
     }
+    let gl = renderer::gl_renderer();
     let (choice, why) = match &preset {
         Some(r) => (Some(r.as_str()), format!("GSK_RENDERER={r}")),
-        None => renderer::automatic_choice(),
+        None => renderer::automatic_choice(&gl),
     };
     if args.renderer_info {
-        match renderer::gl_renderer() {
+        match gl {
             Ok(gl) => println!(
                 "OpenGL: {gl}{}",
                 if renderer::is_software(&gl) {

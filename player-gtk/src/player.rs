@@ -334,9 +334,7 @@ impl Player {
         // A live source's frames carry their arrival time; the segment maps
         // that to the place in the movie (it starts at the last seek's
         // target).
-        let sample = l.sink.property::<Option<gst::Sample>>("last-sample")?;
-        let pts = sample.buffer()?.pts()?;
-        let segment = sample.segment()?.downcast_ref::<gst::ClockTime>()?;
+        let (pts, segment) = last_frame(&l.sink)?;
         segment.to_stream_time(pts)
     }
 
@@ -360,10 +358,7 @@ impl Player {
     /// taken: for a live stream, when it arrived; for a file, when it is due.
     pub fn frame_running_time(&self) -> Option<gst::ClockTime> {
         let loaded = self.loaded.borrow();
-        let l = loaded.as_ref()?;
-        let sample = l.sink.property::<Option<gst::Sample>>("last-sample")?;
-        let pts = sample.buffer()?.pts()?;
-        let segment = sample.segment()?.downcast_ref::<gst::ClockTime>()?;
+        let (pts, segment) = last_frame(&loaded.as_ref()?.sink)?;
         segment.to_running_time(pts)
     }
 
@@ -380,6 +375,16 @@ impl Drop for Player {
     fn drop(&mut self) {
         self.unload();
     }
+}
+
+/// The timestamp and segment of the frame `sink` has last taken.
+fn last_frame(
+    sink: &gst::Element,
+) -> Option<(gst::ClockTime, gst::FormattedSegment<gst::ClockTime>)> {
+    let sample = sink.property::<Option<gst::Sample>>("last-sample")?;
+    let pts = sample.buffer()?.pts()?;
+    let segment = sample.segment()?.downcast_ref::<gst::ClockTime>()?.clone();
+    Some((pts, segment))
 }
 
 /// `mjpegrtspsrc ! jpegdec ! videoconvert ! gtk4paintablesink`, or

@@ -58,12 +58,13 @@ pub fn is_software(renderer: &str) -> bool {
     .any(|s| r.contains(s))
 }
 
-/// The renderer the player picks when the user did not: `Some("cairo")`
-/// for software OpenGL or none at all, `None` to leave it to GTK. The
-/// second value says why, for `--renderer-info` and the debug log.
-pub fn automatic_choice() -> (Option<&'static str>, String) {
-    match gl_renderer() {
-        Ok(r) if is_software(&r) => (
+/// The renderer the player picks when the user did not, given what
+/// [`gl_renderer`] found: `Some("cairo")` for software OpenGL or none at
+/// all, `None` to leave it to GTK. The second value says why, for
+/// `--renderer-info` and the debug log.
+pub fn automatic_choice(gl: &Result<String, String>) -> (Option<&'static str>, String) {
+    match gl {
+        Ok(r) if is_software(r) => (
             Some("cairo"),
             format!("OpenGL renderer {r:?} runs on the CPU: drawing with cairo"),
         ),
