@@ -54,6 +54,7 @@ const TESTS: &[&str] = &[
     "rtsp_setup_play_pause_play_seek_stop",
     "rtsp_end_of_stream_then_play_again",
     "classic_seed_server",
+    "lossy_network_counted_not_shown",
     "gst_rtsp_server",
     "file_setup_play_seek_stop",
     "damaged_files",
@@ -80,6 +81,7 @@ fn run_test<'a>(name: &str, env: &'a Env) -> TestFuture<'a> {
         "rtsp_setup_play_pause_play_seek_stop" => Box::pin(rtsp_state_machine(env)),
         "rtsp_end_of_stream_then_play_again" => Box::pin(rtsp_end_of_stream(env)),
         "classic_seed_server" => Box::pin(classic_seed_server(env)),
+        "lossy_network_counted_not_shown" => Box::pin(lossy_network(env)),
         "gst_rtsp_server" => Box::pin(gst_rtsp_server(env)),
         "file_setup_play_seek_stop" => Box::pin(file_playback(env)),
         "damaged_files" => Box::pin(damaged_files(env)),
@@ -545,6 +547,77 @@ impl Drop for PeerServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Packets dropped, duplicated and reordered on the way (a seeded proxy that
+/// logs what it did): the status bar counts every lost packet and every
+/// frame that lost one, and only the whole frames are shown.
+async fn lossy_network(env: &Env) -> TestResult {
+    use mjpegrtsp_tests::{Fate, Impairer, Impairments, RtspProxy};
+    const FRAMES: u64 = 120;
+    let win = &env.win;
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    std::fs::write(
+        dir.path().join("movie.Mjpeg"),
+        encoded_movie(FRAMES as u32, 640, 480, 75, "ball"),
+    )
+    .map_err(|e| e.to_string())?;
+    let mut config = gstmjpegrtsp::server::ServerConfig::new(dir.path());
+    config.mtu = 400; // a dozen packets a frame
+    let server = TestServer::start_with(config);
+    let (impairer, log) = Impairer::new(Impairments {
+        seed: 0x5EED_0000_0000_0005,
+        drop_per_mille: 30,
+        duplicate_per_mille: 20,
+        reorder_per_mille: 20,
+        // The last two seconds are clean: a statistics message (one a
+        // second) reports the whole damage before the end.
+        frames: 1..FRAMES - 48,
+        forward_frames: None,
+        reorder_max_hold: Duration::from_millis(5),
+    });
+    let proxy = RtspProxy::start(server.addr, impairer);
+    open_and_play(win, &proxy.url("movie.Mjpeg")).await?;
+    wait_for("the end of the stream", 20, || {
+        win.status().message == "End of stream"
+    })
+    .await
+    .map_err(|e| format!("{e}: {:?} {:?}", win.status(), win.error_message()))?;
+    sleep(400).await; // the status bar's next refresh
+    let (lost, damaged) = {
+        let log = log.lock().unwrap();
+        let dropped: Vec<u64> = log
+            .packets
+            .iter()
+            .filter(|p| p.fate == Fate::Dropped)
+            .map(|p| p.frame)
+            .collect();
+        let mut frames = dropped.clone();
+        frames.dedup();
+        (dropped.len() as u64, frames.len() as u64)
+    };
+    let s = win.status();
+    eprintln!(
+        "    proxy dropped {lost} packets in {damaged} frames; shown: {} | {} | {}",
+        s.frame, s.loss, s.dropped
+    );
+    check!(lost > 0, "the proxy dropped something");
+    check!(s.loss == format!("Loss {lost}"), "{} vs {lost}", s.loss);
+    check!(
+        s.dropped == format!("Dropped {damaged}"),
+        "{} vs {damaged}",
+        s.dropped
+    );
+    check!(
+        frames(win) == FRAMES - damaged,
+        "only whole frames shown: {} of {FRAMES}, {damaged} damaged",
+        s.frame
+    );
+    check!(win.error_message().is_none(), "{:?}", win.error_message());
+    act(win, "win.stop");
+    expect_state(win, Phase::Init, INIT, 10).await?;
+    drop(proxy);
+    Ok(())
 }
 
 /// The seed's own dialect (bare-LF replies, no DESCRIBE, one JPEG per
