@@ -49,7 +49,9 @@ fn choose_renderer(args: &Args) -> Option<glib::ExitCode> {
         return None;
     }
     if let Err(e) = gtk::init() {
-        eprintln!("player-gtk: cannot open a display: {e}");
+        eprintln!(
+            "player-gtk: cannot open a display ({e}): it needs a desktop session (DISPLAY or WAYLAND_DISPLAY set), or xvfb-run"
+        );
         return Some(glib::ExitCode::FAILURE);
     }
     let gl = renderer::gl_renderer();
