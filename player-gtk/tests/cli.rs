@@ -2,7 +2,7 @@
 //! command line with `--play`, ended by SIGTERM (which must still send
 //! TEARDOWN). The window runs under `xvfb-run`.
 
-use mjpegrtsp_tests::{TestServer, encoded_movie};
+use mjpegrtsp_tests::{TestServer, movie_dir};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -36,12 +36,7 @@ fn plays_a_url_from_the_command_line_and_tears_down_on_sigterm() {
     if Command::new("xvfb-run").arg("--help").output().is_err() {
         panic!("xvfb-run is missing: run bash scripts/setup.sh");
     }
-    let media = tempfile::tempdir().unwrap();
-    std::fs::write(
-        media.path().join("movie.Mjpeg"),
-        encoded_movie(240, 320, 240, 70, "ball"),
-    )
-    .unwrap();
+    let media = movie_dir(240, 320, 240, 70, "ball");
     let server = TestServer::start(media.path(), true);
     let config = tempfile::tempdir().unwrap();
     let pid_file = config.path().join("pid");

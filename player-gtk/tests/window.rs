@@ -12,7 +12,7 @@
 mod display;
 
 use gtk::prelude::*;
-use mjpegrtsp_tests::{TestServer, encoded_movie};
+use mjpegrtsp_tests::{TestServer, movie_dir};
 use player_gtk::application;
 use player_gtk::state::{Controls, Phase};
 use player_gtk::window::Window;
@@ -556,12 +556,7 @@ async fn lossy_network(env: &Env) -> TestResult {
     use mjpegrtsp_tests::{Fate, Impairer, Impairments, RtspProxy};
     const FRAMES: u64 = 120;
     let win = &env.win;
-    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    std::fs::write(
-        dir.path().join("movie.Mjpeg"),
-        encoded_movie(FRAMES as u32, 640, 480, 75, "ball"),
-    )
-    .map_err(|e| e.to_string())?;
+    let dir = movie_dir(FRAMES as u32, 640, 480, 75, "ball");
     let mut config = gstmjpegrtsp::server::ServerConfig::new(dir.path());
     config.mtu = 400; // a dozen packets a frame
     let server = TestServer::start_with(config);
@@ -1590,12 +1585,7 @@ fn main() -> ExitCode {
         PathBuf::from(std::env::var_os("XDG_CONFIG_HOME").expect("set above or by the parent"));
 
     application::init_gstreamer().expect("GStreamer");
-    let media = tempfile::tempdir().unwrap();
-    std::fs::write(
-        media.path().join("movie.Mjpeg"),
-        encoded_movie(480, 640, 480, 75, "ball"),
-    )
-    .unwrap();
+    let media = movie_dir(480, 640, 480, 75, "ball");
     let server = TestServer::start(media.path(), false);
     let auth_proxy = Proxy::with_auth(server.addr);
     let keys = Command::new("xdotool")

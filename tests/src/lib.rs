@@ -205,6 +205,18 @@ pub fn seek(
     res.expect("preroll after seek");
 }
 
+/// A temporary directory holding `movie.Mjpeg`, made by [`encoded_movie`]
+/// with these arguments: what a test server serves.
+pub fn movie_dir(frames: u32, w: u32, h: u32, quality: u32, pattern: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    std::fs::write(
+        dir.path().join("movie.Mjpeg"),
+        encoded_movie(frames, w, h, quality, pattern),
+    )
+    .expect("write movie.Mjpeg");
+    dir
+}
+
 /// Encodes `frames` frames of `videotestsrc` (pattern `pattern`, moving ball
 /// by default) at `w`×`h` with `jpegenc quality=q`, as `.Mjpeg` bytes made by
 /// `lengthmjpegmux`. Real, decodable JPEGs.

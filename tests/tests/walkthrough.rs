@@ -6,7 +6,7 @@
 //! timestamps, byte counts and the version differ from run to run and are
 //! masked on both sides; everything else must match.
 
-use mjpegrtsp_tests::{TestServer, encoded_movie};
+use mjpegrtsp_tests::{TestServer, movie_dir};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, UdpSocket};
 use std::path::Path;
@@ -167,12 +167,7 @@ fn number_after<'a>(text: &'a str, key: &str) -> &'a str {
 fn the_walkthrough_shows_what_the_server_sends() {
     let blocks = page_blocks();
     assert!(blocks.len() >= 20, "{} blocks found", blocks.len());
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("movie.Mjpeg"),
-        encoded_movie(240, 640, 480, 75, "smpte"),
-    )
-    .unwrap();
+    let dir = movie_dir(240, 640, 480, 75, "smpte");
     let server = TestServer::start(dir.path(), false);
     let addr = server.addr.to_string();
 
