@@ -82,7 +82,10 @@ struct Slot<P> {
     item: P,
 }
 
-/// See the [module docs](self).
+/// Takes packets in arrival order and gives them back in sequence order,
+/// holding a packet after a gap for at most `latency` before the missing
+/// ones are counted as lost; duplicates and packets too late for their place
+/// are dropped and counted.
 pub struct JitterBuffer<P> {
     latency: Duration,
     capacity: usize,
