@@ -713,3 +713,69 @@ fn a_client_that_stops_reading_does_not_stall_the_others() {
     let worst = gaps.iter().cloned().fold(0.0, f64::max);
     assert!(worst < 0.2, "no stall: worst gap {worst:.3} s");
 }
+
+/// A live source whose JPEG RFC 2435 cannot carry (4:4:4): standard clients
+/// get 415 with the reason and the fix in the reply's body, as soon as the
+/// first frame has come; a classic client still plays it, whole JPEGs.
+#[test]
+fn live_source_rfc2435_cannot_carry_is_refused_with_why() {
+    init();
+    let media = tempfile::tempdir().unwrap();
+    let mut config = gstmjpegrtsp::server::ServerConfig::new(media.path());
+    config.pipeline = Some(
+        "videotestsrc is-live=true ! video/x-raw,format=Y444,width=160,height=120,framerate=24/1 ! jpegenc"
+            .into(),
+    );
+    let server = TestServer::start_with(config);
+    let url = format!("rtsp://{}/live", server.addr);
+    let mut ctl = TcpStream::connect(server.addr).unwrap();
+    let mut reply = String::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        reply = rtsp_request(
+            &mut ctl,
+            &format!("DESCRIBE {url} RTSP/1.0\r\nCSeq: 1\r\nAccept: application/sdp\r\n\r\n"),
+        );
+        if status(&reply) == 415 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100)); // the first frame is not there yet
+    }
+    assert_eq!(status(&reply), 415, "{reply}");
+    assert_eq!(
+        header(&reply, "Content-Type"),
+        Some("text/plain; charset=utf-8")
+    );
+    assert!(
+        reply.contains("RFC 2435") && reply.contains("format=I420"),
+        "the body says why and how to fix it: {reply}"
+    );
+
+    // What a player shows: the client library puts the body in its error.
+    let err = run(
+        &format!("mjpegrtspsrc location={url} timeout=5 ! appsink name=sink"),
+        |_| {},
+    )
+    .error
+    .expect("an error");
+    assert!(
+        err.contains("415 Unsupported Media Type: live cannot be sent as RFC 2435"),
+        "{err}"
+    );
+
+    // The classic dialect carries whole JPEGs: any kind.
+    let mut classic = TcpStream::connect(server.addr).unwrap();
+    let (udp, port) = classic_socket();
+    let setup = rtsp_request(
+        &mut classic,
+        &format!("SETUP live RTSP/1.0\nCSeq: 1\nTransport: RTP/UDP; client_port= {port}\n"),
+    );
+    assert_eq!(status(&setup), 200, "{setup}");
+    let session = header(&setup, "Session").unwrap().to_string();
+    assert_eq!(status(&classic_play(&mut classic, &session, 2)), 200);
+    let frames = receive_classic(&udp, Duration::from_millis(800));
+    assert!(frames.len() >= 5, "{} classic frames", frames.len());
+    for (_, jpeg, _) in &frames {
+        assert!(gstmjpegrtsp::container::is_whole_jpeg(jpeg));
+    }
+}

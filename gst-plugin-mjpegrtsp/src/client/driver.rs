@@ -687,6 +687,7 @@ impl Driver {
                 url: f.req.uri.clone(),
                 status: 454,
                 reason: resp.reason.clone(),
+                detail: super::error::explanation(&resp),
             }));
         }
         self.finish(f, Ok(resp));

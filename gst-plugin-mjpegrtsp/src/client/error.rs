@@ -65,6 +65,9 @@ pub enum Error {
         status: u16,
         /// The reason phrase the server gave.
         reason: String,
+        /// The server's own explanation, when it sent one (a `text/plain`
+        /// body, as this project's server does).
+        detail: Option<Box<str>>,
     },
     /// The server wants credentials that were not given or that it refused.
     Unauthorized {
@@ -176,8 +179,12 @@ impl fmt::Display for Error {
                 url,
                 status,
                 reason,
+                detail,
             } => {
                 write!(f, "RTSP server {addr}: {method} {url}: {status} {reason}")?;
+                if let Some(detail) = detail {
+                    write!(f, ": {detail}")?;
+                }
                 match status_hint(*status) {
                     Some(hint) => write!(f, " ({hint})"),
                     None => Ok(()),
@@ -212,6 +219,21 @@ impl fmt::Display for Error {
             }
         }
     }
+}
+
+/// The explanation in an error reply's `text/plain` body: its first line,
+/// cut at 500 characters.
+pub(crate) fn explanation(resp: &crate::rtsp::Response) -> Option<Box<str>> {
+    let plain = resp
+        .headers
+        .get(crate::rtsp::names::CONTENT_TYPE)
+        .is_some_and(|t| t.trim().to_ascii_lowercase().starts_with("text/plain"));
+    if !plain {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&resp.body);
+    let line = text.lines().map(str::trim).find(|l| !l.is_empty())?;
+    Some(line.chars().take(500).collect::<String>().into())
 }
 
 /// What an error status usually means for a player, where the reason
@@ -249,6 +271,7 @@ mod tests {
             url: "rtsp://127.0.0.1:8554/a.Mjpeg".into(),
             status,
             reason: reason.into(),
+            detail: None,
         }
     }
 
@@ -257,6 +280,19 @@ mod tests {
         let lost = status(454, "Session Not Found").to_string();
         assert!(lost.contains("454 Session Not Found"), "{lost}");
         assert!(lost.contains("set up a new one"), "{lost}");
+        let explained = Error::Status {
+            addr: "127.0.0.1:8554".parse().unwrap(),
+            method: Method::Describe,
+            url: "rtsp://127.0.0.1:8554/live".into(),
+            status: 415,
+            reason: "Unsupported Media Type".into(),
+            detail: Some("live cannot be sent as RFC 2435 JPEG".into()),
+        }
+        .to_string();
+        assert!(
+            explained.ends_with("415 Unsupported Media Type: live cannot be sent as RFC 2435 JPEG"),
+            "{explained}"
+        );
         let missing = status(404, "Not Found").to_string();
         assert!(
             missing.ends_with("PLAY rtsp://127.0.0.1:8554/a.Mjpeg: 404 Not Found"),

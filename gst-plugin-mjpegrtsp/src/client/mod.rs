@@ -546,6 +546,7 @@ impl Session {
                 method,
                 url,
                 status: resp.status.as_u16(),
+                detail: error::explanation(&resp),
                 reason: resp.reason,
             })
         }

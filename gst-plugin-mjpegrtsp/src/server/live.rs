@@ -25,6 +25,9 @@ pub struct LiveSource {
     pub id: u64,
     pipeline: gst::Pipeline,
     info: Mutex<Option<LiveInfo>>,
+    /// Why its frames cannot be sent as RFC 2435, when they cannot: found
+    /// on the first frame of each frame size.
+    rfc2435_problem: Mutex<Option<String>>,
     pub frames: AtomicU64,
 }
 
@@ -51,6 +54,7 @@ impl LiveSource {
             id,
             pipeline: pipeline.clone(),
             info: Mutex::new(None),
+            rfc2435_problem: Mutex::new(None),
             frames: AtomicU64::new(0),
         });
         let weak = Arc::downgrade(&source);
@@ -61,15 +65,16 @@ impl LiveSource {
                     let Some(source) = weak.upgrade() else {
                         return Err(gst::FlowError::Flushing);
                     };
-                    if let Some(caps) = sample.caps() {
-                        source.note_caps(caps);
-                    }
+                    let new_format = sample.caps().is_some_and(|caps| source.note_caps(caps));
                     let Some(buffer) = sample.buffer() else {
                         return Ok(gst::FlowSuccess::Ok);
                     };
                     let Ok(map) = buffer.map_readable() else {
                         return Ok(gst::FlowSuccess::Ok);
                     };
+                    if new_format {
+                        source.check_rfc2435(&map);
+                    }
                     let pts_ns = buffer
                         .pts()
                         .and_then(|pts| {
@@ -95,8 +100,12 @@ impl LiveSource {
         Ok(source)
     }
 
-    fn note_caps(&self, caps: &gst::CapsRef) {
-        let Some(s) = caps.structure(0) else { return };
+    /// Records what `caps` say; whether that changed the size or rate
+    /// (or is the first).
+    fn note_caps(&self, caps: &gst::CapsRef) -> bool {
+        let Some(s) = caps.structure(0) else {
+            return false;
+        };
         let fps = s
             .get::<gst::Fraction>("framerate")
             .ok()
@@ -107,7 +116,30 @@ impl LiveSource {
             height: s.get("height").unwrap_or(0),
             fps,
         };
-        *self.info.lock().unwrap() = Some(info);
+        self.info.lock().unwrap().replace(info) != Some(info)
+    }
+
+    /// Whether standard clients can get `jpeg` (a frame in a new format):
+    /// RFC 2435 carries only baseline 4:2:0 and 4:2:2 JPEG. Says so in the
+    /// log when they cannot.
+    fn check_rfc2435(&self, jpeg: &[u8]) {
+        let problem = crate::rtp::rfc2435::packetize(jpeg, 1400)
+            .err()
+            .map(|e| e.to_string());
+        if let Some(why) = &problem {
+            tracing::warn!(
+                "the live source's JPEG cannot be sent as RFC 2435 ({why}): standard clients \
+                 (ffplay, rtspsrc, VLC) get 415, classic clients can play it; encode it as \
+                 4:2:0 to serve everyone: `… ! video/x-raw,format=I420 ! jpegenc`"
+            );
+        }
+        *self.rfc2435_problem.lock().unwrap() = problem;
+    }
+
+    /// Why standard clients cannot get this source, if they cannot (known
+    /// once its first frame has come).
+    pub fn rfc2435_problem(&self) -> Option<String> {
+        self.rfc2435_problem.lock().unwrap().clone()
     }
 
     /// Size and rate, once the first frame has come.

@@ -532,6 +532,11 @@ impl Connection {
                 {
                     r = r.with_header(names::PUBLIC, PUBLIC);
                 }
+                if request.dialect == Dialect::Standard {
+                    // Why, for the person at the client (a classic client
+                    // reads one short reply: nothing more for it).
+                    r = r.with_body("text/plain; charset=utf-8", format!("{why}\r\n"));
+                }
                 r
             }
         };
@@ -561,11 +566,9 @@ impl Connection {
         let source = self.media(request)?;
         let url = request.uri.trim_end_matches('/');
         let host = self.shared.config.bind;
+        standard_playable(&source)?;
         let sdp = match &source {
-            Source::File(media) => {
-                standard_playable(media)?;
-                describe_sdp(media, host)
-            }
+            Source::File(media) => describe_sdp(media, host),
             Source::Live(live) => describe_live_sdp(live, host),
         };
         Ok(Response::reply_to(request, StatusCode::OK)
@@ -590,8 +593,8 @@ impl Connection {
             ));
         }
         let classic = request.dialect == Dialect::Classic || offer.classic;
-        if let (false, Source::File(media)) = (classic, &media) {
-            standard_playable(media)?;
+        if !classic {
+            standard_playable(&media)?;
         }
         let mut rng = rand::rng();
         let ssrc = if classic { 0 } else { rng.random() };
@@ -918,18 +921,26 @@ impl Connection {
     }
 }
 
-/// Standard clients decode JPEG over RTP only as RFC 2435.
-fn standard_playable(media: &MediaFile) -> Result<(), Refusal> {
-    media.rfc2435.clone().map_err(|why| {
-        Refusal(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!(
+/// Standard clients decode JPEG over RTP only as RFC 2435: 415, with how to
+/// re-encode, for a source whose JPEG it cannot carry.
+fn standard_playable(source: &Source) -> Result<(), Refusal> {
+    let refuse = |why: String| Refusal(StatusCode::UNSUPPORTED_MEDIA_TYPE, why);
+    match source {
+        Source::File(media) => media.rfc2435.clone().map_err(|why| {
+            refuse(format!(
                 "{} cannot be sent as RFC 2435 JPEG ({why}); re-encode it as baseline 4:2:0, e.g. \
                  gst-launch-1.0 lengthmjpegsrc location=IN ! jpegdec ! videoconvert ! video/x-raw,format=I420 ! jpegenc ! lengthmjpegmux ! filesink location=OUT",
                 media.mount
-            ),
-        )
-    })
+            ))
+        }),
+        Source::Live(live) => match live.rfc2435_problem() {
+            Some(why) => Err(refuse(format!(
+                "{LIVE_MOUNT} cannot be sent as RFC 2435 JPEG ({why}); encode the live source as \
+                 baseline 4:2:0: --pipeline '… ! video/x-raw,format=I420 ! jpegenc'"
+            ))),
+            None => Ok(()),
+        },
+    }
 }
 
 const PUBLIC: &str =
