@@ -372,6 +372,13 @@ impl Packetized {
     }
 }
 
+/// Whether RFC 2435 can carry `jpeg` (packetized at a usual 1,400-byte
+/// MTU); why not, when it cannot. What the server checks a source's first
+/// frame with.
+pub fn carries(jpeg: &[u8]) -> Result<(), String> {
+    packetize(jpeg, 1400).map(|_| ()).map_err(|e| e.to_string())
+}
+
 /// Splits a JPEG into RFC 2435 payloads for packets of at most `mtu` bytes
 /// (RTP header included: each payload is at most `mtu - 12` bytes).
 ///

@@ -74,9 +74,7 @@ impl MediaFile {
             .ok_or_else(|| {
                 MediaError::Unplayable(format!("{mount}: no whole JPEG frame with a readable size"))
             })?;
-        let rfc2435 = rfc2435::packetize(&first, 1400)
-            .map(|_| ())
-            .map_err(|e| e.to_string());
+        let rfc2435 = rfc2435::carries(&first);
         Ok(MediaFile {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             mount: mount.to_string(),
