@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 
+pub mod rtsp_text;
+
 pub fn init() {
     static INIT: Once = Once::new();
     INIT.call_once(|| {

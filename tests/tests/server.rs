@@ -2,130 +2,12 @@
 //! TCP, GStreamer's rtspsrc, a classic-dialect client speaking the seed's exact
 //! bytes, several clients at once, seeking, and the error codes.
 
+use mjpegrtsp_tests::rtsp_text::*;
 use mjpegrtsp_tests::*;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{TcpStream, UdpSocket};
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// The test clip: 48 frames (2 s) of 320×240, every frame different.
-fn media_dir() -> (tempfile::TempDir, Vec<Vec<u8>>) {
-    let dir = tempfile::tempdir().unwrap();
-    let bytes = encoded_movie(48, 320, 240, 80, "ball");
-    std::fs::write(dir.path().join("movie.Mjpeg"), &bytes).unwrap();
-    std::fs::create_dir(dir.path().join("sub")).unwrap();
-    std::fs::write(dir.path().join("sub/clip.Mjpeg"), &bytes).unwrap();
-    std::fs::write(dir.path().join("notes.txt"), b"not media").unwrap();
-    (dir, frames_of(&bytes))
-}
-
-fn rtsp_request(stream: &mut TcpStream, text: &str) -> String {
-    stream.write_all(text.as_bytes()).unwrap();
-    read_reply(stream)
-}
-
-/// Reads one reply (standard: up to the blank line plus body; classic: one read).
-fn read_reply(stream: &mut TcpStream) -> String {
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        let n = stream.read(&mut chunk).unwrap_or(0);
-        if n == 0 {
-            break;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        let text = String::from_utf8_lossy(&buf);
-        if let Some(end) = text.find("\r\n\r\n") {
-            let len = header(&text, "Content-Length").map_or(0, |v| v.parse::<usize>().unwrap());
-            if buf.len() >= end + 4 + len {
-                break;
-            }
-        } else if !text.contains('\r') && text.ends_with('\n') {
-            break; // classic: one write
-        }
-    }
-    String::from_utf8_lossy(&buf).into_owned()
-}
-
-fn header<'a>(reply: &'a str, name: &str) -> Option<&'a str> {
-    reply.lines().find_map(|l| {
-        let (n, v) = l.split_once(':')?;
-        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-    })
-}
-
-fn status(reply: &str) -> u16 {
-    reply
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
-}
-
-/// The classic client's receiving socket.
-fn classic_socket() -> (UdpSocket, u16) {
-    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
-    let port = s.local_addr().unwrap().port();
-    (s, port)
-}
-
-/// Receives classic packets for `window`: (seq, payload, arrival).
-fn receive_classic(socket: &UdpSocket, window: Duration) -> Vec<(u16, Vec<u8>, Instant)> {
-    let mut out = Vec::new();
-    let mut buf = vec![0u8; 65_536];
-    let end = Instant::now() + window;
-    while Instant::now() < end {
-        socket
-            .set_read_timeout(Some(
-                end.saturating_duration_since(Instant::now())
-                    .max(Duration::from_millis(1)),
-            ))
-            .unwrap();
-        match socket.recv(&mut buf) {
-            Ok(n) if n >= 12 => {
-                let seq = u16::from_be_bytes([buf[2], buf[3]]);
-                assert_eq!(buf[0], 0x80, "V=2, no padding/extension/CSRC");
-                assert_eq!(buf[1], 26, "marker 0, PT 26");
-                assert_eq!(&buf[8..12], &[0, 0, 0, 0], "SSRC 0");
-                out.push((seq, buf[12..n].to_vec(), Instant::now()));
-            }
-            Ok(_) => {}
-            Err(_) => {}
-        }
-    }
-    out
-}
-
-/// A classic SETUP of movie.Mjpeg (the seed client's request); returns the
-/// control connection, the receiving socket and the session id.
-fn classic_setup(server: &TestServer) -> (TcpStream, UdpSocket, String) {
-    let mut ctl = TcpStream::connect(server.addr).unwrap();
-    let (udp, port) = classic_socket();
-    let reply = rtsp_request(
-        &mut ctl,
-        &format!("SETUP movie.Mjpeg RTSP/1.0\nCSeq: 1\nTransport: RTP/UDP; client_port= {port}\n"),
-    );
-    let session = header(&reply, "Session").unwrap().to_string();
-    (ctl, udp, session)
-}
-
-/// A classic request without a body (PLAY, PAUSE) for movie.Mjpeg; returns
-/// the reply.
-fn classic_request(ctl: &mut TcpStream, method: &str, session: &str, cseq: u32) -> String {
-    rtsp_request(
-        ctl,
-        &format!("{method} movie.Mjpeg RTSP/1.0\nCSeq: {cseq}\nSession: {session}\n"),
-    )
-}
-
-/// A classic PLAY of movie.Mjpeg; returns the reply.
-fn classic_play(ctl: &mut TcpStream, session: &str, cseq: u32) -> String {
-    classic_request(ctl, "PLAY", session, cseq)
-}
 
 #[test]
 fn classic_client_gets_whole_frames_at_24_fps() {
@@ -488,14 +370,6 @@ fn describe_gives_sdp_with_range_and_rate() {
     }
 }
 
-fn wait_until(cond: impl Fn() -> bool) {
-    let end = Instant::now() + Duration::from_secs(5);
-    while !cond() {
-        assert!(Instant::now() < end, "condition not met in 5 s");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// A number field of the classic client's JSON summary.
 fn json_number(json: &str, field: &str) -> i64 {
     let at = json
@@ -568,62 +442,6 @@ fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd")
         .map(|d| d.count())
         .unwrap_or(0)
-}
-
-/// The session id of a standard reply, without its `;timeout=`.
-fn session_id(reply: &str) -> String {
-    header(reply, "Session")
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string()
-}
-
-/// A standard SETUP over UDP; returns the control connection, the RTP
-/// socket and the session id.
-fn standard_setup(server: &TestServer, path: &str) -> (TcpStream, UdpSocket, String) {
-    let url = format!("rtsp://{}/{path}", server.addr);
-    let mut ctl = TcpStream::connect(server.addr).unwrap();
-    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
-    udp.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-    let port = udp.local_addr().unwrap().port();
-    let reply = rtsp_request(
-        &mut ctl,
-        &format!(
-            "SETUP {url}/stream=0 RTSP/1.0\r\nCSeq: 1\r\nTransport: RTP/AVP;unicast;client_port={port}-{}\r\n\r\n",
-            port + 1
-        ),
-    );
-    assert_eq!(status(&reply), 200, "{reply}");
-    (ctl, udp, session_id(&reply))
-}
-
-/// A standard SETUP of movie.Mjpeg over TCP interleaved; returns the control
-/// connection and the reply.
-fn interleaved_setup(server: &TestServer) -> (TcpStream, String) {
-    let url = format!("rtsp://{}/movie.Mjpeg", server.addr);
-    let mut ctl = TcpStream::connect(server.addr).unwrap();
-    let reply = rtsp_request(
-        &mut ctl,
-        &format!(
-            "SETUP {url}/stream=0 RTSP/1.0\r\nCSeq: 1\r\nTransport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n\r\n"
-        ),
-    );
-    (ctl, reply)
-}
-
-/// A standard session over UDP: SETUP and PLAY; returns the control
-/// connection, the RTP socket and the session id.
-fn standard_session(server: &TestServer, path: &str) -> (TcpStream, UdpSocket, String) {
-    let url = format!("rtsp://{}/{path}", server.addr);
-    let (mut ctl, udp, session) = standard_setup(server, path);
-    let reply = rtsp_request(
-        &mut ctl,
-        &format!("PLAY {url} RTSP/1.0\r\nCSeq: 2\r\nSession: {session}\r\n\r\n"),
-    );
-    assert_eq!(status(&reply), 200, "{reply}");
-    (ctl, udp, session)
 }
 
 #[test]

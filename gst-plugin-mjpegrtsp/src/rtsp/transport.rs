@@ -122,6 +122,17 @@ impl PortPair {
             rtcp: Some(rtcp),
         }
     }
+
+    /// The RTCP port: the one named, else `rtp + 1` (none after 65535).
+    pub fn rtcp_port(&self) -> Option<u16> {
+        self.rtcp.or_else(|| self.rtp.checked_add(1))
+    }
+
+    /// Whether packets can be sent to these ports: neither is 0 (the kernel
+    /// refuses it) and RTP and RTCP are two different ports.
+    pub fn is_usable(&self) -> bool {
+        self.rtp != 0 && self.rtcp.is_none_or(|rtcp| rtcp != 0 && rtcp != self.rtp)
+    }
 }
 
 impl fmt::Display for PortPair {
@@ -150,6 +161,17 @@ impl ChannelPair {
             rtp,
             rtcp: Some(rtcp),
         }
+    }
+
+    /// The RTCP channel: the one named, else `rtp + 1` (none after 255).
+    pub fn rtcp_channel(&self) -> Option<u8> {
+        self.rtcp.or_else(|| self.rtp.checked_add(1))
+    }
+
+    /// Both channels, when they are two different ones.
+    pub fn resolved(&self) -> Option<(u8, u8)> {
+        let rtcp = self.rtcp_channel()?;
+        (rtcp != self.rtp).then_some((self.rtp, rtcp))
     }
 }
 
@@ -265,6 +287,12 @@ pub enum Unsupported {
     Mode(Mode),
     /// UDP without `client_port`: nowhere to send to.
     NoClientPort,
+    /// A `client_port` nothing can be sent to: port 0, or RTP and RTCP on
+    /// one port.
+    ClientPort(PortPair),
+    /// An `interleaved` pair that is not two channels (`4-4`, or `255`
+    /// whose RTCP channel would be 256).
+    Channels(ChannelPair),
 }
 
 impl fmt::Display for Unsupported {
@@ -275,6 +303,13 @@ impl fmt::Display for Unsupported {
             Self::Multicast => f.write_str("multicast"),
             Self::Mode(m) => write!(f, "mode {}", m.as_str()),
             Self::NoClientPort => f.write_str("UDP without client_port"),
+            Self::ClientPort(p) => {
+                write!(f, "client_port={p}: RTP and RTCP need two ports of 1-65535")
+            }
+            Self::Channels(c) => write!(
+                f,
+                "interleaved={c}: RTP and RTCP need two channels of 0-255"
+            ),
         }
     }
 }
@@ -349,8 +384,15 @@ impl Transport {
             None | Some(Mode::Play) => {}
             Some(m) => return Err(Unsupported::Mode(m.clone())),
         }
-        if self.lower == LowerTransport::Udp && self.client_port.is_none() {
-            return Err(Unsupported::NoClientPort);
+        match (self.lower, self.client_port, self.interleaved) {
+            (LowerTransport::Udp, None, _) => return Err(Unsupported::NoClientPort),
+            (LowerTransport::Udp, Some(p), _) if !p.is_usable() => {
+                return Err(Unsupported::ClientPort(p));
+            }
+            (LowerTransport::Tcp, _, Some(c)) if c.resolved().is_none() => {
+                return Err(Unsupported::Channels(c));
+            }
+            _ => {}
         }
         Ok(())
     }
@@ -659,6 +701,21 @@ mod tests {
     }
 
     #[test]
+    fn implied_rtcp_port_and_channel_never_overflow() {
+        let single = |rtp| PortPair { rtp, rtcp: None };
+        assert_eq!(single(65_534).rtcp_port(), Some(65_535));
+        assert_eq!(single(65_535).rtcp_port(), None);
+        assert!(single(65_535).is_usable(), "RTP only, no RTCP");
+        assert_eq!(PortPair::new(5000, 7000).rtcp_port(), Some(7000));
+        assert!(PortPair::new(5001, 5000).is_usable(), "any two ports");
+        let channel = |rtp| ChannelPair { rtp, rtcp: None };
+        assert_eq!(channel(4).resolved(), Some((4, 5)));
+        assert_eq!(channel(255).resolved(), None);
+        assert_eq!(ChannelPair::new(4, 9).resolved(), Some((4, 9)));
+        assert_eq!(ChannelPair::new(9, 4).resolved(), Some((9, 4)));
+    }
+
+    #[test]
     fn unsupported_offers_map_to_461() {
         for (v, why) in [
             ("RTP/AVP;multicast;client_port=1-2", Unsupported::Multicast),
@@ -672,6 +729,33 @@ mod tests {
             ),
             ("RTP/AVP;unicast", Unsupported::NoClientPort),
             ("RAW/RAW/UDP;unicast", Unsupported::Protocol("RAW".into())),
+            (
+                "RTP/AVP;unicast;client_port=0-1",
+                Unsupported::ClientPort(PortPair::new(0, 1)),
+            ),
+            (
+                "RTP/AVP;unicast;client_port=5000-0",
+                Unsupported::ClientPort(PortPair::new(5000, 0)),
+            ),
+            (
+                "RTP/AVP;unicast;client_port=5000-5000",
+                Unsupported::ClientPort(PortPair::new(5000, 5000)),
+            ),
+            (
+                "RTP/UDP; client_port= 0",
+                Unsupported::ClientPort(PortPair { rtp: 0, rtcp: None }),
+            ),
+            (
+                "RTP/AVP/TCP;unicast;interleaved=255",
+                Unsupported::Channels(ChannelPair {
+                    rtp: 255,
+                    rtcp: None,
+                }),
+            ),
+            (
+                "RTP/AVP/TCP;unicast;interleaved=4-4",
+                Unsupported::Channels(ChannelPair::new(4, 4)),
+            ),
         ] {
             let err = negotiate_transport(v).unwrap_err();
             assert_eq!(err, TransportError::Unsupported(why), "{v}");

@@ -7,8 +7,10 @@
 
 use super::live::LiveSource;
 use super::media::MediaFile;
+use super::queue::{MAX_QUEUE_BYTES, Outgoing};
 use super::udp::PacketSocket;
 use crate::rtp::{HEADER_LEN, RtpHeader, rfc2435};
+use crate::rtsp::encode_interleaved;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -36,10 +38,12 @@ pub enum Route {
         rtp: SocketAddr,
         rtcp: Option<SocketAddr>,
     },
-    /// Interleaved in the RTSP connection: `$`, channel, length, packet.
+    /// Interleaved in the RTSP connection: `$`, channel, length, packet, on
+    /// the channels the SETUP negotiated.
     Tcp {
-        tx: tokio::sync::mpsc::Sender<Vec<u8>>,
+        out: Outgoing,
         rtp_channel: u8,
+        rtcp_channel: u8,
     },
 }
 
@@ -66,6 +70,26 @@ pub enum Source {
     File(Arc<MediaFile>),
     /// The live source: frames are sent as they come, to every viewer.
     Live(Arc<LiveSource>),
+}
+
+impl Source {
+    /// About one second of this source's media, in bytes: what a connection
+    /// may queue for a slow reader ([`Outgoing::allow`]).
+    pub fn bytes_per_second(&self) -> usize {
+        match self {
+            Source::File(media) => {
+                let secs = media.duration_secs();
+                if secs > 0.0 {
+                    // Float to int saturates; the queue clamps it anyway.
+                    (media.index.size() as f64 / secs).ceil() as usize
+                } else {
+                    0
+                }
+            }
+            // Unknown ahead of time: the most a connection may hold.
+            Source::Live(_) => MAX_QUEUE_BYTES,
+        }
+    }
 }
 
 /// A session's stream, as the engine plays it.
@@ -443,18 +467,30 @@ impl Worker {
     }
 }
 
-/// RTP timestamp of play frame `n` of a file at 90 kHz.
+/// RTP timestamp of play frame `n` of a file at 90 kHz, exact: frames at
+/// 24 fps are 3750 ticks apart, never 3749 or 3751.
 pub fn rtp_time(stream: &Stream, n: u64) -> u32 {
     match &stream.source {
-        Source::File(media) => rtp_time_at(stream, media.rate.frame_start_ns(n)),
+        Source::File(media) => {
+            let (num, den) = (media.rate.num(), media.rate.den());
+            // FrameRate keeps both positive.
+            let (num, den) = (num.unsigned_abs(), den.unsigned_abs());
+            let ticks = u128::from(n) * 90_000 * u128::from(den) / u128::from(num);
+            wrap_ticks(stream, ticks)
+        }
         Source::Live(_) => rtp_time_at(stream, 0),
     }
 }
 
 /// RTP timestamp of media time `ns` at 90 kHz.
 pub fn rtp_time_at(stream: &Stream, ns: u64) -> u32 {
-    let ticks = u128::from(ns) * 90_000 / 1_000_000_000;
-    stream.timestamp_base.wrapping_add(ticks as u32)
+    wrap_ticks(stream, u128::from(ns) * 90_000 / 1_000_000_000)
+}
+
+/// `ticks` after the stream's base, wrapping at 2^32 as RTP timestamps do.
+fn wrap_ticks(stream: &Stream, ticks: u128) -> u32 {
+    let low = u32::try_from(ticks % (1 << 32)).unwrap_or(0);
+    stream.timestamp_base.wrapping_add(low)
 }
 
 fn wallclock_secs() -> u32 {
@@ -520,15 +556,14 @@ fn send_packets(
                 false
             }
         },
-        Route::Tcp { tx, rtp_channel } => {
+        Route::Tcp {
+            out, rtp_channel, ..
+        } => {
             let mut framed = Vec::with_capacity(scratch.len() + 4 * count);
-            for packet in scratch.chunks(segment) {
-                framed.push(b'$');
-                framed.push(*rtp_channel);
-                framed.extend_from_slice(&(packet.len() as u16).to_be_bytes());
-                framed.extend_from_slice(packet);
-            }
-            tx.try_send(framed).is_ok()
+            let all_framed = scratch
+                .chunks(segment)
+                .all(|packet| encode_interleaved(*rtp_channel, packet, &mut framed).is_ok());
+            all_framed && out.try_send_media(framed)
         }
     };
     if ok {
@@ -593,11 +628,13 @@ fn send_rtcp(rtcp: &PacketSocket, stream: &Stream, packet: &[u8]) {
             let _ = rtcp.send_one(*dest, packet);
         }
         Route::Udp { rtcp: None, .. } => {}
-        Route::Tcp { tx, rtp_channel } => {
-            let mut framed = vec![b'$', rtp_channel + 1];
-            framed.extend_from_slice(&(packet.len() as u16).to_be_bytes());
-            framed.extend_from_slice(packet);
-            let _ = tx.try_send(framed);
+        Route::Tcp {
+            out, rtcp_channel, ..
+        } => {
+            let mut framed = Vec::with_capacity(packet.len() + 4);
+            if encode_interleaved(*rtcp_channel, packet, &mut framed).is_ok() {
+                out.try_send_media(framed);
+            }
         }
     }
 }

@@ -84,9 +84,19 @@ impl PacketSocket {
             let (chunk, tail) = rest.split_at(take);
             let result = if chunk.len() > segment && self.uses_gso() {
                 match send_gso(&self.socket, dest, chunk, segment) {
-                    Err(e) if gso_unsupported(&e) => {
-                        self.gso.store(false, Ordering::Relaxed);
-                        self.send_each(dest, chunk, segment, &mut sent)
+                    Err(e) if maybe_gso_unsupported(&e) => {
+                        // These errors also come from a destination the
+                        // kernel refuses (port 0 gives EINVAL): GSO is to
+                        // blame only if plain sends to it then work.
+                        let before = sent.packets;
+                        let result = self.send_each(dest, chunk, segment, &mut sent);
+                        if sent.packets > before {
+                            self.gso.store(false, Ordering::Relaxed);
+                            tracing::info!(
+                                "UDP GSO refused by the kernel ({e}): one send per packet from now on"
+                            );
+                        }
+                        result
                     }
                     Ok(()) => {
                         sent.packets += chunk.len().div_ceil(segment) as u32;
@@ -155,7 +165,8 @@ impl PacketSocket {
     }
 }
 
-fn gso_unsupported(e: &io::Error) -> bool {
+/// Errors a GSO send gets where the kernel or device cannot segment.
+fn maybe_gso_unsupported(e: &io::Error) -> bool {
     matches!(
         e.raw_os_error(),
         Some(libc::EINVAL | libc::EIO | libc::ENOPROTOOPT | libc::EOPNOTSUPP)
@@ -278,6 +289,20 @@ mod tests {
         tx.send_segments(rx.local_addr().unwrap(), &data, 1000)
             .unwrap();
         assert_eq!(receive(&rx, 3).concat(), data);
+    }
+
+    #[test]
+    fn a_destination_the_kernel_refuses_leaves_gso_on() {
+        let (tx, rx) = pair();
+        let data = vec![1u8; 1400 * 4];
+        let port0 = SocketAddr::from(([127, 0, 0, 1], 0));
+        assert!(tx.send_segments(port0, &data, 1400).is_err());
+        assert!(tx.uses_gso(), "port 0 says nothing about GSO");
+        let sent = tx
+            .send_segments(rx.local_addr().unwrap(), &data, 1400)
+            .unwrap();
+        assert_eq!(sent.packets, 4);
+        assert_eq!(receive(&rx, 4).concat(), data);
     }
 
     #[test]

@@ -1,0 +1,482 @@
+//! One RTSP control connection: reads requests in either dialect, answers
+//! them, and drives the READY ⇄ PLAYING state machine of the sessions it set
+//! up. Replies and TCP-interleaved media share one outgoing queue, bounded
+//! in bytes ([`queue`](super::queue)).
+
+use super::engine::{Command, Source};
+use super::live::LIVE_MOUNT;
+use super::media::MediaError;
+use super::queue::{self, Outgoing};
+use super::{SERVER_NAME, Session, SessionState, Shared, describe};
+use crate::rtsp::{
+    self, Dialect, Incomplete, Item, Method, NptRange, NptTime, Parsed, Parser, Request, Response,
+    RtpInfo, SessionHeader, StatusCode, Version, names,
+};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// A request that never completes is dropped after this long.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// The latest Range start a PLAY may ask for: beyond it, a looping file's
+/// media time would no longer fit in 64-bit nanoseconds as it plays on.
+const MAX_RANGE_START: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// Reads requests from one connection and answers them.
+pub(super) async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
+    let connection = shared.next_connection.fetch_add(1, Ordering::Relaxed);
+    tracing::debug!(%peer, connection, "connected");
+    let (mut reader, mut writer) = stream.into_split();
+    let (tx, mut rx) = queue::queue();
+    let writer_task = tokio::spawn(async move {
+        while let Some(bytes) = rx.recv().await {
+            let ok = writer.write_all(&bytes).await.is_ok();
+            rx.written(bytes.len());
+            if !ok {
+                break;
+            }
+        }
+        let _ = writer.shutdown().await;
+    });
+    let mut conn = Connection {
+        shared: shared.clone(),
+        id: connection,
+        peer,
+        tx: tx.clone(),
+        sessions: Vec::new(),
+        after_reply: None,
+    };
+    let parser = Parser::new();
+    let mut buf: Vec<u8> = Vec::with_capacity(4096);
+    let mut chunk = vec![0u8; 16 * 1024];
+    'read: loop {
+        // Handle every whole item in the buffer.
+        let mut at_rest = false;
+        loop {
+            match parser.parse(&buf, at_rest) {
+                Parsed::Complete(item, used) => {
+                    let reply = match item {
+                        Item::Request(request) => Some(conn.handle(request)),
+                        // Interleaved RTCP from the client: activity.
+                        Item::Interleaved(_) => {
+                            conn.touch_sessions();
+                            None
+                        }
+                        Item::Response(_) => None,
+                    };
+                    buf.drain(..used);
+                    at_rest = false;
+                    if let Some(reply) = reply
+                        && !tx.send_reply(reply.to_bytes()).await
+                    {
+                        break 'read;
+                    }
+                    // Media starts after its PLAY reply is on its way.
+                    if let Some(command) = conn.after_reply.take() {
+                        shared.engine.send(command);
+                    }
+                }
+                Parsed::Incomplete(Incomplete::CompleteIfIdle) if !at_rest => {
+                    // A classic request has no terminator: it is whole when
+                    // nothing more arrives for a moment.
+                    match tokio::time::timeout(rtsp::CLASSIC_IDLE_DELAY, reader.read(&mut chunk))
+                        .await
+                    {
+                        Err(_) => at_rest = true,
+                        Ok(Ok(0)) | Ok(Err(_)) => at_rest = true,
+                        Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                Parsed::Incomplete(_) => break,
+                Parsed::Error(e) => {
+                    tracing::debug!(%peer, "bad request: {e}");
+                    let reply = Response::new(e.status())
+                        .with_header(names::SERVER, SERVER_NAME)
+                        .with_dialect(guess_dialect(&buf));
+                    tx.send_reply(reply.to_bytes()).await;
+                    break 'read;
+                }
+            }
+        }
+        let timeout = if buf.is_empty() {
+            None
+        } else {
+            Some(REQUEST_TIMEOUT)
+        };
+        let read = match timeout {
+            Some(t) => match tokio::time::timeout(t, reader.read(&mut chunk)).await {
+                Ok(r) => r,
+                Err(_) => break,
+            },
+            None => reader.read(&mut chunk).await,
+        };
+        match read {
+            Ok(0) | Err(_) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    tracing::debug!(%peer, connection, "disconnected");
+    conn.closed();
+    drop(conn);
+    drop(tx);
+    let _ = writer_task.await;
+}
+
+fn guess_dialect(buf: &[u8]) -> Dialect {
+    match buf.iter().position(|&b| b == b'\n') {
+        Some(i) if i > 0 && buf[i - 1] == b'\r' => Dialect::Standard,
+        Some(_) => Dialect::Classic,
+        None => Dialect::Standard,
+    }
+}
+
+pub(super) struct Connection {
+    pub(super) shared: Arc<Shared>,
+    pub(super) id: u64,
+    pub(super) peer: SocketAddr,
+    pub(super) tx: Outgoing,
+    /// The sessions this connection set up that are still alive (pruned as
+    /// they end): its interleaved RTCP touches them, its close ends them.
+    pub(super) sessions: Vec<Arc<Session>>,
+    /// What the engine is told once the reply to the current request is
+    /// queued, so that no media reaches a client before its PLAY reply.
+    after_reply: Option<Command>,
+}
+
+/// An error answer: the status and why, for the log.
+pub(super) struct Refusal(pub(super) StatusCode, pub(super) String);
+
+impl Connection {
+    fn handle(&mut self, request: Request) -> Response {
+        tracing::debug!(peer = %self.peer, method = %request.method.as_str(), uri = %request.uri, "request");
+        self.prune_sessions();
+        let result = match &request.method {
+            _ if request.version != Version::RTSP_1_0 => Err(Refusal(
+                StatusCode::RTSP_VERSION_NOT_SUPPORTED,
+                format!(
+                    "RTSP/{}.{}: this server speaks RTSP/1.0",
+                    request.version.major, request.version.minor
+                ),
+            )),
+            Method::Options => self.options(&request),
+            Method::Describe => self.describe(&request),
+            Method::Setup => self.setup(&request),
+            Method::Play => self.play(&request),
+            Method::Pause => self.pause(&request),
+            Method::Teardown => self.teardown(&request),
+            Method::GetParameter | Method::SetParameter => self.keep_alive(&request),
+            Method::Announce | Method::Record | Method::Redirect => Err(Refusal(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "this server only plays".into(),
+            )),
+            Method::Other(m) => Err(Refusal(
+                StatusCode::NOT_IMPLEMENTED,
+                format!("unknown method {m}"),
+            )),
+        };
+        let mut response = match result {
+            Ok(r) => r,
+            Err(Refusal(status, why)) => {
+                tracing::info!(peer = %self.peer, method = %request.method.as_str(), uri = %request.uri, "{} {}: {why}", status.as_u16(), status.reason_phrase());
+                let mut r = Response::reply_to(&request, status);
+                if status == StatusCode::METHOD_NOT_ALLOWED || status == StatusCode::NOT_IMPLEMENTED
+                {
+                    r = r.with_header(names::PUBLIC, PUBLIC);
+                }
+                if request.dialect == Dialect::Standard {
+                    // Why, for the person at the client (a classic client
+                    // reads one short reply: nothing more for it).
+                    r = r.with_body("text/plain; charset=utf-8", format!("{why}\r\n"));
+                }
+                r
+            }
+        };
+        if request.dialect == Dialect::Standard {
+            response = response.with_header(names::SERVER, SERVER_NAME);
+        }
+        response
+    }
+
+    fn options(&self, request: &Request) -> Result<Response, Refusal> {
+        if let Some(s) = self.request_session(request)? {
+            self.touch(&s);
+        }
+        Ok(Response::reply_to(request, StatusCode::OK).with_header(names::PUBLIC, PUBLIC))
+    }
+
+    fn keep_alive(&self, request: &Request) -> Result<Response, Refusal> {
+        let mut r = Response::reply_to(request, StatusCode::OK);
+        if let Some(s) = self.request_session(request)? {
+            self.touch(&s);
+            r = r.with_session(&self.session_header(&s));
+        }
+        Ok(r)
+    }
+
+    fn describe(&self, request: &Request) -> Result<Response, Refusal> {
+        let source = self.media(request)?;
+        let url = request.uri.trim_end_matches('/');
+        let host = self.shared.config.bind;
+        standard_playable(&source)?;
+        let sdp = match &source {
+            Source::File(media) => describe::file_sdp(media, host),
+            Source::Live(live) => describe::live_sdp(live, host),
+        };
+        Ok(Response::reply_to(request, StatusCode::OK)
+            .with_header(names::CONTENT_BASE, format!("{url}/"))
+            .with_body("application/sdp", sdp))
+    }
+
+    fn play(&mut self, request: &Request) -> Result<Response, Refusal> {
+        let session = self.required_session(request)?;
+        let range = request
+            .range()
+            .map_err(|e| Refusal(e.status(), format!("Range: {e}")))?;
+        let mut st = session.state.lock().unwrap();
+        st.last_activity = Instant::now();
+        let start = match (range.and_then(|r| r.start), &st.stream.source) {
+            (Some(NptTime::Time(t)), Source::File(_)) if t > MAX_RANGE_START => {
+                return Err(Refusal(
+                    StatusCode::INVALID_RANGE,
+                    format!(
+                        "start {}s is beyond the latest this server plays from ({}s)",
+                        t.as_secs(),
+                        MAX_RANGE_START.as_secs()
+                    ),
+                ));
+            }
+            (Some(NptTime::Time(t)), Source::File(media)) => {
+                // Under MAX_RANGE_START, so within u64 nanoseconds.
+                let frame = media
+                    .rate
+                    .frame_at_ns(u64::try_from(t.as_nanos()).unwrap_or(u64::MAX));
+                if !st.stream.looping && frame >= media.frames() && media.frames() > 0 {
+                    return Err(Refusal(
+                        StatusCode::INVALID_RANGE,
+                        format!(
+                            "start {:.3}s is past the end ({:.3}s)",
+                            t.as_secs_f64(),
+                            media.duration_secs()
+                        ),
+                    ));
+                }
+                Some(frame)
+            }
+            // A live source plays from now, whatever the Range says.
+            _ => None,
+        };
+        let counters = &session.counters;
+        let ended = counters.ended.load(Ordering::Relaxed);
+        if st.playing && ended {
+            // A file that did not loop reached its end: the engine already
+            // let the session go.
+            st.playing = false;
+        }
+        if st.playing {
+            if start.is_none() {
+                // Already playing: nothing changes.
+                return Ok(self.play_reply(request, &session, &st));
+            }
+            self.shared.engine.stop_and_wait(session.engine_id);
+            st.playing = false;
+        }
+        if let Some(frame) = start {
+            counters.next_frame.store(frame, Ordering::Relaxed);
+        } else if ended && !st.stream.looping {
+            // PLAY after the end starts again from the beginning.
+            counters.next_frame.store(0, Ordering::Relaxed);
+        }
+        let reply = self.play_reply(request, &session, &st);
+        self.after_reply = Some(Command::Play {
+            id: session.engine_id,
+            stream: st.stream.clone(),
+        });
+        st.playing = true;
+        st.ever_played = true;
+        Ok(reply)
+    }
+
+    fn play_reply(&self, request: &Request, session: &Session, st: &SessionState) -> Response {
+        let mut r =
+            Response::reply_to(request, StatusCode::OK).with_session(&self.session_header(session));
+        if session.dialect == Dialect::Classic {
+            return r;
+        }
+        let frame = session.counters.next_frame.load(Ordering::Relaxed);
+        let range = match &st.stream.source {
+            Source::Live(_) => NptRange::live(),
+            Source::File(media) => {
+                let start =
+                    Duration::from_nanos(media.rate.frame_start_ns(frame % media.frames().max(1)));
+                if st.stream.looping {
+                    NptRange::starting_at(start)
+                } else {
+                    NptRange::between(start, Duration::from_secs_f64(media.duration_secs()))
+                }
+            }
+        };
+        let info = RtpInfo {
+            url: format!("{}/stream=0", request.uri.trim_end_matches('/')),
+            seq: Some(session.counters.next_seq.load(Ordering::Relaxed) as u16),
+            rtptime: Some(super::engine::rtp_time(&st.stream, frame)),
+        };
+        r = r
+            .with_header(names::RANGE, range.to_string())
+            .with_header(names::RTP_INFO, rtsp::format_rtp_info(&[info]));
+        r
+    }
+
+    fn pause(&self, request: &Request) -> Result<Response, Refusal> {
+        let session = self.required_session(request)?;
+        let mut st = session.state.lock().unwrap();
+        st.last_activity = Instant::now();
+        if st.playing {
+            self.shared.engine.stop_and_wait(session.engine_id);
+            st.playing = false;
+        }
+        Ok(
+            Response::reply_to(request, StatusCode::OK)
+                .with_session(&self.session_header(&session)),
+        )
+    }
+
+    fn teardown(&self, request: &Request) -> Result<Response, Refusal> {
+        let session = self.required_session(request)?;
+        self.shared.remove_session(&session.id, "TEARDOWN");
+        Ok(
+            Response::reply_to(request, StatusCode::OK)
+                .with_session(&self.session_header(&session)),
+        )
+    }
+
+    /// The file a request names; 404 for anything else.
+    pub(super) fn media(&self, request: &Request) -> Result<Source, Refusal> {
+        let uri = request
+            .url()
+            .map_err(|e| Refusal(StatusCode::NOT_FOUND, format!("URL {:?}: {e}", request.uri)))?;
+        let path = uri.media_path();
+        if let Some(live) = &self.shared.live
+            && path.trim_matches('/') == LIVE_MOUNT
+        {
+            return Ok(Source::Live(live.clone()));
+        }
+        self.shared
+            .library
+            .open(&path)
+            .map(Source::File)
+            .map_err(|e| match e {
+                MediaError::NotFound(_) => Refusal(StatusCode::NOT_FOUND, e.to_string()),
+                MediaError::Unplayable(_) => {
+                    Refusal(StatusCode::UNSUPPORTED_MEDIA_TYPE, e.to_string())
+                }
+                MediaError::Io(_) => Refusal(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+            })
+    }
+
+    /// The session the request names, if it names one; 454 if unknown.
+    pub(super) fn request_session(
+        &self,
+        request: &Request,
+    ) -> Result<Option<Arc<Session>>, Refusal> {
+        let header = request
+            .session()
+            .map_err(|e| Refusal(StatusCode::BAD_REQUEST, e.to_string()))?;
+        match header {
+            None => Ok(None),
+            Some(h) => self.shared.session(&h.id).map(Some).ok_or_else(|| {
+                Refusal(
+                    StatusCode::SESSION_NOT_FOUND,
+                    format!("no session {}", h.id),
+                )
+            }),
+        }
+    }
+
+    fn required_session(&self, request: &Request) -> Result<Arc<Session>, Refusal> {
+        match self.request_session(request)? {
+            Some(s) => Ok(s),
+            None if request.dialect == Dialect::Classic => {
+                self.only_session_of_connection().ok_or_else(|| {
+                    Refusal(
+                        StatusCode::SESSION_NOT_FOUND,
+                        "no Session header and no session on this connection".into(),
+                    )
+                })
+            }
+            None => Err(Refusal(
+                StatusCode::METHOD_NOT_VALID_IN_THIS_STATE,
+                format!("{} needs a session: SETUP first", request.method.as_str()),
+            )),
+        }
+    }
+
+    /// Classic clients that lost their session id still own one session.
+    fn only_session_of_connection(&self) -> Option<Arc<Session>> {
+        match self.sessions.as_slice() {
+            [only] => Some(only.clone()),
+            _ => None,
+        }
+    }
+
+    /// Forgets sessions that ended (TEARDOWN, timeout) since the last request.
+    fn prune_sessions(&mut self) {
+        self.sessions.retain(|s| !s.removed.load(Ordering::Relaxed));
+    }
+
+    pub(super) fn session_header(&self, session: &Session) -> SessionHeader {
+        let h = SessionHeader::new(session.id.clone());
+        if session.dialect == Dialect::Classic {
+            h
+        } else {
+            h.with_timeout(self.shared.timeout_secs())
+        }
+    }
+
+    pub(super) fn touch(&self, session: &Session) {
+        session.state.lock().unwrap().last_activity = Instant::now();
+    }
+
+    /// Interleaved RTCP came: the sessions of this connection are alive.
+    fn touch_sessions(&self) {
+        for s in &self.sessions {
+            self.touch(s);
+        }
+    }
+
+    /// The control connection closed: its sessions end with it.
+    fn closed(&self) {
+        for s in &self.sessions {
+            s.state.lock().unwrap().connected = false;
+            self.shared
+                .remove_session(&s.id, "control connection closed");
+        }
+    }
+}
+
+/// Standard clients decode JPEG over RTP only as RFC 2435: 415, with how to
+/// re-encode, for a source whose JPEG it cannot carry.
+pub(super) fn standard_playable(source: &Source) -> Result<(), Refusal> {
+    let refuse = |why: String| Refusal(StatusCode::UNSUPPORTED_MEDIA_TYPE, why);
+    match source {
+        Source::File(media) => media.rfc2435.clone().map_err(|why| {
+            refuse(format!(
+                "{} cannot be sent as RFC 2435 JPEG ({why}); re-encode it as baseline 4:2:0, e.g. \
+                 gst-launch-1.0 lengthmjpegsrc location=IN ! jpegdec ! videoconvert ! video/x-raw,format=I420 ! jpegenc ! lengthmjpegmux ! filesink location=OUT",
+                media.mount
+            ))
+        }),
+        Source::Live(live) => match live.rfc2435_problem() {
+            Some(why) => Err(refuse(format!(
+                "{LIVE_MOUNT} cannot be sent as RFC 2435 JPEG ({why}); encode the live source as \
+                 baseline 4:2:0: --pipeline '… ! video/x-raw,format=I420 ! jpegenc'"
+            ))),
+            None => Ok(()),
+        },
+    }
+}
+
+const PUBLIC: &str =
+    "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER";

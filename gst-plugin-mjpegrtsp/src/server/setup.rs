@@ -1,0 +1,208 @@
+//! SETUP: the transport a client offers is checked and given its ports or
+//! channels, and a session is made for it.
+
+use super::connection::{Connection, Refusal, standard_playable};
+use super::engine::{Counters, Route, Stream, Wire};
+use super::{Session, SessionState};
+use crate::rtsp::{self, Dialect, LowerTransport, Request, Response, StatusCode, Transport, names};
+use rand::Rng;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// Sessions one connection may hold at once: a player needs one per stream;
+/// more would let one connection take every slot of `--max-sessions`.
+pub const MAX_SESSIONS_PER_CONNECTION: usize = 8;
+
+impl Connection {
+    pub(super) fn setup(&mut self, request: &Request) -> Result<Response, Refusal> {
+        let media = self.media(request)?;
+        let header = request
+            .headers
+            .get(names::TRANSPORT)
+            .ok_or_else(|| Refusal(StatusCode::BAD_REQUEST, "SETUP without Transport".into()))?;
+        let offer = rtsp::negotiate_transport(header)
+            .map_err(|e| Refusal(e.status(), format!("transport {header:?}: {e}")))?;
+        if let Some(existing) = self.request_session(request)? {
+            // One stream per session: a second SETUP may only change nothing.
+            self.touch(&existing);
+            return Err(Refusal(
+                StatusCode::AGGREGATE_OPERATION_NOT_ALLOWED,
+                "this session already has its stream".into(),
+            ));
+        }
+        let classic = request.dialect == Dialect::Classic || offer.classic;
+        if !classic {
+            standard_playable(&media)?;
+        }
+        if self.sessions.len() >= MAX_SESSIONS_PER_CONNECTION {
+            return Err(Refusal(
+                StatusCode::NOT_ENOUGH_BANDWIDTH,
+                format!(
+                    "this connection already holds {} sessions, the most one connection may",
+                    self.sessions.len()
+                ),
+            ));
+        }
+        let mut rng = rand::rng();
+        let ssrc = if classic { 0 } else { rng.random() };
+        let (route, rtcp_from, reply_transport) = match offer.lower {
+            LowerTransport::Udp => {
+                // negotiate_transport() only offers usable ports.
+                let ports = offer.client_port.ok_or_else(|| {
+                    Refusal(
+                        StatusCode::UNSUPPORTED_TRANSPORT,
+                        "UDP without client_port".into(),
+                    )
+                })?;
+                // The peer's own address with another port: an IPv6
+                // link-local peer keeps its scope.
+                let at = |port| {
+                    let mut addr = self.peer;
+                    addr.set_port(port);
+                    addr
+                };
+                let rtcp = ports.rtcp.filter(|_| !classic).map(at);
+                let reply = offer
+                    .reply()
+                    .with_server_port(self.shared.server_ports)
+                    .with_ssrc(ssrc);
+                (
+                    Route::Udp {
+                        rtp: at(ports.rtp),
+                        rtcp,
+                    },
+                    rtcp,
+                    reply,
+                )
+            }
+            LowerTransport::Tcp => {
+                let channels = self.interleaved_channels(offer.interleaved)?;
+                let reply = Transport::tcp_interleaved(channels).with_ssrc(ssrc);
+                self.tx.allow(media.bytes_per_second());
+                let (rtp, rtcp) = channels.resolved().ok_or_else(|| {
+                    Refusal(
+                        StatusCode::UNSUPPORTED_TRANSPORT,
+                        format!("interleaved={channels} is not two channels"),
+                    )
+                })?;
+                (
+                    Route::Tcp {
+                        out: self.tx.clone(),
+                        rtp_channel: rtp,
+                        rtcp_channel: rtcp,
+                    },
+                    None,
+                    reply,
+                )
+            }
+        };
+        let counters = Arc::new(Counters::default());
+        counters.next_seq.store(
+            if classic {
+                1
+            } else {
+                u32::from(rng.random::<u16>())
+            },
+            Ordering::Relaxed,
+        );
+        let stream = Stream {
+            source: media,
+            wire: if classic {
+                Wire::Classic
+            } else {
+                Wire::Rfc2435
+            },
+            route,
+            ssrc,
+            payload_type: 26,
+            timestamp_base: rng.random(),
+            looping: self.shared.config.looping,
+            counters: counters.clone(),
+        };
+        let state = SessionState {
+            playing: false,
+            ever_played: false,
+            last_activity: Instant::now(),
+            connected: true,
+            stream,
+        };
+        let session = self
+            .shared
+            .add_session(|id| Session {
+                id,
+                engine_id: self.shared.next_engine_id.fetch_add(1, Ordering::Relaxed),
+                dialect: if classic {
+                    Dialect::Classic
+                } else {
+                    Dialect::Standard
+                },
+                counters,
+                rtcp_from,
+                removed: AtomicBool::new(false),
+                state: Mutex::new(state),
+            })
+            .map_err(|count| {
+                Refusal(
+                    StatusCode::NOT_ENOUGH_BANDWIDTH,
+                    format!("{count} sessions already (--max-sessions)"),
+                )
+            })?;
+        self.sessions.push(session.clone());
+        tracing::info!(peer = %self.peer, connection = self.id, session = %session.id, "SETUP {} ({})", request.uri, reply_transport);
+        let mut response = Response::reply_to(request, StatusCode::OK)
+            .with_session(&self.session_header(&session));
+        if !classic {
+            response = response.with_header(names::TRANSPORT, reply_transport.to_string());
+        }
+        Ok(response)
+    }
+
+    /// The interleaved channels of a new session: those asked for, if no
+    /// other session of this connection uses them; else the first free pair.
+    fn interleaved_channels(
+        &self,
+        asked: Option<rtsp::ChannelPair>,
+    ) -> Result<rtsp::ChannelPair, Refusal> {
+        let used: Vec<u8> = self
+            .sessions
+            .iter()
+            .filter_map(|s| match &s.state.lock().unwrap().stream.route {
+                Route::Tcp {
+                    rtp_channel,
+                    rtcp_channel,
+                    ..
+                } => Some([*rtp_channel, *rtcp_channel]),
+                Route::Udp { .. } => None,
+            })
+            .flatten()
+            .collect();
+        match asked {
+            Some(pair) => {
+                let (rtp, rtcp) = pair.resolved().ok_or_else(|| {
+                    Refusal(
+                        StatusCode::UNSUPPORTED_TRANSPORT,
+                        format!("interleaved={pair} is not two channels"),
+                    )
+                })?;
+                if used.contains(&rtp) || used.contains(&rtcp) {
+                    return Err(Refusal(
+                        StatusCode::UNSUPPORTED_TRANSPORT,
+                        format!("interleaved={pair}: another session of this connection uses it"),
+                    ));
+                }
+                Ok(rtsp::ChannelPair::new(rtp, rtcp))
+            }
+            None => (0..=254u8)
+                .step_by(2)
+                .find(|c| !used.contains(c) && !used.contains(&(c + 1)))
+                .map(|c| rtsp::ChannelPair::new(c, c + 1))
+                .ok_or_else(|| {
+                    Refusal(
+                        StatusCode::UNSUPPORTED_TRANSPORT,
+                        "no free interleaved channels".into(),
+                    )
+                }),
+        }
+    }
+}
