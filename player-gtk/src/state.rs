@@ -119,6 +119,19 @@ pub fn format_time(nanos: u64) -> String {
     }
 }
 
+/// Where a seek to `secs` lands, in nanoseconds: within `0..=duration`
+/// (NaN and negative: 0), converted without overflow — a duration near
+/// `u64::MAX` nanoseconds must not round up past it.
+pub fn seek_nanos(secs: f64, duration: u64) -> u64 {
+    if secs.is_nan() || secs <= 0.0 {
+        return 0;
+    }
+    std::time::Duration::try_from_secs_f64(secs)
+        .ok()
+        .and_then(|d| u64::try_from(d.as_nanos()).ok())
+        .map_or(duration, |n| n.min(duration))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,6 +176,20 @@ mod tests {
         }
         assert_eq!(Phase::Ready.name(), "READY");
         assert_eq!(Request::Stop.to_string(), "TEARDOWN");
+    }
+
+    #[test]
+    fn seek_positions_stay_within_the_duration() {
+        let d = 2_000_000_000;
+        assert_eq!(seek_nanos(1.5, d), 1_500_000_000);
+        assert_eq!(seek_nanos(5.0, d), d);
+        assert_eq!(seek_nanos(-1.0, d), 0);
+        assert_eq!(seek_nanos(f64::NAN, d), 0);
+        assert_eq!(seek_nanos(f64::INFINITY, d), d);
+        // The largest clock time: its seconds as f64 round up past u64 nanoseconds.
+        let max = u64::MAX - 1;
+        assert_eq!(seek_nanos(max as f64 / 1e9, max), max);
+        assert_eq!(seek_nanos(1e30, max), max);
     }
 
     #[test]

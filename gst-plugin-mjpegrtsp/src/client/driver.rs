@@ -7,8 +7,12 @@
 //!   (`CSeq`), adds `User-Agent` and `Authorization` (standard dialect), and
 //!   answers a 401 once by itself when it has credentials.
 //! * Media packets go through [`Media`]; frames are offered to the consumer's
-//!   bounded channel with `try_send`, so a slow consumer costs frames (counted),
-//!   never the network task's progress.
+//!   bounded channel with `try_send`, within its byte budget, so a slow
+//!   consumer costs frames (counted), never the network task's progress nor
+//!   unbounded memory.
+//! * UDP datagrams are taken only from the server ([`PeerFilter`]), and an
+//!   RTCP BYE ends the stream only when it names the stream's source; what
+//!   is refused is counted in [`Stats::packets_rejected`].
 //! * While a PLAY is on its way, packets are held back until its reply says
 //!   (with `RTP-Info`) which of them belong to the new position.
 //!
@@ -26,7 +30,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::auth::{Authenticator, Credentials};
 use super::error::Error;
+use super::events::FrameBudget;
 use super::media::{Media, MediaConfig, MediaCounters, PlayStart};
+use super::peer::PeerFilter;
 use super::rtcp::{RtcpPacket, parse_compound, receiver_report};
 use super::{EndReason, Event, Frame, Stats, TransportKind};
 use crate::rtsp::{
@@ -85,15 +91,19 @@ pub enum Cmd {
 pub struct MediaSetup {
     pub config: MediaConfig,
     pub transport: MediaTransport,
+    /// The `ssrc=` of the SETUP reply's `Transport`, if it gave one.
+    pub announced_ssrc: Option<u32>,
 }
 
 /// Where media arrives.
 pub enum MediaTransport {
-    /// On UDP sockets of our own; RTCP is sent to the server's RTCP port.
+    /// On UDP sockets of our own; RTCP is sent to the server's RTCP port,
+    /// and datagrams are taken only from where `peer` says.
     Udp {
         rtp: UdpSocket,
         rtcp: Option<UdpSocket>,
         server_rtcp: Option<SocketAddr>,
+        peer: PeerFilter,
     },
     /// Interleaved in the control connection.
     Tcp { rtp_channel: u8, rtcp_channel: u8 },
@@ -102,6 +112,7 @@ pub enum MediaTransport {
 struct ActiveMedia {
     media: Media,
     transport: MediaTransport,
+    announced_ssrc: Option<u32>,
     our_ssrc: u32,
     next_rr: Instant,
     bye_at: Option<Instant>,
@@ -155,12 +166,16 @@ pub struct Driver {
     frames: Vec<Frame>,
     playing: bool,
     events: mpsc::Sender<Event>,
+    /// Bytes of the frames waiting in `events`.
+    budget: FrameBudget,
     backlog: VecDeque<Event>,
     stats: Arc<Mutex<Stats>>,
     /// Counters of media read before the current one (a fallback to TCP
     /// starts a new one).
     past: MediaCounters,
     frames_dropped: u64,
+    /// Datagrams not from the server, and BYEs not for the stream.
+    packets_rejected: u64,
     next_stats: Option<Instant>,
     rate_mark: (Instant, u64, u64),
     next_publish: Instant,
@@ -172,7 +187,7 @@ pub struct Driver {
 enum Wake {
     Cmd(Option<Cmd>),
     Tcp(io::Result<usize>),
-    Rtp(io::Result<usize>),
+    Rtp(io::Result<(usize, SocketAddr)>),
     Rtcp(io::Result<(usize, SocketAddr)>),
     Timer,
 }
@@ -180,13 +195,6 @@ enum Wake {
 async fn read_opt(conn: Option<&mut TcpStream>, buf: &mut [u8]) -> io::Result<usize> {
     match conn {
         Some(c) => c.read(buf).await,
-        None => std::future::pending().await,
-    }
-}
-
-async fn recv_opt(sock: Option<&UdpSocket>, buf: &mut [u8]) -> io::Result<usize> {
-    match sock {
-        Some(s) => s.recv(buf).await,
         None => std::future::pending().await,
     }
 }
@@ -206,7 +214,7 @@ impl Driver {
         cfg: DriverConfig,
         conn: TcpStream,
         cmds: mpsc::UnboundedReceiver<Cmd>,
-        events: mpsc::Sender<Event>,
+        (events, budget): (mpsc::Sender<Event>, FrameBudget),
         stats: Arc<Mutex<Stats>>,
     ) -> Self {
         let now = Instant::now();
@@ -232,10 +240,12 @@ impl Driver {
             frames: Vec::new(),
             playing: false,
             events,
+            budget,
             backlog: VecDeque::new(),
             stats,
             past: MediaCounters::default(),
             frames_dropped: 0,
+            packets_rejected: 0,
             next_stats,
             rate_mark: (now, 0, 0),
             next_publish: now,
@@ -266,7 +276,7 @@ impl Driver {
             // control connection (a BYE overtaking media is covered by
             // BYE_GRACE).
             let wake = tokio::select! {
-                r = recv_opt(rtp_sock, &mut self.rtp_buf) => Wake::Rtp(r),
+                r = recv_from_opt(rtp_sock, &mut self.rtp_buf) => Wake::Rtp(r),
                 r = read_opt(self.conn.as_mut(), &mut self.chunk) => Wake::Tcp(r),
                 r = recv_from_opt(rtcp_sock, &mut self.rtcp_buf) => Wake::Rtcp(r),
                 cmd = self.cmds.recv(), if self.closing.is_none() => Wake::Cmd(cmd),
@@ -282,9 +292,11 @@ impl Driver {
                     self.drain_input(false).await;
                 }
                 Wake::Tcp(Err(e)) => self.on_closed(Some(e)),
-                Wake::Rtp(Ok(n)) => {
+                Wake::Rtp(Ok((n, from))) => {
                     if n > READ_CHUNK {
                         tracing::debug!("dropping an RTP datagram over {READ_CHUNK} bytes");
+                    } else if !self.is_from_server(from, PeerFilter::accepts_rtp) {
+                        self.reject(from, "RTP");
                     } else {
                         let data = std::mem::take(&mut self.rtp_buf);
                         self.on_rtp(&data[..n], now);
@@ -295,10 +307,14 @@ impl Driver {
                     // ICMP port unreachable and the like: not fatal for UDP.
                     tracing::debug!("RTP socket: {e}");
                 }
-                Wake::Rtcp(Ok((n, _from))) => {
-                    let data = std::mem::take(&mut self.rtcp_buf);
-                    self.on_rtcp(&data[..n], now);
-                    self.rtcp_buf = data;
+                Wake::Rtcp(Ok((n, from))) => {
+                    if self.is_from_server(from, PeerFilter::accepts_rtcp) {
+                        let data = std::mem::take(&mut self.rtcp_buf);
+                        self.on_rtcp(&data[..n], now);
+                        self.rtcp_buf = data;
+                    } else {
+                        self.reject(from, "RTCP");
+                    }
                 }
                 Wake::Rtcp(Err(e)) => tracing::debug!("RTCP socket: {e}"),
                 Wake::Timer => {}
@@ -400,6 +416,7 @@ impl Driver {
                 self.media = Some(ActiveMedia {
                     media: Media::new(setup.config),
                     transport: setup.transport,
+                    announced_ssrc: setup.announced_ssrc,
                     our_ssrc: rand::random(),
                     next_rr: now + Duration::from_secs(1),
                     bye_at: None,
@@ -681,14 +698,12 @@ impl Driver {
             _ => {}
         }
         if f.reply.is_none() && resp.status == StatusCode::SESSION_NOT_FOUND {
-            self.control_event(Event::Error(Error::Status {
-                addr: self.cfg.addr,
-                method: f.req.method.clone(),
-                url: f.req.uri.clone(),
-                status: 454,
-                reason: resp.reason.clone(),
-                detail: super::error::explanation(&resp),
-            }));
+            self.control_event(Event::Error(Error::from_reply(
+                self.cfg.addr,
+                f.req.method.clone(),
+                &f.req.uri,
+                &resp,
+            )));
         }
         self.finish(f, Ok(resp));
         self.pump(now);
@@ -755,21 +770,50 @@ impl Driver {
         self.pump(now);
     }
 
+    /// Whether a datagram from `from` is the server's, by `accepts` of the
+    /// media's [`PeerFilter`].
+    fn is_from_server(
+        &self,
+        from: SocketAddr,
+        accepts: fn(&PeerFilter, SocketAddr) -> bool,
+    ) -> bool {
+        match self.media.as_ref().map(|m| &m.transport) {
+            Some(MediaTransport::Udp { peer, .. }) => accepts(peer, from),
+            _ => false,
+        }
+    }
+
+    fn reject(&mut self, from: SocketAddr, what: &str) {
+        self.packets_rejected += 1;
+        tracing::debug!(server = %self.cfg.addr, %from, "dropping {what} from an address that is not the server's");
+    }
+
     fn on_rtcp(&mut self, data: &[u8], now: Instant) {
         let Some(m) = self.media.as_mut() else {
             return;
         };
+        // The source being received; before its first packet, the one the
+        // SETUP reply announced.
+        let ours = m.media.ssrc().or(m.announced_ssrc);
         for p in parse_compound(data) {
             match p {
-                RtcpPacket::SenderReport { ntp_middle, .. } => {
-                    m.media.on_sender_report(ntp_middle, now)
+                RtcpPacket::SenderReport { ssrc, ntp_middle } => {
+                    if ours.is_none_or(|o| o == ssrc) {
+                        m.media.on_sender_report(ntp_middle, now)
+                    }
                 }
                 RtcpPacket::Bye { ssrcs } => {
-                    let ours = m.media.ssrc();
-                    if ours.is_none() || ssrcs.is_empty() || ssrcs.iter().any(|s| Some(*s) == ours)
-                    {
+                    if ssrcs.iter().any(|s| Some(*s) == ours) {
                         tracing::debug!(server = %self.cfg.addr, "RTCP BYE: the stream ends");
                         m.bye_at.get_or_insert(now + BYE_GRACE);
+                    } else {
+                        self.packets_rejected += 1;
+                        tracing::debug!(
+                            server = %self.cfg.addr,
+                            ?ssrcs,
+                            ?ours,
+                            "ignoring an RTCP BYE that does not name the stream's source"
+                        );
                     }
                 }
             }
@@ -783,13 +827,20 @@ impl Driver {
         };
         m.media.pop_frames(now, &mut self.frames);
         for frame in self.frames.drain(..) {
+            let len = frame.jpeg.len();
+            if !self.budget.try_reserve(len) {
+                self.frames_dropped += 1;
+                tracing::trace!("consumer is slow: frame dropped (byte budget)");
+                continue;
+            }
             match self.events.try_send(Event::Frame(frame)) {
                 Ok(()) => {}
                 Err(mpsc::error::TrySendError::Full(_)) => {
+                    self.budget.release(len);
                     self.frames_dropped += 1;
                     tracing::trace!("consumer is slow: frame dropped");
                 }
-                Err(mpsc::error::TrySendError::Closed(_)) => {}
+                Err(mpsc::error::TrySendError::Closed(_)) => self.budget.release(len),
             }
         }
     }
@@ -965,6 +1016,7 @@ impl Driver {
         stats.packets_reordered = c.packets_reordered;
         stats.packets_late = c.packets_late;
         stats.packets_invalid = c.packets_invalid;
+        stats.packets_rejected = self.packets_rejected;
         stats.restarts = c.restarts;
         stats.frames_incomplete = c.frames_incomplete;
         stats.frames_dropped = self.frames_dropped;

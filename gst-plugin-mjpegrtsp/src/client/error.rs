@@ -1,5 +1,11 @@
 //! The client's error type: what failed, where (server address, method, URL)
 //! and why, in words a log reader can act on.
+//!
+//! Text that comes from the server (reason phrases, error bodies, names in a
+//! description) is passed through [`shown`] before it is put in an error:
+//! control characters are written out as escapes, so that a hostile server
+//! cannot send terminal escape sequences to whoever reads the log or the
+//! message, and the length is capped.
 
 use std::fmt;
 use std::io;
@@ -146,7 +152,24 @@ impl Error {
         Error::Protocol {
             addr,
             method,
-            detail,
+            detail: shown(&detail, MAX_SHOWN),
+        }
+    }
+
+    /// The server answered `method` on `url` with the error reply `resp`.
+    pub(crate) fn from_reply(
+        addr: SocketAddr,
+        method: Method,
+        url: &str,
+        resp: &crate::rtsp::Response,
+    ) -> Self {
+        Error::Status {
+            addr,
+            method,
+            url: shown(url, MAX_SHOWN),
+            status: resp.status.as_u16(),
+            reason: shown(&resp.reason, MAX_REASON),
+            detail: explanation(resp),
         }
     }
 }
@@ -221,8 +244,32 @@ impl fmt::Display for Error {
     }
 }
 
+/// Characters of server text kept in an error (a detail, a URL).
+pub(crate) const MAX_SHOWN: usize = 500;
+/// Characters of a reason phrase kept.
+const MAX_REASON: usize = 100;
+
+/// `text` from the network, fit to be shown or logged: control characters
+/// (ESC, CR, BEL, DEL, C1 controls, …) written as `\u{1b}`-style escapes, and
+/// at most `max_chars` characters, with `…` when cut.
+pub(crate) fn shown(text: &str, max_chars: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(max_chars));
+    for (n, c) in text.chars().enumerate() {
+        if n == max_chars {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// The explanation in an error reply's `text/plain` body: its first line,
-/// cut at 500 characters.
+/// cut at [`MAX_SHOWN`] characters, made [`shown`].
 pub(crate) fn explanation(resp: &crate::rtsp::Response) -> Option<Box<str>> {
     let plain = resp
         .headers
@@ -233,7 +280,7 @@ pub(crate) fn explanation(resp: &crate::rtsp::Response) -> Option<Box<str>> {
     }
     let text = String::from_utf8_lossy(&resp.body);
     let line = text.lines().map(str::trim).find(|l| !l.is_empty())?;
-    Some(line.chars().take(500).collect::<String>().into())
+    Some(shown(line, MAX_SHOWN).into())
 }
 
 /// What an error status usually means for a player, where the reason
@@ -298,5 +345,22 @@ mod tests {
             missing.ends_with("PLAY rtsp://127.0.0.1:8554/a.Mjpeg: 404 Not Found"),
             "{missing}"
         );
+    }
+
+    #[test]
+    fn server_text_is_shown_without_control_characters_and_capped() {
+        assert_eq!(shown("plain text, é ok", 100), "plain text, é ok");
+        assert_eq!(
+            shown("a\x1b[2Jb\r\nc\x07\x7f\u{9b}", 100),
+            "a\\u{1b}[2Jb\\u{d}\\u{a}c\\u{7}\\u{7f}\\u{9b}"
+        );
+        assert_eq!(shown("abcdef", 3), "abc…");
+        assert_eq!(shown(&"\x1b".repeat(1000), 2), "\\u{1b}\\u{1b}…");
+        let resp = crate::rtsp::Response::new(crate::rtsp::StatusCode::NOT_FOUND)
+            .with_body("text/plain", "no \x1b[31mred\n");
+        let e = Error::from_reply("127.0.0.1:1".parse().unwrap(), Method::Play, "u\x1b", &resp);
+        let text = e.to_string();
+        assert!(!text.chars().any(char::is_control), "{text:?}");
+        assert!(text.contains("no \\u{1b}[31mred"), "{text}");
     }
 }

@@ -7,7 +7,9 @@
 //! `latency`; then the missing ones are taken as lost. Duplicates and packets
 //! that come after their place was given up are dropped; every case is
 //! counted. Over TCP, where nothing is reordered, a latency of zero gives
-//! packets up at once.
+//! packets up at once. The buffer is bounded in packets and in bytes: when
+//! either is exceeded, the wait for missing packets is given up early (no
+//! packet is dropped for it, and nothing stalls).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -80,6 +82,7 @@ struct Slot<P> {
     seq: u16,
     arrival: Instant,
     item: P,
+    size: usize,
 }
 
 /// Takes packets in arrival order and gives them back in sequence order,
@@ -89,6 +92,9 @@ struct Slot<P> {
 pub struct JitterBuffer<P> {
     latency: Duration,
     capacity: usize,
+    max_bytes: usize,
+    /// Sum of the sizes of the waiting packets.
+    bytes: usize,
     classic: bool,
     seqs: SeqExtender,
     /// The extended number to give out next.
@@ -112,6 +118,8 @@ impl<P> JitterBuffer<P> {
         Self {
             latency,
             capacity: capacity.max(1),
+            max_bytes: usize::MAX,
+            bytes: 0,
             classic,
             seqs: SeqExtender::default(),
             next: None,
@@ -122,6 +130,23 @@ impl<P> JitterBuffer<P> {
             restart_pending: false,
             stats: JitterStats::default(),
         }
+    }
+
+    /// Bounds the packets waiting to `max_bytes` of the sizes given to
+    /// [`push_sized`](Self::push_sized) (no bound by default).
+    pub fn with_max_bytes(mut self, max_bytes: usize) -> Self {
+        self.max_bytes = max_bytes;
+        self
+    }
+
+    /// Bytes waiting (the sizes given to [`push_sized`](Self::push_sized)).
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Over the packet or byte bound: waiting is given up.
+    fn over(&self) -> bool {
+        self.slots.len() > self.capacity || self.bytes > self.max_bytes
     }
 
     /// The counters.
@@ -151,6 +176,7 @@ impl<P> JitterBuffer<P> {
         self.delivered = 0;
         self.highest = None;
         self.slots.clear();
+        self.bytes = 0;
         self.restart_pending = true;
     }
 
@@ -165,6 +191,7 @@ impl<P> JitterBuffer<P> {
         let keep = self.slots.split_off(&ext);
         self.stats.stale += self.slots.len() as u64;
         self.slots = keep;
+        self.bytes = self.slots.values().map(|s| s.size).sum();
         self.next = Some(ext);
         self.delivered = 0;
         self.highest = self.highest.map(|h| h.max(ext - 1)).or(Some(ext - 1));
@@ -173,6 +200,11 @@ impl<P> JitterBuffer<P> {
 
     /// Takes one packet that arrived at `arrival`.
     pub fn push(&mut self, seq: u16, arrival: Instant, item: P) -> Pushed {
+        self.push_sized(seq, arrival, item, 0)
+    }
+
+    /// Takes one packet of `size` bytes that arrived at `arrival`.
+    pub fn push_sized(&mut self, seq: u16, arrival: Instant, item: P, size: usize) -> Pushed {
         self.stats.received += 1;
         let mut ext = self.seqs.peek(seq);
         let mut result = Pushed::Accepted;
@@ -210,7 +242,16 @@ impl<P> JitterBuffer<P> {
             self.stats.reordered += 1;
         }
         self.highest = Some(self.highest.map_or(ext, |h| h.max(ext)));
-        self.slots.insert(ext, Slot { seq, arrival, item });
+        self.slots.insert(
+            ext,
+            Slot {
+                seq,
+                arrival,
+                item,
+                size,
+            },
+        );
+        self.bytes = self.bytes.saturating_add(size);
         result
     }
 
@@ -218,6 +259,7 @@ impl<P> JitterBuffer<P> {
         self.stats.restarts += 1;
         self.seqs.reset();
         self.slots.clear();
+        self.bytes = 0;
         self.delivered = 0;
         self.highest = None;
         self.restart_pending = true;
@@ -225,9 +267,9 @@ impl<P> JitterBuffer<P> {
 
     /// The next packet in order, if it may go out at `now`: the expected one
     /// when it is there, else the first after a gap once it has waited the
-    /// latency (or the buffer is full).
+    /// latency (or the buffer is over its packet or byte bound).
     pub fn pop(&mut self, now: Instant) -> Option<Released<P>> {
-        if self.hold && self.slots.len() <= self.capacity {
+        if self.hold && !self.over() {
             return None;
         }
         let (&ext, slot) = self.slots.first_key_value()?;
@@ -236,13 +278,14 @@ impl<P> JitterBuffer<P> {
             Some(next) if ext <= next => 0,
             Some(next) => {
                 let waited = now.saturating_duration_since(slot.arrival);
-                if waited < self.latency && self.slots.len() <= self.capacity && !self.hold {
+                if waited < self.latency && !self.over() && !self.hold {
                     return None;
                 }
                 (ext - next) as u64
             }
         };
         let slot = self.slots.remove(&ext)?;
+        self.bytes = self.bytes.saturating_sub(slot.size);
         let shift = self.next.map_or(1, |next| ext + 1 - next);
         self.delivered = if (1..128).contains(&shift) {
             self.delivered << shift

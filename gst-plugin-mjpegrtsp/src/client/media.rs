@@ -19,6 +19,8 @@ use crate::rtp::{RtpHeader, seq_diff};
 
 /// Packets held at most by the reorder buffer.
 const JITTER_CAPACITY: usize = 4096;
+/// Payload bytes held at most by the reorder buffer.
+const JITTER_MAX_BYTES: usize = 8 << 20;
 
 /// How the stream is to be read.
 #[derive(Debug, Clone)]
@@ -135,7 +137,8 @@ impl Media {
             0
         };
         Self {
-            jitter: JitterBuffer::new(cfg.latency, JITTER_CAPACITY, classic),
+            jitter: JitterBuffer::new(cfg.latency, JITTER_CAPACITY, classic)
+                .with_max_bytes(JITTER_MAX_BYTES),
             depay,
             arrival: ArrivalJitter::new(clock),
             ssrc: None,
@@ -241,7 +244,11 @@ impl Media {
         self.arrival.update(arrival, header.timestamp);
         let seq = header.sequence_number;
         let payload = packet.payload.to_vec();
-        match self.jitter.push(seq, arrival, Packet { header, payload }) {
+        let size = payload.len();
+        match self
+            .jitter
+            .push_sized(seq, arrival, Packet { header, payload }, size)
+        {
             Pushed::Accepted => self.rr.received += 1,
             Pushed::Restarted => {
                 self.rr = ReceptionState {
@@ -277,6 +284,7 @@ impl Media {
                         depay.reset();
                         *current = None;
                     }
+                    depay.set_source(header.ssrc);
                     if current.is_none_or(|(_, ts)| ts != header.timestamp) {
                         *current = Some((header.sequence_number, header.timestamp));
                     }
@@ -381,8 +389,8 @@ impl Media {
         };
         self.ts_last = Some((ts, ext));
         let nanos = i128::from(ext) * 1_000_000_000 / i128::from(self.cfg.clock_rate.max(1));
-        let base = self.npt_base.as_nanos() as i128;
-        Duration::from_nanos((base + nanos).max(0) as u64)
+        let base = i128::try_from(self.npt_base.as_nanos()).unwrap_or(i128::MAX);
+        Duration::from_nanos(u64::try_from(base.saturating_add(nanos).max(0)).unwrap_or(u64::MAX))
     }
 
     /// Media time counted in frames (classic: the sequence number is the
@@ -396,7 +404,9 @@ impl Media {
         let (num, den) = self.cfg.framerate;
         let nanos =
             u128::from(index) * u128::from(den.max(1)) * 1_000_000_000 / u128::from(num.max(1));
-        self.npt_base + Duration::from_nanos(nanos as u64)
+        self.npt_base.saturating_add(Duration::from_nanos(
+            u64::try_from(nanos).unwrap_or(u64::MAX),
+        ))
     }
 
     /// A sender report arrived.
@@ -636,6 +646,84 @@ mod tests {
         assert!(m2.counters().frames_incomplete >= 1);
         assert_eq!(m2.counters().packets_lost, 1);
         assert!(out[1].discont);
+    }
+
+    fn rfc2435() -> Media {
+        Media::new(MediaConfig {
+            format: PayloadFormat::Rfc2435,
+            payload_type: Some(26),
+            clock_rate: 90_000,
+            latency: Duration::from_millis(30),
+            framerate: (24, 1),
+            dimensions: None,
+        })
+    }
+
+    fn packet_from(ssrc: u32, seq: u16, ts: u32, payload: &[u8]) -> Vec<u8> {
+        let mut p = packet(seq, ts, true, payload);
+        p[8..12].copy_from_slice(&ssrc.to_be_bytes());
+        p
+    }
+
+    /// A one-packet RFC 2435 frame of 16×16 with Q 200 and `tables` (empty:
+    /// "the ones sent before").
+    fn q200_payload(tables: &[u8]) -> Vec<u8> {
+        let mut v = vec![0, 0, 0, 0, 1, 200, 2, 2, 0, 0];
+        v.extend_from_slice(&u16::try_from(tables.len()).unwrap().to_be_bytes());
+        v.extend_from_slice(tables);
+        v.extend_from_slice(&[0x12; 40]);
+        v
+    }
+
+    #[test]
+    fn q_128_tables_of_one_source_are_not_used_for_the_next() {
+        let t = Instant::now();
+        let mut m = rfc2435();
+        let mut out = Vec::new();
+        let tables: Vec<u8> = (1..=128).collect();
+        m.push(&packet_from(0xA, 1, 0, &q200_payload(&tables)), t);
+        m.push(&packet_from(0xA, 2, 3750, &q200_payload(&[])), t);
+        m.pop_frames(t, &mut out);
+        assert_eq!(out.len(), 2, "the same source may refer to its tables");
+        // A new source refers to tables it never sent.
+        m.push(&packet_from(0xB, 500, 9000, &q200_payload(&[])), t);
+        m.pop_frames(t, &mut out);
+        assert_eq!(out.len(), 2, "no frame built with the old source's tables");
+        assert_eq!(m.counters().packets_invalid, 1);
+        // Once it sends its own, they are used.
+        m.push(&packet_from(0xB, 501, 12750, &q200_payload(&tables)), t);
+        m.pop_frames(t, &mut out);
+        assert_eq!(out.len(), 3);
+    }
+
+    #[test]
+    fn the_reorder_buffer_holds_a_bounded_number_of_bytes() {
+        // A gap (seq 2 never comes) and a long latency: packets wait, but
+        // not more than JITTER_MAX_BYTES of them.
+        let t = Instant::now();
+        let mut m = Media::new(MediaConfig {
+            latency: Duration::from_secs(10),
+            ..rfc2435().cfg
+        });
+        let mut out = Vec::new();
+        let big = vec![0u8; 60_000];
+        let mut most = 0;
+        for seq in (1u16..=400).filter(|&s| s != 2) {
+            m.push(&packet(seq, u32::from(seq) * 10, false, &big), t);
+            m.pop_frames(t, &mut out);
+            let waiting = m.jitter.len() * big.len();
+            assert!(
+                waiting <= JITTER_MAX_BYTES,
+                "{waiting} bytes in {} packets wait",
+                m.jitter.len()
+            );
+            assert_eq!(m.jitter.bytes(), waiting);
+            most = most.max(m.jitter.len());
+        }
+        // Packets waited for the missing one until the bound, then flowed.
+        assert!(most > 100, "a buffer still: {most} packets at most");
+        assert!(m.jitter.is_empty());
+        assert_eq!(m.counters().packets_lost, 1);
     }
 
     /// A small baseline 4:2:0 JPEG with standard Huffman tables: what RFC 2435

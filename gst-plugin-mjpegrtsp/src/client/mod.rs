@@ -61,13 +61,16 @@
 mod auth;
 mod driver;
 mod error;
+mod events;
 mod jitter;
 mod media;
+mod peer;
 mod rtcp;
 mod url;
 
 pub use auth::{Algorithm, DigestInput, digest_response};
 pub use error::Error;
+pub use events::Events;
 pub use jitter::{JitterBuffer, JitterStats, Pushed, Released};
 pub use url::{DEFAULT_PORT, RtspUrl, without_password};
 
@@ -85,7 +88,9 @@ use crate::rtsp::{
 use crate::rtsp::{Media as SdpMedia, Sdp};
 use auth::Credentials;
 use driver::{Cmd, Driver, DriverConfig, MediaSetup, MediaTransport};
+use events::FrameBudget;
 use media::MediaConfig;
+use peer::PeerFilter;
 
 /// Which lower transport to ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -154,6 +159,10 @@ pub struct ClientOptions {
     pub latency: Duration,
     /// Events the consumer's channel holds (default 64).
     pub event_capacity: usize,
+    /// Bytes of JPEG the frames in the consumer's channel hold together
+    /// (default 32 MiB); frames that do not fit are dropped and counted like
+    /// those beyond `event_capacity` (one frame always fits an empty channel).
+    pub event_bytes: usize,
     /// How often an [`Event::Stats`] is sent (default every second; `None`:
     /// never, use [`Session::stats`]).
     pub stats_interval: Option<Duration>,
@@ -178,6 +187,7 @@ impl Default for ClientOptions {
             udp_fallback_after: Duration::from_secs(3),
             latency: Duration::from_millis(30),
             event_capacity: 64,
+            event_bytes: 32 << 20,
             stats_interval: Some(Duration::from_secs(1)),
             classic_framerate: (24, 1),
             receiver_reports: true,
@@ -254,6 +264,10 @@ pub struct Stats {
     pub packets_late: u64,
     /// Packets that were not RTP of this stream or not a valid payload.
     pub packets_invalid: u64,
+    /// RTP and RTCP packets dropped for not being the server's: from another
+    /// address or port, or an RTCP BYE that does not name the stream's
+    /// source.
+    pub packets_rejected: u64,
     /// Sequence number restarts (classic loops, new sources).
     pub restarts: u64,
     /// Frames dropped because a piece was missing or they were not JPEGs.
@@ -267,29 +281,6 @@ pub struct Stats {
     pub dimensions: Option<(u32, u32)>,
     /// The transport in use.
     pub transport: Option<TransportKind>,
-}
-
-/// The consumer's end of a session's events.
-#[derive(Debug)]
-pub struct Events {
-    rx: mpsc::Receiver<Event>,
-}
-
-impl Events {
-    /// The next event; `None` once the session is gone.
-    pub async fn recv(&mut self) -> Option<Event> {
-        self.rx.recv().await
-    }
-
-    /// The next event if one is waiting.
-    pub fn try_recv(&mut self) -> Option<Event> {
-        self.rx.try_recv().ok()
-    }
-
-    /// The next event, blocking the thread (not for use inside the runtime).
-    pub fn blocking_recv(&mut self) -> Option<Event> {
-        self.rx.blocking_recv()
-    }
 }
 
 /// What DESCRIBE said (or, in the classic dialect, what is known without it).
@@ -399,6 +390,7 @@ impl Session {
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (ev_tx, ev_rx) = mpsc::channel(opts.event_capacity.max(1));
         let stats = Arc::new(Mutex::new(Stats::default()));
+        let budget = FrameBudget::new(opts.event_bytes);
         let driver = Driver::new(
             DriverConfig {
                 addr,
@@ -409,7 +401,7 @@ impl Session {
             },
             stream,
             cmd_rx,
-            ev_tx,
+            (ev_tx, budget.clone()),
             stats.clone(),
         );
         tokio::spawn(driver.run());
@@ -420,7 +412,7 @@ impl Session {
             dialect: Dialect::Standard,
             has_credentials,
             cmds: cmd_tx,
-            events: Some(Events { rx: ev_rx }),
+            events: Some(Events::new(ev_rx, budget)),
             stats,
             public: None,
             description: None,
@@ -541,14 +533,7 @@ impl Session {
         } else if resp.status == StatusCode::UNAUTHORIZED {
             Err(self.unauthorized(method, &url))
         } else {
-            Err(Error::Status {
-                addr: self.addr,
-                method,
-                url,
-                status: resp.status.as_u16(),
-                detail: error::explanation(&resp),
-                reason: resp.reason,
-            })
+            Err(Error::from_reply(self.addr, method, &url, &resp))
         }
     }
 
@@ -706,14 +691,15 @@ impl Session {
         }
         let Some((m, pt, format, clock_rate)) = chosen else {
             let kinds: Vec<&str> = sdp.media.iter().map(|m| m.kind.as_str()).collect();
+            let detail = if offered.is_empty() {
+                format!("media offered: {kinds:?}")
+            } else {
+                format!("video offered as {}", offered.join(", "))
+            };
             return Err(Error::NoMedia {
                 addr: self.addr,
-                url: url.to_owned(),
-                detail: if offered.is_empty() {
-                    format!("media offered: {kinds:?}")
-                } else {
-                    format!("video offered as {}", offered.join(", "))
-                },
+                url: error::shown(url, error::MAX_SHOWN),
+                detail: error::shown(&detail, error::MAX_SHOWN),
             });
         };
         Ok(Description {
@@ -813,13 +799,17 @@ impl Session {
         let resp = self.expect_ok(req).await?;
         // The seed server leaves Session out of its SETUP reply.
         self.session = resp.session().ok().flatten();
+        // The seed server sends from a port it does not name: only the
+        // address is checked.
         self.send_cmd(Cmd::StartMedia(Box::new(MediaSetup {
             config: self.media_config(true),
             transport: MediaTransport::Udp {
                 rtp,
                 rtcp: None,
                 server_rtcp: None,
+                peer: PeerFilter::new(self.addr.ip(), None, None),
             },
+            announced_ssrc: None,
         })))?;
         Ok(TransportKind::Udp)
     }
@@ -854,13 +844,27 @@ impl Session {
             .server_port
             .and_then(|p| p.rtcp)
             .map(|port| SocketAddr::new(self.addr.ip(), port));
+        // Media comes from `source=` when the server names one, else from
+        // the server itself (its ports, when it says them).
+        let source = chosen
+            .source
+            .as_deref()
+            .and_then(|s| s.trim().parse::<IpAddr>().ok())
+            .unwrap_or(self.addr.ip());
+        let peer = PeerFilter::new(
+            source,
+            chosen.server_port.map(|p| p.rtp),
+            chosen.server_port.and_then(|p| p.rtcp),
+        );
         self.start_standard_media(
             &resp,
             MediaTransport::Udp {
                 rtp,
                 rtcp: Some(rtcp),
                 server_rtcp,
+                peer,
             },
+            chosen.ssrc,
         )?;
         Ok(TransportKind::Udp)
     }
@@ -885,6 +889,7 @@ impl Session {
                 rtp_channel,
                 rtcp_channel,
             },
+            chosen.ssrc,
         )?;
         Ok(TransportKind::Tcp)
     }
@@ -917,6 +922,7 @@ impl Session {
         &mut self,
         resp: &Response,
         transport: MediaTransport,
+        announced_ssrc: Option<u32>,
     ) -> Result<(), Error> {
         let session = resp
             .session()
@@ -932,6 +938,7 @@ impl Session {
         self.send_cmd(Cmd::StartMedia(Box::new(MediaSetup {
             config: self.media_config(reordering),
             transport,
+            announced_ssrc,
         })))?;
         let url = self.aggregate_url();
         self.send_cmd(Cmd::SetSession {

@@ -178,6 +178,7 @@ impl MjpegRtspSrc {
             .field("packets-lost", s.packets_lost)
             .field("packets-duplicated", s.packets_duplicated)
             .field("packets-reordered", s.packets_reordered)
+            .field("packets-rejected", s.packets_rejected)
             .field("frames-dropped", s.frames_dropped + s.frames_incomplete)
             .field("frames-incomplete", s.frames_incomplete)
             .field("jitter-ms", s.jitter_ms)
@@ -231,6 +232,12 @@ impl MjpegRtspSrc {
         let age = gst::ClockTime::from_nseconds(arrival.elapsed().as_nanos() as u64);
         Some(clock.time().saturating_sub(base).saturating_sub(age))
     }
+}
+
+/// `d` as a clock time, when it is one (a duration from the network may be
+/// anything: `None` rather than a panic or a wrapped value).
+fn clock_time(d: Duration) -> Option<gst::ClockTime> {
+    gst::ClockTime::try_from(d).ok()
 }
 
 /// A client error as a GStreamer error message: the text says what failed and where.
@@ -298,7 +305,7 @@ impl ObjectImpl for MjpegRtspSrc {
                     .build(),
                 glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
                     .nick("Statistics")
-                    .blurb("frames, bytes, bitrate, framerate, packets received/lost/duplicated/reordered, frames dropped, jitter-ms, transport")
+                    .blurb("frames, bytes, bitrate, framerate, packets received/lost/duplicated/reordered/rejected, frames dropped, jitter-ms, transport")
                     .read_only()
                     .build(),
             ]
@@ -430,9 +437,7 @@ impl BaseSrcImpl for MjpegRtspSrc {
                 rtsp_error(&format!("Opening {shown}"), &e)
             })?;
         let events = session.events();
-        *self.duration.lock().unwrap() = session
-            .duration()
-            .map(|d| gst::ClockTime::from_nseconds(d.as_nanos() as u64));
+        *self.duration.lock().unwrap() = session.duration().and_then(clock_time);
         *self.framerate.lock().unwrap() =
             session.framerate().map(|(n, d)| gst::Fraction::new(n, d));
         gst::info!(
@@ -612,5 +617,23 @@ impl PushSrcImpl for MjpegRtspSrc {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_convert_only_when_they_are_clock_times() {
+        assert_eq!(
+            clock_time(Duration::from_millis(2500)),
+            Some(gst::ClockTime::from_mseconds(2500))
+        );
+        // GST_CLOCK_TIME_NONE in nanoseconds, and beyond u64.
+        assert_eq!(clock_time(Duration::from_nanos(u64::MAX)), None);
+        assert_eq!(clock_time(Duration::from_secs(u64::MAX)), None);
+        let max = Duration::from_nanos(u64::MAX - 1);
+        assert_eq!(clock_time(max), Some(gst::ClockTime::MAX));
     }
 }

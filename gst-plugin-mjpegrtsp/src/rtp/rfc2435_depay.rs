@@ -536,8 +536,9 @@ impl State {
 pub struct Depacketizer {
     state: State,
     stats: DepayStats,
-    /// Tables received for Q 128‥=254.
+    /// Tables received for Q 128‥=254, and the source that sent them.
     cached_tables: HashMap<u8, QuantTables>,
+    source: Option<u32>,
     /// Width and height from the SDP, for headers that say 0.
     dimensions: Option<(u16, u16)>,
     max_frame_len: usize,
@@ -574,6 +575,7 @@ impl Depacketizer {
             state: State::Idle,
             stats: DepayStats::default(),
             cached_tables: HashMap::new(),
+            source: None,
             dimensions: None,
             max_frame_len,
             last_len: 0,
@@ -584,6 +586,23 @@ impl Depacketizer {
     /// used when a header's width or height is 0 (frames above 2040 pixels).
     pub fn set_dimensions(&mut self, dimensions: Option<(u16, u16)>) {
         self.dimensions = dimensions;
+    }
+
+    /// The RTP source (SSRC) of the packets that follow. Tables remembered
+    /// for Q 128‥=254 belong to the source that sent them: when it changes
+    /// they are forgotten, with any partial frame, so that a new source
+    /// cannot have its frames built with another's tables.
+    pub fn set_source(&mut self, ssrc: u32) {
+        if self.source.is_some_and(|s| s != ssrc) {
+            tracing::debug!(
+                old = self.source,
+                new = ssrc,
+                "new RTP source: forgetting its predecessor's tables"
+            );
+            self.cached_tables.clear();
+            self.state = State::Idle;
+        }
+        self.source = Some(ssrc);
     }
 
     /// One RTP packet of an RFC 2435 stream, in sequence order (the caller
@@ -1172,6 +1191,21 @@ mod tests {
             .unwrap();
         assert_eq!(dqt_tables(&out), dqt_tables(&JPEGENC_I420_16X16_Q85));
         assert_eq!(bodies(&out, 0xC0)[0][7], 0x21);
+    }
+
+    #[test]
+    fn remembered_tables_are_forgotten_when_the_source_changes() {
+        let mut d = Depacketizer::new();
+        let a = two_tables(1, 100);
+        d.set_source(0xA);
+        let out = d.push(1, 0, true, &payload(1, 200, 0, None, Some((0, &a)), &[7]));
+        assert_eq!(written_tables(&out.unwrap().unwrap()), a);
+        d.set_source(0xA);
+        let out = d.push(2, 1, true, &payload(1, 200, 0, None, Some((0, &[])), &[7]));
+        assert_eq!(written_tables(&out.unwrap().unwrap()), a, "same source");
+        d.set_source(0xB);
+        let out = d.push(3, 2, true, &payload(1, 200, 0, None, Some((0, &[])), &[7]));
+        assert_eq!(out, Err(DepayError::MissingTables { q: 200 }));
     }
 
     #[test]

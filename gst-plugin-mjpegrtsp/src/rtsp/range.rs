@@ -16,8 +16,14 @@ pub enum NptTime {
 }
 
 impl NptTime {
+    /// The latest time a presentation may have: a million hours (about 114
+    /// years). Later times are refused when parsing, so that every time
+    /// converts to nanoseconds in a `u64` (and to a `gst::ClockTime`).
+    pub const MAX: Duration = Duration::from_secs(3_600_000_000);
+
     /// Parses `now`, seconds (`5`, `5.5`, `0.000`) or `h:mm:ss[.frac]`.
-    /// Digits after the ninth decimal are ignored.
+    /// Digits after the ninth decimal are ignored; times after
+    /// [`NptTime::MAX`] are refused.
     pub fn parse(s: &str) -> Option<Self> {
         let s = s.trim();
         if s.eq_ignore_ascii_case("now") {
@@ -50,7 +56,8 @@ impl NptTime {
             }
             _ => return None,
         };
-        Some(Self::Time(Duration::new(secs, nanos)))
+        let time = Duration::new(secs, nanos);
+        (time <= Self::MAX).then_some(Self::Time(time))
     }
 }
 
@@ -322,6 +329,26 @@ mod tests {
             NptRange::parse("npt=x-").unwrap_err().status(),
             StatusCode::INVALID_RANGE
         );
+    }
+
+    #[test]
+    fn absurd_times_are_refused() {
+        // GST_CLOCK_TIME_NONE in nanoseconds, more than u64 nanoseconds, and
+        // as h:mm:ss: none is a time a presentation can have.
+        for bad in [
+            "npt=0-18446744073.709551615",
+            "npt=0-18446744074",
+            "npt=0-99999999999",
+            "npt=999999999:00:00-",
+            "npt=0-999999999999:59:59.999",
+        ] {
+            assert!(NptRange::parse(bad).is_err(), "{bad}");
+        }
+        // The longest accepted: a million hours.
+        let max = NptRange::parse("npt=0-1000000:00:00").unwrap();
+        assert_eq!(max.end_time(), Some(NptTime::MAX));
+        assert!(NptRange::parse("npt=0-3600000000.001").is_err());
+        assert!(u64::try_from(NptTime::MAX.as_nanos()).is_ok());
     }
 
     #[test]

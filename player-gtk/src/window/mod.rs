@@ -5,7 +5,7 @@ mod imp;
 
 use crate::player::{Credentials, Event, NetStats, Player, Source};
 use crate::recent::Recent;
-use crate::state::{Controls, Phase, Request, format_time};
+use crate::state::{Controls, Phase, Request, format_time, seek_nanos};
 use crate::widgets::{AuthDialog, Ui};
 use gtk::prelude::*;
 use gtk::subclass::prelude::*;
@@ -613,7 +613,7 @@ impl Window {
         };
         let imp = self.imp();
         let secs = secs.clamp(0.0, duration.seconds_f64());
-        let position = gst::ClockTime::from_nseconds((secs * 1e9) as u64);
+        let position = gst::ClockTime::from_nseconds(seek_nanos(secs, duration.nseconds()));
         if self.player().seek(position) {
             imp.at_end.set(false);
             let frames = self
