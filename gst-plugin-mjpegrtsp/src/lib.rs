@@ -9,6 +9,7 @@ pub mod client;
 pub mod container;
 pub mod rtp;
 pub mod rtsp;
+pub mod sample;
 pub mod server;
 
 mod lengthmjpegdemux;

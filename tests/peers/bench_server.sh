@@ -11,8 +11,8 @@
 #
 #   --sessions LIST  session counts (default "50 200 500")
 #   --seconds T      measuring window of each run (default 10)
-#   --media PATH     the file to serve (default ../shared/media/movie.Mjpeg, else the
-#                    project's media/sample.Mjpeg)
+#   --media PATH     the file to serve (default: server-cli's built-in sample,
+#                    made in ~/.cache/mjpegrtsp/ if missing)
 #   --rate R         sessions started per second (default 0: all at once, 64 at a time)
 #   --tcp            RTP over the RTSP connection instead of UDP
 #   --servers LIST   which servers to run (default "gst ours")
@@ -64,12 +64,6 @@ while (($#)); do
     esac
 done
 
-if [ -z "$MEDIA" ]; then
-    for m in "$ROOT/../shared/media/movie.Mjpeg" "$ROOT/media/sample.Mjpeg"; do
-        [ -f "$m" ] && { MEDIA=$m; break; }
-    done
-fi
-[ -n "$MEDIA" ] && [ -f "$MEDIA" ] || { echo "bench_server: no media file (give --media)" >&2; exit 2; }
 MEDIA=$(cd "$(dirname "$MEDIA")" && pwd)/$(basename "$MEDIA")
 NAME=$(basename "$MEDIA")
 [ -n "$OUT" ] || OUT=$(mktemp -d /tmp/bench_server.XXXXXX)
@@ -88,6 +82,19 @@ PLUGIN_DIR="$ROOT/target/release"
 [ -x "$LOAD" ] || { echo "bench_server: $LOAD missing: cargo build --release -p mjpegrtsp-tests --bin rtsp_load (or --build)" >&2; exit 2; }
 [ -f "$PLUGIN_DIR/libgstmjpegrtsp.so" ] || { echo "bench_server: $PLUGIN_DIR/libgstmjpegrtsp.so missing: cargo build --release -p gst-plugin-mjpegrtsp (or --build)" >&2; exit 2; }
 OURS="$ROOT/target/release/server-cli"
+
+if [ -z "$MEDIA" ]; then
+    # The built-in sample, which server-cli makes the first time it starts
+    # without --media-dir.
+    MEDIA="${XDG_CACHE_HOME:-$HOME/.cache}/mjpegrtsp/sample.Mjpeg"
+    if [ ! -f "$MEDIA" ] && [ -x "$OURS" ]; then
+        "$OURS" --port 0 >/dev/null 2>&1 &
+        maker=$!
+        for _ in $(seq 600); do [ -f "$MEDIA" ] && break; sleep 0.1; done
+        kill "$maker" 2>/dev/null; wait "$maker" 2>/dev/null || true
+    fi
+fi
+[ -f "$MEDIA" ] || { echo "bench_server: no media file $MEDIA (give --media, or build server-cli to make the sample)" >&2; exit 2; }
 
 SERVER_PID=""
 NOTED_OURS=0

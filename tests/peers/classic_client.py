@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """A classic-dialect RTSP client that behaves like the seed system's own client.
 
-Written from the byte-exact description in ../shared/captures/classic-dialect.md and
-../shared/ARCHITECTURE.md, for tests: it puts the seed client's bytes on the wire and
-reads replies the way it does, then prints a JSON summary on stdout.
+Written from the byte-exact recording in tests/data/captures/classic-dialect.md
+(the seed system's own client and server on the wire), for tests: it puts the
+seed client's bytes on the wire and reads replies the way it does, then prints
+a JSON summary on stdout.
 
     classic_client.py --server 127.0.0.1 --port 8554 [--file movie.Mjpeg]
                       [--rtp-port 0] [--reply-timeout 3] [--no-frames]

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """A classic-dialect RTSP server like the seed system's own, for client tests.
 
-Written from the byte-exact description in ../shared/captures/classic-dialect.md and
-../shared/ARCHITECTURE.md. Serves one .Mjpeg file, to any number of clients (a thread
-per connection, a thread per playing session), on 127.0.0.1.
+Written from the byte-exact recording in tests/data/captures/classic-dialect.md
+(the seed system's own client and server on the wire). Serves one .Mjpeg file,
+to any number of clients (a thread per connection, a thread per playing
+session), on 127.0.0.1.
 
     classic_server.py --media PATH.Mjpeg [--port 0] [--fps 24] [--seed-bugs]
                       [--bug-session] [--bug-seq-restart] [--max-seconds S]

@@ -4,7 +4,7 @@
 use gst::prelude::*;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{Arc, Mutex, Once, OnceLock};
 use std::time::Duration;
 
 pub mod rtsp_text;
@@ -57,18 +57,19 @@ pub fn write_temp(bytes: &[u8]) -> tempfile::NamedTempFile {
     f
 }
 
-/// The reference file from the seed system, when `../shared` is beside the repo.
-pub fn reference_movie() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/media/movie.Mjpeg");
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!(
-            "note: {} not found; skipping the reference-file part",
-            p.display()
-        );
-        None
-    }
+/// The project's sample clip ([`gstmjpegrtsp::sample`]): 240 frames of
+/// 640×480 at 24 fps, each different, like the seed system's reference file.
+/// Made once per test process, in a temporary directory.
+pub fn sample_movie() -> &'static Path {
+    static SAMPLE: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    let (_, path) = SAMPLE.get_or_init(|| {
+        init();
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("sample.Mjpeg");
+        gstmjpegrtsp::sample::write_sample(&path).expect("the sample clip is made");
+        (dir, path)
+    });
+    path
 }
 
 #[derive(Debug, Clone)]

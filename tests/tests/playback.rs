@@ -175,11 +175,9 @@ fn loops_with_increasing_timestamps() {
 }
 
 #[test]
-fn reference_movie_plays_whole() {
-    let Some(movie) = reference_movie() else {
-        return;
-    };
-    for launch in readers(&movie, "") {
+fn sample_movie_plays_whole() {
+    let movie = sample_movie();
+    for launch in readers(movie, "") {
         let out = run(&launch, |_| {});
         assert!(
             out.eos && out.warnings.is_empty(),

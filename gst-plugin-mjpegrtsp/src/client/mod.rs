@@ -29,7 +29,7 @@
 //!   the server does not list it or refuses it); Basic and Digest (MD5,
 //!   SHA-256, `qop=auth`) authentication, with the user and password from
 //!   [`ClientOptions`] or the URL; RTCP receiver reports and BYE.
-//! * **Classic**: the seed system's dialect (see `ARCHITECTURE.md`): bare-LF
+//! * **Classic**: the seed system's dialect (see `docs/walkthrough.md`): bare-LF
 //!   requests without a blank line, `SETUP <file>` with
 //!   `Transport: RTP/UDP; client_port= P`, replies that may lack `Session`
 //!   (the seed server's bug), later requests with `Session: <id or 0>`, and

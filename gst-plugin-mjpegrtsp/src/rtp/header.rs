@@ -245,7 +245,7 @@ mod tests {
     use proptest::prelude::*;
 
     /// The first datagram of the classic server recording
-    /// (captures/classic-dialect.md, section 3), with a tiny payload.
+    /// (tests/data/captures/classic-dialect.md, section 3), with a tiny payload.
     const CLASSIC: [u8; 16] = [
         0x80, 0x1a, 0x00, 0x01, 0x6b, 0x07, 0xe9, 0xba, 0x00, 0x00, 0x00, 0x00, 0xff, 0xd8, 0xff,
         0xd9,

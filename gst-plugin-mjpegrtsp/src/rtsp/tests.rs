@@ -1,4 +1,4 @@
-//! The recorded exchanges of `shared/captures/` as test vectors, and property
+//! The recorded exchanges of `tests/data/captures/` as test vectors, and property
 //! tests of the parser and serialisers.
 
 use std::time::Duration;
@@ -7,7 +7,7 @@ use proptest::prelude::*;
 
 use super::*;
 
-// ---- shared/captures/classic-dialect.md ----------------------------------
+// ---- tests/data/captures/classic-dialect.md ----------------------------------
 
 /// §1: the seed client against a classic server that answers with `Session:`.
 const CLASSIC_SESSION: [(&[u8], &[u8]); 5] = [
@@ -57,7 +57,7 @@ const CLASSIC_SEED_REPLIES: [&[u8]; 5] = [
 /// §3: the OPTIONS the seed server never answered.
 const CLASSIC_OPTIONS: &[u8] = b"OPTIONS * RTSP/1.0\r\nCSeq: 6\r\n\r\n";
 
-// ---- shared/captures/standard-dialect.md ---------------------------------
+// ---- tests/data/captures/standard-dialect.md ---------------------------------
 
 /// ffprobe over UDP: requests.
 const FFPROBE_UDP: [&[u8]; 5] = [

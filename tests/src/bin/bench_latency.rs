@@ -4,7 +4,7 @@
 //! defaults (and with `latency=0`), on loopback at 24 fps, in the same run.
 //!
 //! ```text
-//! cargo run --release -p mjpegrtsp-tests --bin bench_latency -- [--frames N] [--rounds R] [--generated]
+//! cargo run --release -p mjpegrtsp-tests --bin bench_latency -- [--frames N] [--rounds R]
 //! ```
 //!
 //! Prints a plain-text report on stdout (progress on stderr) and exits 0
@@ -14,8 +14,8 @@
 
 use gst::prelude::*;
 use mjpegrtsp_tests::{
-    RtspProxy, StampLog, Stamper, TestServer, bench_number, bench_options, encoded_movie,
-    frames_of, init, jpeg_scan_data, reference_movie,
+    RtspProxy, StampLog, Stamper, TestServer, bench_number, bench_options, frames_of, init,
+    jpeg_scan_data, sample_movie,
 };
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -31,11 +31,10 @@ OPTIONS:
     --frames N     frames measured per pipeline (default 240), split evenly
                    over the rounds
     --rounds R     runs per pipeline, interleaved A B C A B C ... (default 2)
-    --generated    use a generated 640x480 clip even if the reference exists
     -h, --help     print this help
 
-Our server (in this process, looping ../shared/media/movie.Mjpeg at 24 fps, or
-a generated 640x480 clip if it is missing) streams over UDP on loopback through
+Our server (in this process, looping the project's 640x480 sample clip at
+24 fps) streams over UDP on loopback through
 a relay in this process that forwards every packet unchanged and notes the
 monotonic time at which it sent each frame's last packet (the RTP marker) on to
 the client. A pad probe notes the time each frame is pushed: on the src pad of
@@ -57,20 +56,14 @@ const TS_PER_FRAME: u32 = 90_000 / 24;
 struct Args {
     frames: usize,
     rounds: usize,
-    generated: bool,
 }
 
 fn parse_args() -> Result<Option<Args>, String> {
     let mut args = Args {
         frames: DEFAULT_FRAMES,
         rounds: DEFAULT_ROUNDS,
-        generated: false,
     };
-    let Some(options) = bench_options(
-        std::env::args().skip(1),
-        &["--frames", "--rounds"],
-        &["--generated"],
-    )?
+    let Some(options) = bench_options(std::env::args().skip(1), &["--frames", "--rounds"], &[])?
     else {
         return Ok(None);
     };
@@ -78,8 +71,7 @@ fn parse_args() -> Result<Option<Args>, String> {
         let value = value.unwrap_or_default();
         match name.as_str() {
             "--frames" => args.frames = bench_number(&name, &value, 1..=100_000)?,
-            "--rounds" => args.rounds = bench_number(&name, &value, 1..=100)?,
-            _ => args.generated = true,
+            _ => args.rounds = bench_number(&name, &value, 1..=100)?,
         }
     }
     if args.frames < args.rounds {
@@ -356,19 +348,9 @@ fn main() -> ExitCode {
 fn bench(args: &Args) -> Result<(), String> {
     init();
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let (bytes, source) = match reference_movie().filter(|_| !args.generated) {
-        Some(p) => (
-            std::fs::read(&p).map_err(|e| format!("{}: {e}", p.display()))?,
-            format!("{} (reference file)", p.display()),
-        ),
-        None => {
-            eprintln!("encoding a 640x480 clip ...");
-            (
-                encoded_movie(240, 640, 480, 85, "ball"),
-                "generated: videotestsrc pattern=ball, 640x480, jpegenc quality=85".to_string(),
-            )
-        }
-    };
+    let path = sample_movie();
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let source = "the project's sample clip (gstmjpegrtsp::sample: 640x480, jpegenc quality=85)";
     let file = frames_of(&bytes);
     std::fs::write(dir.path().join("movie.Mjpeg"), &bytes).map_err(|e| e.to_string())?;
     let mut config = gstmjpegrtsp::server::ServerConfig::new(dir.path());

@@ -3,7 +3,7 @@
 //! 30-minute file.
 //!
 //! ```text
-//! cargo run --release -p mjpegrtsp-tests --bin bench_source -- [--frames N] [--runs R] [--skip-large] [--generated]
+//! cargo run --release -p mjpegrtsp-tests --bin bench_source -- [--frames N] [--runs R] [--skip-large]
 //! ```
 //!
 //! Prints a plain-text report on stdout (progress on stderr) and exits 0
@@ -12,9 +12,7 @@
 
 use gst::prelude::*;
 use gstmjpegrtsp::container::{FrameWriter, Index, PREFIX_LEN};
-use mjpegrtsp_tests::{
-    bench_number, bench_options, encoded_movie, init, reference_movie, synthetic_jpeg, write_temp,
-};
+use mjpegrtsp_tests::{bench_number, bench_options, init, sample_movie, synthetic_jpeg};
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
@@ -35,11 +33,10 @@ OPTIONS:
                    about 100 loops of the 240-frame reference file)
     --runs R       runs per measurement; the median is reported (default 3)
     --skip-large   skip the open-time part on the ~560 MB file of 13 KB frames
-    --generated    use the generated 640x480 clip even if the reference exists
     -h, --help     print this help
 
 Throughput: `lengthmjpegsrc loop=true num-buffers=N ! fakesink sync=false` on
-../shared/media/movie.Mjpeg (or a generated 640x480 clip if it is missing),
+the project's sample clip (10 s of 640x480 4:2:0 JPEG at 24 fps),
 against `filesrc ! fakesink sync=false` (blocksize 4096 and 65536) on a file
 holding the same bytes. Open time: Index::build and NULL->PAUSED on a 30-minute
 file (43,200 frames at 24 fps). Exits non-zero only on pipeline failures.";
@@ -60,7 +57,6 @@ struct Args {
     frames: u64,
     runs: usize,
     skip_large: bool,
-    generated: bool,
 }
 
 fn parse_args() -> Result<Option<Args>, String> {
@@ -68,12 +64,11 @@ fn parse_args() -> Result<Option<Args>, String> {
         frames: DEFAULT_FRAMES,
         runs: DEFAULT_RUNS,
         skip_large: false,
-        generated: false,
     };
     let Some(options) = bench_options(
         std::env::args().skip(1),
         &["--frames", "--runs"],
-        &["--skip-large", "--generated"],
+        &["--skip-large"],
     )?
     else {
         return Ok(None);
@@ -83,8 +78,7 @@ fn parse_args() -> Result<Option<Args>, String> {
         match name.as_str() {
             "--frames" => args.frames = bench_number(&name, &value, 1..=i32::MAX as u64)?,
             "--runs" => args.runs = bench_number(&name, &value, 1..=usize::MAX)?,
-            "--skip-large" => args.skip_large = true,
-            _ => args.generated = true,
+            _ => args.skip_large = true,
         }
     }
     Ok(Some(args))
@@ -207,26 +201,9 @@ struct Run {
 }
 
 fn throughput(args: &Args, tmp: &Path, report: &mut Report) -> Result<(), String> {
-    // The source file: the reference, or a generated clip of the same shape.
-    let mut _generated = None;
-    let reference = if args.generated {
-        None
-    } else {
-        reference_movie()
-    };
-    let (source, source_note) = match reference {
-        Some(p) => (p, "reference file".to_string()),
-        None => {
-            eprintln!("generating a 640x480 clip ...");
-            let f = write_temp(&encoded_movie(240, 640, 480, 85, "smpte"));
-            let p = f.path().to_path_buf();
-            _generated = Some(f);
-            (
-                p,
-                "NOTE: reference file missing or --generated; using a GENERATED clip: videotestsrc pattern=smpte, 240 frames 640x480, jpegenc quality=85".to_string(),
-            )
-        }
-    };
+    // The source file: the project's sample clip.
+    let source = sample_movie().to_path_buf();
+    let source_note = "the project's sample clip (gstmjpegrtsp::sample: 240 frames 640x480 4:2:0, jpegenc quality=85)".to_string();
     let source = source.canonicalize().unwrap_or(source);
     let bytes = std::fs::read(&source).map_err(|e| format!("{}: {e}", source.display()))?;
     let index = Index::build(&bytes[..]).map_err(|e| format!("{}: {e}", source.display()))?;
