@@ -9,6 +9,17 @@ use std::time::Duration;
 
 pub mod rtsp_text;
 
+/// Runs `f` to completion on a fresh two-thread tokio runtime (for tests of
+/// the async client library).
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+        .block_on(f)
+}
+
 pub fn init() {
     static INIT: Once = Once::new();
     INIT.call_once(|| {

@@ -12,7 +12,6 @@ use gstmjpegrtsp::rtsp::{
     Dialect, Item, Method, NptRange, Parsed, Parser, Request, Response, StatusCode,
 };
 use mjpegrtsp_tests::*;
-use std::future::Future;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -23,15 +22,6 @@ use std::time::{Duration, Instant};
 
 // ---------------------------------------------------------------------------
 // Helpers
-
-fn block_on<F: Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
-}
 
 /// A 2 s clip (48 frames of 320×240 at 24 fps, every frame different) in a
 /// temporary directory, and its frames.

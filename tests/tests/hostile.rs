@@ -219,13 +219,11 @@ fn answer(
     }
 }
 
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
+/// A client session with the scripted server at `addr`.
+async fn connect(addr: SocketAddr, transport: TransportPreference) -> Session {
+    Session::connect(&format!("rtsp://{addr}/clip"), options(transport))
+        .await
         .unwrap()
-        .block_on(f)
 }
 
 fn options(transport: TransportPreference) -> ClientOptions {
@@ -294,12 +292,7 @@ fn forged_rtcp_bye_and_rtp_from_elsewhere_do_not_end_or_disturb_the_stream() {
         }),
     });
     block_on(async {
-        let mut s = Session::connect(
-            &format!("rtsp://{addr}/clip"),
-            options(TransportPreference::Udp),
-        )
-        .await
-        .unwrap();
+        let mut s = connect(addr, TransportPreference::Udp).await;
         s.setup().await.unwrap();
         let mut events = s.events().unwrap();
         s.play(None).await.unwrap();
@@ -341,12 +334,7 @@ fn an_absurd_sdp_range_gives_no_duration() {
             play: Arc::new(|_: &Wire| {}),
         });
         block_on(async {
-            let mut s = Session::connect(
-                &format!("rtsp://{addr}/clip"),
-                options(TransportPreference::Tcp),
-            )
-            .await
-            .unwrap();
+            let mut s = connect(addr, TransportPreference::Tcp).await;
             s.describe().await.unwrap();
             assert_eq!(s.duration(), None, "{range}");
         });
@@ -402,12 +390,7 @@ fn a_consumer_that_does_not_read_holds_a_bounded_number_of_bytes() {
         }),
     });
     block_on(async {
-        let mut s = Session::connect(
-            &format!("rtsp://{addr}/clip"),
-            options(TransportPreference::Tcp),
-        )
-        .await
-        .unwrap();
+        let mut s = connect(addr, TransportPreference::Tcp).await;
         s.setup().await.unwrap();
         let mut events = s.events().unwrap();
         s.play(None).await.unwrap();
@@ -456,12 +439,7 @@ fn an_error_reply_is_shown_without_control_characters() {
         play: Arc::new(|_: &Wire| {}),
     });
     block_on(async {
-        let mut s = Session::connect(
-            &format!("rtsp://{addr}/clip"),
-            options(TransportPreference::Tcp),
-        )
-        .await
-        .unwrap();
+        let mut s = connect(addr, TransportPreference::Tcp).await;
         let e = s.describe().await.map(|_| ()).unwrap_err();
         let text = e.to_string();
         assert!(!has_control(&text), "{text:?}");

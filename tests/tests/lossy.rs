@@ -321,15 +321,6 @@ fn assert_delivered(delivered: &[(u64, bool)], e: &Expected) {
     }
 }
 
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
-}
-
 /// One run of the client library through the proxy: `Err` when real loss
 /// spoiled it.
 fn library_run() -> Result<(), String> {

@@ -571,14 +571,7 @@ mod tests {
     fn rfc2435_frames_from_packetizer_with_rtp_info_times() {
         // Two real 4:2:0 frames packetized by our RFC 2435 packetizer.
         let frames: Vec<Vec<u8>> = (0..3).map(test_jpeg).collect();
-        let mut m = Media::new(MediaConfig {
-            format: PayloadFormat::Rfc2435,
-            payload_type: Some(26),
-            clock_rate: 90_000,
-            latency: Duration::from_millis(30),
-            framerate: (24, 1),
-            dimensions: None,
-        });
+        let mut m = rfc2435();
         let t = Instant::now();
         // PLAY reply: npt 2 s, first packet seq 1000 at rtptime 5000.
         m.set_hold(true);
