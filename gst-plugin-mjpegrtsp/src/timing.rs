@@ -1,9 +1,19 @@
-//! Frame numbers ↔ stream time for a constant frame rate, without drift.
+//! The frame rate: the one type for it, parsed and written in one place,
+//! and frame numbers ↔ stream time without drift.
+//!
+//! Written as SDP's `a=framerate:` and the caps' `a-framerate` write it: a
+//! decimal (`24`, `29.97`, `12.5`). Parsed from that, or from `num/den`;
+//! decimals within rounding of the NTSC rates n·1000/1001 are exactly those
+//! (`29.97` is 30000/1001 everywhere: server, client, elements, CLI).
+
+use std::fmt;
+use std::str::FromStr;
 
 const NS_PER_S: u128 = 1_000_000_000;
 
-/// A constant frame rate `num/den` frames per second (both non-zero).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A constant frame rate `num/den` frames per second (both positive and
+/// within `i32`, as GStreamer fractions are).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FrameRate {
     num: u32,
     den: u32,
@@ -18,12 +28,45 @@ impl FrameRate {
         })
     }
 
+    /// The numerator (positive).
     pub fn num(&self) -> i32 {
-        self.num as i32
+        i32::try_from(self.num).unwrap_or(i32::MAX)
     }
 
+    /// The denominator (positive).
     pub fn den(&self) -> i32 {
-        self.den as i32
+        i32::try_from(self.den).unwrap_or(i32::MAX)
+    }
+
+    /// Frames per second as a float, for display and statistics.
+    pub fn fps(&self) -> f64 {
+        f64::from(self.num) / f64::from(self.den)
+    }
+
+    /// Parses `24`, `29.97`, `12.5` or `30000/1001`. Decimals within rounding
+    /// of the NTSC rates become exactly n·1000/1001; other decimals keep up to
+    /// three places. `None` for anything else or a rate that is not positive
+    /// and finite (or above 10,000 fps).
+    pub fn parse(s: &str) -> Option<Self> {
+        let s = s.trim();
+        if let Some((n, d)) = s.split_once('/') {
+            return Self::new(n.trim().parse().ok()?, d.trim().parse().ok()?);
+        }
+        let v: f64 = s.parse().ok()?;
+        if !v.is_finite() || v <= 0.0 || v > 10_000.0 {
+            return None;
+        }
+        // Within the range checked above, so the float-to-int casts are exact.
+        if (v - v.round()).abs() < 1e-9 {
+            return Self::new(v.round() as i32, 1);
+        }
+        let ntsc = v * 1001.0 / 1000.0;
+        if (ntsc - ntsc.round()).abs() < 0.001 {
+            return Self::new(ntsc.round() as i32 * 1000, 1001);
+        }
+        let num = (v * 1000.0).round() as i64;
+        let g = gcd(num, 1000);
+        Self::new(i32::try_from(num / g).ok()?, i32::try_from(1000 / g).ok()?)
     }
 
     /// Start time of frame `n` (counting from 0), in nanoseconds.
@@ -50,6 +93,48 @@ impl FrameRate {
     }
 }
 
+impl fmt::Display for FrameRate {
+    /// The decimal SDP and caps use: `24`, `29.97`, `23.976`, `12.5`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.num % self.den == 0 {
+            return write!(f, "{}", self.num / self.den);
+        }
+        let s = format!("{:.3}", self.fps());
+        f.write_str(s.trim_end_matches('0').trim_end_matches('.'))
+    }
+}
+
+/// [`FrameRate::parse`] failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidFrameRate(pub String);
+
+impl fmt::Display for InvalidFrameRate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid frame rate {:?}: use e.g. 24, 29.97 or 30000/1001",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for InvalidFrameRate {}
+
+impl FromStr for FrameRate {
+    type Err = InvalidFrameRate;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s).ok_or_else(|| InvalidFrameRate(s.to_owned()))
+    }
+}
+
+fn gcd(mut a: i64, mut b: i64) -> i64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a.max(1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,6 +150,50 @@ mod tests {
         assert_eq!(FrameRate::new(0, 1), None);
         assert_eq!(FrameRate::new(24, 0), None);
         assert_eq!(FrameRate::new(-24, 1), None);
+    }
+
+    fn rate(num: i32, den: i32) -> Option<FrameRate> {
+        FrameRate::new(num, den)
+    }
+
+    #[test]
+    fn writes_decimals() {
+        for ((n, d), text) in [
+            ((24, 1), "24"),
+            ((30000, 1001), "29.97"),
+            ((24000, 1001), "23.976"),
+            ((25, 2), "12.5"),
+        ] {
+            assert_eq!(rate(n, d).unwrap().to_string(), text);
+        }
+    }
+
+    #[test]
+    fn parses_decimals_and_fractions() {
+        for (text, want) in [
+            ("24", rate(24, 1)),
+            (" 25.0 ", rate(25, 1)),
+            ("29.97", rate(30000, 1001)),
+            ("29.970", rate(30000, 1001)),
+            ("23.976", rate(24000, 1001)),
+            ("59.94", rate(60000, 1001)),
+            ("12.5", rate(25, 2)),
+            ("30000/1001", rate(30000, 1001)),
+        ] {
+            assert_eq!(FrameRate::parse(text), want, "{text}");
+        }
+        for bad in ["", "x", "0", "-24", "NaN", "inf", "1/0", "1e9", "0/5"] {
+            assert_eq!(FrameRate::parse(bad), None, "{bad}");
+            assert!(bad.parse::<FrameRate>().is_err());
+        }
+    }
+
+    #[test]
+    fn round_trips_through_text() {
+        for (n, d) in [(24, 1), (30000, 1001), (24000, 1001), (25, 2), (15, 1)] {
+            let r = rate(n, d).unwrap();
+            assert_eq!(FrameRate::parse(&r.to_string()), Some(r));
+        }
     }
 
     proptest! {

@@ -7,6 +7,7 @@ mod sample;
 
 use clap::Parser;
 use gstmjpegrtsp::server::{Server, ServerConfig};
+use gstmjpegrtsp::timing::FrameRate;
 use std::io::IsTerminal;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -34,8 +35,8 @@ struct Args {
     #[arg(long, value_name = "DIR")]
     media_dir: Option<PathBuf>,
     /// Frame rate the files are played at: 24, 30000/1001 or 29.97.
-    #[arg(long, default_value = "24", value_parser = parse_fps)]
-    fps: (i32, i32),
+    #[arg(long, default_value = "24")]
+    fps: FrameRate,
     /// Start files again from the beginning when they end.
     #[arg(long = "loop")]
     looping: bool,
@@ -64,29 +65,6 @@ Examples:
   gst-launch-1.0 rtspsrc location=rtsp://127.0.0.1:8554/movie.Mjpeg ! rtpjpegdepay ! jpegdec ! autovideosink
 
 Logging: RUST_LOG=debug (or info, warn, gstmjpegrtsp::server=trace).";
-
-fn parse_fps(s: &str) -> Result<(i32, i32), String> {
-    let bad = || format!("invalid frame rate {s:?}: use e.g. 24, 30000/1001 or 29.97");
-    let (num, den) = if let Some((n, d)) = s.split_once('/') {
-        (
-            n.trim().parse::<i32>().map_err(|_| bad())?,
-            d.trim().parse::<i32>().map_err(|_| bad())?,
-        )
-    } else if let Some((whole, frac)) = s.split_once('.') {
-        let den = 10i32
-            .checked_pow(frac.len() as u32)
-            .filter(|_| frac.len() <= 3)
-            .ok_or_else(bad)?;
-        let n = format!("{whole}{frac}").parse::<i32>().map_err(|_| bad())?;
-        (n, den)
-    } else {
-        (s.trim().parse::<i32>().map_err(|_| bad())?, 1)
-    };
-    if num <= 0 || den <= 0 || num / den > 1000 {
-        return Err(bad());
-    }
-    Ok((num, den))
-}
 
 fn main() -> ExitCode {
     let args = Args::parse();

@@ -119,6 +119,33 @@ fn no_arguments_serves_the_built_in_sample() {
     );
 }
 
+/// `--fps 29.97` is the NTSC rate 30000/1001, as the SDP says it back: the
+/// 240 frames of the sample last 8.008 s.
+#[test]
+fn fps_29_97_is_ntsc_everywhere() {
+    use std::io::{Read, Write};
+    let cache = tempfile::tempdir().unwrap();
+    let port = free_port().to_string();
+    let (child, urls) = start(
+        &["--bind", "127.0.0.1", "--port", &port, "--fps", "29.97"],
+        cache.path(),
+    );
+    let mut ctl = std::net::TcpStream::connect(("127.0.0.1", port.parse().unwrap())).unwrap();
+    ctl.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(ctl, "DESCRIBE {} RTSP/1.0\r\nCSeq: 1\r\n\r\n", urls[0]).unwrap();
+    let mut reply = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !String::from_utf8_lossy(&reply).contains("a=control:stream=0") {
+        let n = ctl.read(&mut chunk).unwrap();
+        assert!(n > 0, "{}", String::from_utf8_lossy(&reply));
+        reply.extend_from_slice(&chunk[..n]);
+    }
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(reply.contains("a=framerate:29.97\r\n"), "{reply}");
+    assert!(reply.contains("a=range:npt=0-8.008\r\n"), "{reply}");
+    assert!(stop(child, libc::SIGTERM).success());
+}
+
 #[test]
 fn live_pipeline_is_served_at_live() {
     let cache = tempfile::tempdir().unwrap();

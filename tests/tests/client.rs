@@ -5,8 +5,8 @@
 //! demands Digest SHA-256, swallows UDP or refuses GET_PARAMETER.
 
 use gstmjpegrtsp::client::{
-    ClientOptions, DialectPreference, EndReason, Error, Event, Events, Frame, PayloadFormat,
-    Session, State, TransportKind, TransportPreference,
+    ClientOptions, DialectPreference, EndReason, Error, Event, Events, Frame, FrameRate,
+    PayloadFormat, Session, State, TransportKind, TransportPreference,
 };
 use gstmjpegrtsp::rtsp::{
     Dialect, Item, Method, NptRange, Parsed, Parser, Request, Response, StatusCode,
@@ -345,7 +345,7 @@ fn play_whole_file(transport: TransportPreference, expect: TransportKind) {
         assert_eq!(d.format, PayloadFormat::Rfc2435);
         assert_eq!(d.clock_rate, 90_000);
         assert_eq!(s.duration(), Some(Duration::from_secs(2)));
-        assert_eq!(s.framerate(), Some((24, 1)));
+        assert_eq!(s.framerate(), FrameRate::new(24, 1));
         assert_eq!(s.dimensions(), Some((320, 240)));
         assert_eq!(s.setup().await.unwrap(), expect);
         let mut events = s.events().unwrap();
@@ -1160,7 +1160,7 @@ fn whole_jpeg_scheme_with_sender_report_bye_and_receiver_reports() {
         let d = s.describe().await.unwrap();
         assert_eq!(d.format, PayloadFormat::WholeJpeg);
         assert_eq!(d.control_url, format!("rtsp://{addr}/clip/stream=0"));
-        assert_eq!(s.framerate(), Some((25, 1)));
+        assert_eq!(s.framerate(), FrameRate::new(25, 1));
         s.setup().await.unwrap();
         let mut events = s.events().unwrap();
         s.play(None).await.unwrap();

@@ -33,7 +33,7 @@ fn clients_that_never_read_hold_a_bounded_queue() {
     std::fs::write(dir.path().join("movie.Mjpeg"), &movie).unwrap();
     let mut config = gstmjpegrtsp::server::ServerConfig::new(dir.path());
     config.looping = true;
-    config.fps = (120, 1);
+    config.fps = gstmjpegrtsp::timing::FrameRate::new(120, 1).unwrap();
     let server = TestServer::start_with(config);
     std::thread::sleep(Duration::from_millis(200));
     let before = rss_bytes();

@@ -16,6 +16,7 @@ use crate::container::is_whole_jpeg;
 use crate::rtp::reassembly::{Reassembler, ReassemblyMode};
 use crate::rtp::rfc2435_depay::Depacketizer;
 use crate::rtp::{RtpHeader, seq_diff};
+use crate::timing::FrameRate;
 
 /// Packets held at most by the reorder buffer.
 const JITTER_CAPACITY: usize = 4096;
@@ -34,7 +35,7 @@ pub struct MediaConfig {
     /// How long a packet after a gap waits for the missing ones.
     pub latency: Duration,
     /// Frame rate for times counted in frames (classic, clock rate 1).
-    pub framerate: (u32, u32),
+    pub framerate: FrameRate,
     /// Size from the SDP, for RFC 2435 headers that say 0.
     pub dimensions: Option<(u32, u32)>,
 }
@@ -401,11 +402,8 @@ impl Media {
             Some((last, index)) => index + (first_ext - last).max(1) as u64,
         };
         self.frame_index = Some((first_ext, index));
-        let (num, den) = self.cfg.framerate;
-        let nanos =
-            u128::from(index) * u128::from(den.max(1)) * 1_000_000_000 / u128::from(num.max(1));
         self.npt_base.saturating_add(Duration::from_nanos(
-            u64::try_from(nanos).unwrap_or(u64::MAX),
+            self.cfg.framerate.frame_start_ns(index),
         ))
     }
 
@@ -516,7 +514,7 @@ mod tests {
             payload_type: Some(26),
             clock_rate: 1,
             latency: Duration::from_millis(30),
-            framerate: (24, 1),
+            framerate: FrameRate::new(24, 1).unwrap(),
             dimensions: None,
         })
     }
@@ -647,7 +645,7 @@ mod tests {
             payload_type: Some(26),
             clock_rate: 90_000,
             latency: Duration::from_millis(30),
-            framerate: (24, 1),
+            framerate: FrameRate::new(24, 1).unwrap(),
             dimensions: None,
         })
     }

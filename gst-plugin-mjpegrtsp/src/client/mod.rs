@@ -86,6 +86,7 @@ use crate::rtsp::{
     SessionHeader, StatusCode, Transport, names,
 };
 use crate::rtsp::{Media as SdpMedia, Sdp};
+pub use crate::timing::FrameRate;
 use auth::Credentials;
 use driver::{Cmd, Driver, DriverConfig, MediaSetup, MediaTransport};
 use events::FrameBudget;
@@ -168,7 +169,7 @@ pub struct ClientOptions {
     pub stats_interval: Option<Duration>,
     /// Frame rate for presentation times in the classic dialect, which says
     /// none (default 24/1).
-    pub classic_framerate: (u32, u32),
+    pub classic_framerate: FrameRate,
     /// Send RTCP receiver reports (default true).
     pub receiver_reports: bool,
     /// The `User-Agent` header.
@@ -189,7 +190,7 @@ impl Default for ClientOptions {
             event_capacity: 64,
             event_bytes: 32 << 20,
             stats_interval: Some(Duration::from_secs(1)),
-            classic_framerate: (24, 1),
+            classic_framerate: FrameRate::new(24, 1).expect("24/1 is a frame rate"),
             receiver_reports: true,
             user_agent: concat!("mjpegrtsp-client/", env!("CARGO_PKG_VERSION")).to_owned(),
         }
@@ -303,7 +304,7 @@ pub struct Description {
     /// `a=range` (the duration of a file; `npt=now-` for a live source).
     pub range: Option<NptRange>,
     /// `a=framerate`.
-    pub framerate: Option<(i32, i32)>,
+    pub framerate: Option<FrameRate>,
     /// `a=x-dimensions`.
     pub dimensions: Option<(u32, u32)>,
 }
@@ -591,7 +592,7 @@ impl Session {
     }
 
     /// `a=framerate` (classic: [`ClientOptions::classic_framerate`]).
-    pub fn framerate(&self) -> Option<(i32, i32)> {
+    pub fn framerate(&self) -> Option<FrameRate> {
         self.description.as_ref()?.framerate
     }
 
@@ -619,7 +620,6 @@ impl Session {
         let description = match self.dialect {
             Dialect::Classic => {
                 let file = self.url.classic_file().to_owned();
-                let (num, den) = self.opts.classic_framerate;
                 Description {
                     sdp: None,
                     base_url: file.clone(),
@@ -629,10 +629,7 @@ impl Session {
                     payload_type: crate::rtp::CLASSIC_PAYLOAD_TYPE,
                     clock_rate: crate::rtp::WHOLE_FRAME_CLOCK_RATE,
                     range: None,
-                    framerate: Some((
-                        i32::try_from(num).unwrap_or(24),
-                        i32::try_from(den).unwrap_or(1),
-                    )),
+                    framerate: Some(self.opts.classic_framerate),
                     dimensions: None,
                 }
             }
@@ -756,12 +753,9 @@ impl Session {
     fn media_config(&self, reordering: bool) -> MediaConfig {
         let d = self.description.as_ref();
         let format = d.map_or(PayloadFormat::Classic, |d| d.format);
-        let (num, den) = self.opts.classic_framerate;
         let framerate = match d.and_then(|d| d.framerate) {
-            Some((n, dd)) if n > 0 && dd > 0 && format != PayloadFormat::Classic => {
-                (n as u32, dd as u32)
-            }
-            _ => (num.max(1), den.max(1)),
+            Some(rate) if format != PayloadFormat::Classic => rate,
+            _ => self.opts.classic_framerate,
         };
         MediaConfig {
             format,

@@ -438,8 +438,9 @@ impl BaseSrcImpl for MjpegRtspSrc {
             })?;
         let events = session.events();
         *self.duration.lock().unwrap() = session.duration().and_then(clock_time);
-        *self.framerate.lock().unwrap() =
-            session.framerate().map(|(n, d)| gst::Fraction::new(n, d));
+        *self.framerate.lock().unwrap() = session
+            .framerate()
+            .map(|r| gst::Fraction::new(r.num(), r.den()));
         gst::info!(
             CAT,
             imp = self,

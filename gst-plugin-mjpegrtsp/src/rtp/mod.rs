@@ -16,14 +16,12 @@
 //! [`header`] encodes, parses and validates the header; [`Reassembler`] turns
 //! packets back into whole JPEGs for the depayloader.
 
-mod framerate;
 pub mod header;
 pub mod reassembly;
 pub mod rfc2435;
 pub mod rfc2435_depay;
 mod seq;
 
-pub use framerate::{format_framerate, parse_framerate};
 pub use header::{Extension, HEADER_LEN, HeaderError, Packet, RtpHeader, parse};
 pub use reassembly::{Frame, Limits, Reassembler, ReassemblyMode, ReassemblyStats};
 pub use seq::{SeqExtender, TimestampExtender, seq_diff};

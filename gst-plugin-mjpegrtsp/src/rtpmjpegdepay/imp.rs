@@ -43,8 +43,8 @@ use super::DepayMode;
 use crate::container::jpeg::{JpegInfo, parse_info};
 use crate::rtp::{
     ENCODING_NAME, FRAGMENTED_CLOCK_RATE, Frame, Reassembler, TimestampExtender, parse,
-    parse_framerate,
 };
+use crate::timing::FrameRate;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -130,10 +130,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// Reads `a-framerate` whether a sender put it as a string (SDP style), a
 /// double or a fraction.
 fn framerate_from_caps(s: &gst::StructureRef) -> Option<gst::Fraction> {
+    let parsed = |text: &str| FrameRate::parse(text).map(|r| (r.num(), r.den()));
     let (n, d) = if let Ok(v) = s.get::<&str>("a-framerate") {
-        parse_framerate(v)?
+        parsed(v)?
     } else if let Ok(v) = s.get::<f64>("a-framerate") {
-        parse_framerate(&v.to_string())?
+        parsed(&v.to_string())?
     } else if let Ok(f) = s.get::<gst::Fraction>("a-framerate") {
         (f.numer(), f.denom())
     } else {

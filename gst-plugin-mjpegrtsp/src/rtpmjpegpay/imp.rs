@@ -45,8 +45,9 @@ use super::PayMode;
 use crate::container::SOI;
 use crate::rtp::{
     CLASSIC_PAYLOAD_TYPE, DYNAMIC_PAYLOAD_TYPE, ENCODING_NAME, FRAGMENTED_CLOCK_RATE, HEADER_LEN,
-    MAX_UDP_PAYLOAD, MAX_WHOLE_FRAME_JPEG, RtpHeader, WHOLE_FRAME_CLOCK_RATE, format_framerate,
+    MAX_UDP_PAYLOAD, MAX_WHOLE_FRAME_JPEG, RtpHeader, WHOLE_FRAME_CLOCK_RATE,
 };
+use crate::timing::FrameRate;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -227,8 +228,8 @@ impl RtpMjpegPay {
             .field("ssrc", negotiated.ssrc)
             .field("seqnum-offset", u32::from(state.next_seq))
             .field("timestamp-offset", timestamp_offset);
-        if let Some(rate) = framerate.and_then(|f| format_framerate(f.numer(), f.denom())) {
-            builder = builder.field("a-framerate", rate);
+        if let Some(rate) = framerate.and_then(|f| FrameRate::new(f.numer(), f.denom())) {
+            builder = builder.field("a-framerate", rate.to_string());
         }
         let out_caps = builder.build();
         state.negotiated = Some(negotiated);

@@ -7,11 +7,12 @@ use std::net::IpAddr;
 
 use super::range::NptRange;
 use super::uri::resolve_control;
-use crate::rtp::{ENCODING_NAME, format_framerate, parse_framerate};
+use crate::rtp::ENCODING_NAME;
+use crate::timing::FrameRate;
 
 /// A session description: the lines RTSP uses, in order. Lines of other
-/// types (`i=`, `b=`, `k=`, …) are dropped by the parser; `t=` is always
-/// written as `t=0 0`.
+/// types (`i=`, session-level `b=`, `k=`, …) are dropped by the parser; `t=`
+/// is always written as `t=0 0`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Sdp {
     /// The `o=` value, e.g. `- 1234 1 IN IP4 127.0.0.1`.
@@ -39,6 +40,8 @@ pub struct Media {
     pub formats: Vec<String>,
     /// The media-level `c=` value.
     pub connection: Option<String>,
+    /// The media-level `b=` value, e.g. `AS:6180` (kbit/s).
+    pub bandwidth: Option<String>,
     /// Media-level `a=` lines.
     pub attributes: Vec<(String, Option<String>)>,
 }
@@ -144,6 +147,7 @@ impl Sdp {
                 (b'a', Some(m)) => m.attributes.push(parse_attribute(value)),
                 (b'a', None) => sdp.attributes.push(parse_attribute(value)),
                 (b'c', Some(m)) => m.connection = Some(value.trim().to_owned()),
+                (b'b', Some(m)) => m.bandwidth = Some(value.trim().to_owned()),
                 (b'c', None) => sdp.connection = Some(value.trim().to_owned()),
                 (b'o', None) => sdp.origin = Some(value.trim().to_owned()),
                 (b's', None) => sdp.session_name = Some(value.to_owned()),
@@ -215,6 +219,9 @@ impl fmt::Display for Sdp {
             if let Some(c) = &m.connection {
                 write!(f, "c={c}\r\n")?;
             }
+            if let Some(b) = &m.bandwidth {
+                write!(f, "b={b}\r\n")?;
+            }
             attrs(f, &m.attributes)?;
         }
         Ok(())
@@ -275,9 +282,9 @@ impl Media {
             })
     }
 
-    /// `a=framerate:` as a fraction (`24` → 24/1, `29.97` → 30000/1001).
-    pub fn framerate(&self) -> Option<(i32, i32)> {
-        parse_framerate(self.attribute("framerate")?)
+    /// `a=framerate:` (`24` → 24/1, `29.97` → 30000/1001).
+    pub fn framerate(&self) -> Option<FrameRate> {
+        FrameRate::parse(self.attribute("framerate")?)
     }
 
     /// `a=x-dimensions:width,height`.
@@ -309,6 +316,7 @@ fn parse_media(value: &str, line: usize) -> Result<Media, SdpError> {
         proto: proto.to_owned(),
         formats: words.map(str::to_owned).collect(),
         connection: None,
+        bandwidth: None,
         attributes: Vec::new(),
     })
 }
@@ -331,6 +339,10 @@ pub struct JpegVideoSdp {
     pub address: IpAddr,
     /// The `s=` session name.
     pub session_name: String,
+    /// `a=tool:` naming the server software.
+    pub tool: Option<String>,
+    /// `a=type:broadcast`: every client sees the same stream.
+    pub broadcast: bool,
     /// `a=range:` at session level: `npt=0-<duration>` for a file,
     /// [`NptRange::live`] for a live source, or none.
     pub range: Option<NptRange>,
@@ -340,12 +352,14 @@ pub struct JpegVideoSdp {
     pub encoding_name: String,
     /// The RTP clock rate.
     pub clock_rate: u32,
-    /// `a=framerate:` as a fraction.
-    pub framerate: Option<(i32, i32)>,
+    /// `a=framerate:`.
+    pub framerate: Option<FrameRate>,
     /// The stream's `a=control:`.
     pub control: String,
     /// `a=x-dimensions:width,height`.
     pub dimensions: Option<(u32, u32)>,
+    /// `b=AS:` at media level: the average bitrate in kbit/s.
+    pub bandwidth_kbps: Option<u64>,
 }
 
 impl JpegVideoSdp {
@@ -357,6 +371,8 @@ impl JpegVideoSdp {
             session_id,
             address,
             session_name: "mjpegrtsp".to_owned(),
+            tool: None,
+            broadcast: false,
             range: None,
             payload_type: 26,
             encoding_name: "JPEG".to_owned(),
@@ -364,6 +380,7 @@ impl JpegVideoSdp {
             framerate: None,
             control: "stream=0".to_owned(),
             dimensions: None,
+            bandwidth_kbps: None,
         }
     }
 
@@ -385,21 +402,34 @@ impl JpegVideoSdp {
     /// o=- <session_id> 1 IN IP4 <address>
     /// s=<session_name>
     /// t=0 0
+    /// a=tool:mjpegrtsp
+    /// a=type:broadcast
     /// a=control:*
     /// a=range:npt=0-298.792
     /// m=video 0 RTP/AVP 26
     /// c=IN IP4 0.0.0.0
+    /// b=AS:6180
     /// a=rtpmap:26 JPEG/90000
     /// a=framerate:24
-    /// a=control:stream=0
     /// a=x-dimensions:640,480
+    /// a=control:stream=0
     /// ```
+    ///
+    /// (`a=tool`, `a=type`, `b=AS`, `a=range`, `a=framerate` and
+    /// `a=x-dimensions` only when set.)
     pub fn to_sdp(&self) -> Sdp {
         let (family, any) = match self.address {
             IpAddr::V4(_) => ("IP4", "0.0.0.0"),
             IpAddr::V6(_) => ("IP6", "::"),
         };
-        let mut session_attrs = vec![("control".to_owned(), Some("*".to_owned()))];
+        let mut session_attrs = Vec::new();
+        if let Some(tool) = &self.tool {
+            session_attrs.push(("tool".to_owned(), Some(tool.clone())));
+        }
+        if self.broadcast {
+            session_attrs.push(("type".to_owned(), Some("broadcast".to_owned())));
+        }
+        session_attrs.push(("control".to_owned(), Some("*".to_owned())));
         if let Some(r) = self.range {
             session_attrs.push(("range".to_owned(), Some(r.to_string())));
         }
@@ -410,13 +440,13 @@ impl JpegVideoSdp {
             params: None,
         };
         let mut attrs = vec![("rtpmap".to_owned(), Some(rtpmap.to_string()))];
-        if let Some(rate) = self.framerate.and_then(|(n, d)| format_framerate(n, d)) {
-            attrs.push(("framerate".to_owned(), Some(rate)));
+        if let Some(rate) = self.framerate {
+            attrs.push(("framerate".to_owned(), Some(rate.to_string())));
         }
-        attrs.push(("control".to_owned(), Some(self.control.clone())));
         if let Some((w, h)) = self.dimensions {
             attrs.push(("x-dimensions".to_owned(), Some(format!("{w},{h}"))));
         }
+        attrs.push(("control".to_owned(), Some(self.control.clone())));
         Sdp {
             origin: Some(format!(
                 "- {} 1 IN {family} {}",
@@ -431,6 +461,7 @@ impl JpegVideoSdp {
                 proto: "RTP/AVP".to_owned(),
                 formats: vec![self.payload_type.to_string()],
                 connection: Some(format!("IN {family} {any}")),
+                bandwidth: self.bandwidth_kbps.map(|kbps| format!("AS:{kbps}")),
                 attributes: attrs,
             }],
         }
@@ -450,14 +481,14 @@ mod tests {
             Duration::ZERO,
             Duration::from_millis(298_792),
         ));
-        d.framerate = Some((24, 1));
+        d.framerate = FrameRate::new(24, 1);
         d.dimensions = Some((640, 480));
         assert_eq!(
             d.to_sdp().to_string(),
             "v=0\r\no=- 42 1 IN IP4 127.0.0.1\r\ns=mjpegrtsp\r\nt=0 0\r\na=control:*\r\n\
              a=range:npt=0-298.792\r\nm=video 0 RTP/AVP 26\r\nc=IN IP4 0.0.0.0\r\n\
-             a=rtpmap:26 JPEG/90000\r\na=framerate:24\r\na=control:stream=0\r\n\
-             a=x-dimensions:640,480\r\n"
+             a=rtpmap:26 JPEG/90000\r\na=framerate:24\r\na=x-dimensions:640,480\r\n\
+             a=control:stream=0\r\n"
         );
         let mut d = JpegVideoSdp::whole_jpeg(7, IpAddr::V6(Ipv6Addr::LOCALHOST), 96, 90_000);
         d.range = Some(NptRange::live());
@@ -472,14 +503,14 @@ mod tests {
     #[test]
     fn round_trips_through_the_parser() {
         let mut d = JpegVideoSdp::whole_jpeg(1, IpAddr::V4(Ipv4Addr::LOCALHOST), 96, 90_000);
-        d.framerate = Some((30_000, 1001));
+        d.framerate = FrameRate::new(30_000, 1001);
         d.dimensions = Some((1920, 1080));
         d.range = Some(NptRange::between(Duration::ZERO, Duration::from_secs(10)));
         let sdp = d.to_sdp();
         let parsed = Sdp::parse(&sdp.to_string()).unwrap();
         assert_eq!(parsed, sdp);
         let m = &parsed.media[0];
-        assert_eq!(m.framerate(), Some((30_000, 1001)));
+        assert_eq!(m.framerate(), FrameRate::new(30_000, 1001));
         assert_eq!(m.dimensions(), Some((1920, 1080)));
         assert_eq!(m.rtpmap(96).unwrap().encoding_name, ENCODING_NAME);
         assert_eq!(parsed.range(), d.range);

@@ -491,7 +491,7 @@ fn gstreamer_replies_as_a_client_reads_them() {
             (map.encoding_name.as_str(), map.clock_rate),
             ("JPEG", 90_000)
         );
-        assert_eq!(m.framerate(), Some((24, 1)));
+        assert_eq!(m.framerate(), crate::timing::FrameRate::new(24, 1));
         // The URL the clients then SETUP.
         assert_eq!(
             m.control_url(base),

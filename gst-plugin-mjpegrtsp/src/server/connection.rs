@@ -12,7 +12,7 @@ use crate::rtsp::{
     self, Dialect, Incomplete, Item, Method, NptRange, NptTime, Parsed, Parser, Request, Response,
     RtpInfo, SessionHeader, StatusCode, Version, names,
 };
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -29,6 +29,9 @@ const MAX_RANGE_START: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 pub(super) async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     let connection = shared.next_connection.fetch_add(1, Ordering::Relaxed);
     tracing::debug!(%peer, connection, "connected");
+    let local = stream
+        .local_addr()
+        .map_or(shared.config.bind, |a| a.ip().to_canonical());
     let (mut reader, mut writer) = stream.into_split();
     let (tx, mut rx) = queue::queue();
     let writer_task = tokio::spawn(async move {
@@ -45,6 +48,7 @@ pub(super) async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, pee
         shared: shared.clone(),
         id: connection,
         peer,
+        local,
         tx: tx.clone(),
         sessions: Vec::new(),
         after_reply: None,
@@ -137,6 +141,8 @@ pub(super) struct Connection {
     pub(super) shared: Arc<Shared>,
     pub(super) id: u64,
     pub(super) peer: SocketAddr,
+    /// This server's address as the client reached it (SDP's `o=`).
+    pub(super) local: IpAddr,
     pub(super) tx: Outgoing,
     /// The sessions this connection set up that are still alive (pruned as
     /// they end): its interleaved RTCP touches them, its close ends them.
@@ -219,11 +225,10 @@ impl Connection {
     fn describe(&self, request: &Request) -> Result<Response, Refusal> {
         let source = self.media(request)?;
         let url = request.uri.trim_end_matches('/');
-        let host = self.shared.config.bind;
         standard_playable(&source)?;
         let sdp = match &source {
-            Source::File(media) => describe::file_sdp(media, host),
-            Source::Live(live) => describe::live_sdp(live, host),
+            Source::File(media) => describe::file_sdp(media, self.local),
+            Source::Live(live) => describe::live_sdp(live, self.local),
         };
         Ok(Response::reply_to(request, StatusCode::OK)
             .with_header(names::CONTENT_BASE, format!("{url}/"))

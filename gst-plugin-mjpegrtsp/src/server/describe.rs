@@ -1,69 +1,46 @@
-//! The SDP a DESCRIBE answers with, for a file and for the live source.
+//! The SDP a DESCRIBE answers with, for a file and for the live source,
+//! written by the SDP owner ([`JpegVideoSdp`]).
 
 use super::live::LiveSource;
 use super::media::MediaFile;
+use crate::rtsp::{JpegVideoSdp, NptRange};
 use std::net::IpAddr;
+use std::time::Duration;
 
-/// The SDP for one file served as RFC 2435 JPEG.
-pub(super) fn file_sdp(media: &MediaFile, host: IpAddr) -> String {
-    let origin = if host.is_ipv6() {
-        "IP6 ::1"
-    } else {
-        "IP4 127.0.0.1"
-    };
-    let framerate = format_rate(media.rate.num(), media.rate.den());
-    format!(
-        "v=0\r\no=- {} 1 IN {origin}\r\ns={}\r\nt=0 0\r\na=tool:mjpegrtsp\r\na=type:broadcast\r\na=control:*\r\n\
-         a=range:npt=0-{:.3}\r\nm=video 0 RTP/AVP 26\r\nc=IN {origin}\r\nb=AS:{}\r\na=rtpmap:26 JPEG/90000\r\n\
-         a=framerate:{framerate}\r\na=x-dimensions:{},{}\r\na=control:stream=0\r\n",
-        media.id,
-        media.mount,
-        media.duration_secs(),
-        bitrate_kbps(media),
-        media.info.width,
-        media.info.height,
-    )
-    .replace("IN IP4 127.0.0.1\r\nb", "IN IP4 0.0.0.0\r\nb")
-    .replace("IN IP6 ::1\r\nb", "IN IP6 ::\r\nb")
-}
-
-/// The SDP for the live source.
-pub(super) fn live_sdp(live: &LiveSource, host: IpAddr) -> String {
-    let ip = if host.is_ipv6() {
-        "IP6 ::"
-    } else {
-        "IP4 0.0.0.0"
-    };
-    let origin = if host.is_ipv6() {
-        "IP6 ::1"
-    } else {
-        "IP4 127.0.0.1"
-    };
-    let mut sdp = format!(
-        "v=0\r\no=- {} 1 IN {origin}\r\ns=live\r\nt=0 0\r\na=tool:mjpegrtsp\r\na=type:broadcast\r\na=control:*\r\n\
-         a=range:npt=now-\r\nm=video 0 RTP/AVP 26\r\nc=IN {ip}\r\na=rtpmap:26 JPEG/90000\r\n",
-        live.id
-    );
-    if let Some(info) = live.info() {
-        if let Some((num, den)) = info.fps {
-            sdp.push_str(&format!("a=framerate:{}\r\n", format_rate(num, den)));
-        }
-        sdp.push_str(&format!(
-            "a=x-dimensions:{},{}\r\n",
-            info.width, info.height
-        ));
-    }
-    sdp.push_str("a=control:stream=0\r\n");
+/// What every description of this server says: RFC 2435 JPEG from
+/// `server` (the address the client reached), `a=tool`, `a=type:broadcast`.
+fn jpeg_sdp(session_id: u64, server: IpAddr, name: &str) -> JpegVideoSdp {
+    let mut sdp = JpegVideoSdp::rfc2435(session_id, server);
+    sdp.session_name = name.to_owned();
+    sdp.tool = Some("mjpegrtsp".to_owned());
+    sdp.broadcast = true;
     sdp
 }
 
-/// `24` for 24/1, `29.970` for 30000/1001.
-fn format_rate(num: i32, den: i32) -> String {
-    if den == 1 {
-        num.to_string()
-    } else {
-        format!("{:.3}", f64::from(num) / f64::from(den))
+/// The SDP for one file served as RFC 2435 JPEG.
+pub(super) fn file_sdp(media: &MediaFile, server: IpAddr) -> String {
+    let mut sdp = jpeg_sdp(media.id, server, &media.mount);
+    sdp.range = Some(NptRange::between(
+        Duration::ZERO,
+        Duration::from_secs_f64(media.duration_secs()),
+    ));
+    sdp.bandwidth_kbps = Some(bitrate_kbps(media));
+    sdp.framerate = Some(media.rate);
+    sdp.dimensions = Some((media.info.width.into(), media.info.height.into()));
+    sdp.to_sdp().to_string()
+}
+
+/// The SDP for the live source.
+pub(super) fn live_sdp(live: &LiveSource, server: IpAddr) -> String {
+    let mut sdp = jpeg_sdp(live.id, server, "live");
+    sdp.range = Some(NptRange::live());
+    if let Some(info) = live.info() {
+        sdp.framerate = info.fps;
+        sdp.dimensions = u32::try_from(info.width)
+            .ok()
+            .zip(u32::try_from(info.height).ok());
     }
+    sdp.to_sdp().to_string()
 }
 
 /// Average bitrate of a file at its frame rate, in kbit/s.
@@ -72,5 +49,6 @@ fn bitrate_kbps(media: &MediaFile) -> u64 {
     if secs <= 0.0 {
         return 0;
     }
+    // A float to integer cast saturates; sizes and durations are finite.
     (media.index.size() as f64 * 8.0 / secs / 1000.0).ceil() as u64
 }

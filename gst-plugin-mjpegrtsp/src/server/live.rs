@@ -4,6 +4,7 @@
 //! which sends each one to every playing viewer.
 
 use super::engine::Command;
+use crate::timing::FrameRate;
 use gst::prelude::*;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
@@ -17,7 +18,7 @@ pub struct LiveInfo {
     pub width: i32,
     pub height: i32,
     /// Frame rate, when the caps give a non-zero one.
-    pub fps: Option<(i32, i32)>,
+    pub fps: Option<FrameRate>,
 }
 
 #[derive(Debug)]
@@ -109,8 +110,7 @@ impl LiveSource {
         let fps = s
             .get::<gst::Fraction>("framerate")
             .ok()
-            .filter(|f| f.numer() > 0 && f.denom() > 0)
-            .map(|f| (f.numer(), f.denom()));
+            .and_then(|f| FrameRate::new(f.numer(), f.denom()));
         let info = LiveInfo {
             width: s.get("width").unwrap_or(0),
             height: s.get("height").unwrap_or(0),

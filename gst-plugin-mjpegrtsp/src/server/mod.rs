@@ -48,8 +48,8 @@ pub struct ServerConfig {
     /// RTSP port (0: any free port; see [`Server::local_addr`]).
     pub port: u16,
     pub media_dir: PathBuf,
-    /// Frame rate files are played at, as numerator/denominator.
-    pub fps: (i32, i32),
+    /// Frame rate files are played at.
+    pub fps: FrameRate,
     pub looping: bool,
     /// A live GStreamer source to serve at `/live`: a gst-launch-1.0
     /// description producing `image/jpeg`, shared by its viewers.
@@ -67,7 +67,7 @@ impl ServerConfig {
             bind: IpAddr::from([127, 0, 0, 1]),
             port: 0,
             media_dir: media_dir.into(),
-            fps: (24, 1),
+            fps: FrameRate::new(24, 1).expect("24/1 is a frame rate"),
             looping: false,
             pipeline: None,
             max_sessions: 1000,
@@ -143,9 +143,7 @@ impl Server {
     /// Binds the RTSP port and the server's RTP/RTCP ports and starts the
     /// media engine.
     pub async fn bind(config: ServerConfig) -> Result<Server, StartError> {
-        let (num, den) = config.fps;
-        let rate = FrameRate::new(num, den)
-            .ok_or_else(|| StartError(format!("invalid frame rate {num}/{den}")))?;
+        let rate = config.fps;
         let library = Library::new(&config.media_dir, rate).map_err(|e| {
             StartError(format!(
                 "cannot serve media directory {}: {e}",
