@@ -19,112 +19,25 @@
 //! The reassembler is generic over the payload storage `P` so that the element
 //! can hand in shared GStreamer memory while tests use `Vec<u8>`.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+//!
+//! Each packet costs O(log n) in the packets waiting (times the number of
+//! waiting frames, at most [`Limits::max_pending_frames`]): a packet can only
+//! complete the frame of the contiguous run it lands in, or one whose start
+//! it tells (the next marker above it); a frame taken out can only unblock
+//! the next marker above it. Only those markers are checked, never every
+//! marker waiting (issue: quadratic reassembly).
 
+mod group;
+mod types;
+
+use std::collections::VecDeque;
+
+use self::group::{Group, Piece};
+pub use self::types::{Frame, Limits, ReassemblyMode, ReassemblyStats};
 use super::header::RtpHeader;
 use super::seq::SeqExtender;
 use crate::container::{EOI, SOI};
 
-/// How the reassembler decides where frames begin and end.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum ReassemblyMode {
-    /// Whole-frame until a packet with the marker bit arrives, fragmented from
-    /// then on. Packets that are not whole JPEGs are kept as fragments meanwhile.
-    #[default]
-    Auto,
-    /// Every packet must hold one whole JPEG; the marker bit is ignored.
-    WholeFrame,
-    /// Frames end at packets with the marker bit.
-    Fragmented,
-}
-
-/// Bounds on what the reassembler keeps while waiting for missing packets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// Frames (distinct RTP timestamps) waiting for packets at once.
-    pub max_pending_frames: usize,
-    /// Payload bytes waiting at once (each packet also counts a small overhead).
-    pub max_pending_bytes: usize,
-    /// A packet more than this many sequence numbers behind the last frame
-    /// returned is taken as a sender restart rather than as a late packet
-    /// (like MAX_MISORDER in RFC 3550, appendix A.1).
-    pub max_misorder: u16,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_pending_frames: 4,
-            max_pending_bytes: 16 * 1024 * 1024,
-            max_misorder: 100,
-        }
-    }
-}
-
-/// What happened to the packets handed to a [`Reassembler`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct ReassemblyStats {
-    /// Packets handed to [`Reassembler::push`].
-    pub packets_received: u64,
-    /// Packets the caller could not parse ([`Reassembler::record_invalid`]).
-    pub packets_invalid: u64,
-    /// Packets whose sequence number had been seen already.
-    pub packets_duplicate: u64,
-    /// Packets that arrived after their frame was completed or given up.
-    pub packets_late: u64,
-    /// Frames returned.
-    pub frames_complete: u64,
-    /// Frames given up because packets were missing.
-    pub frames_incomplete: u64,
-    /// Frames with all packets present that are not a JPEG (no SOI or EOI).
-    pub frames_corrupt: u64,
-    /// Sequence number restarts taken as the sender starting over.
-    pub restarts: u64,
-    /// Payload bytes in returned frames.
-    pub bytes_complete: u64,
-}
-
-/// One whole JPEG, as the payloads it was carried in.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Frame<P> {
-    /// The payloads in sequence order; concatenated, they are the JPEG.
-    pub pieces: Vec<P>,
-    /// RTP timestamp of the frame's packets.
-    pub rtp_timestamp: u32,
-    /// Sequence number of the frame's first packet.
-    pub first_seq: u16,
-    /// Sequence number of the frame's last packet.
-    pub last_seq: u16,
-    /// Arrival time handed in with the frame's first packet.
-    pub pts: Option<u64>,
-    /// Something was lost or dropped between the previous frame and this one
-    /// (always set on the first frame and after a reset or restart).
-    pub discont: bool,
-}
-
-impl<P: AsRef<[u8]>> Frame<P> {
-    /// Length of the JPEG in bytes.
-    pub fn len(&self) -> usize {
-        self.pieces.iter().map(|p| p.as_ref().len()).sum()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The JPEG as one contiguous vector.
-    pub fn to_vec(&self) -> Vec<u8> {
-        let mut v = Vec::with_capacity(self.len());
-        for p in &self.pieces {
-            v.extend_from_slice(p.as_ref());
-        }
-        v
-    }
-}
-
-/// Bytes each waiting packet counts against `max_pending_bytes` on top of its
-/// payload, so that a flood of empty packets is bounded too.
-const PIECE_OVERHEAD: usize = 64;
 /// How many sequence numbers below the highest are remembered as seen.
 const SEEN_WINDOW: i64 = 128;
 /// How far behind the last frame a whole-frame packet with sequence number 1
@@ -132,26 +45,6 @@ const SEEN_WINDOW: i64 = 128;
 const CLASSIC_REORDER: i64 = 2;
 /// How many recent marker positions are remembered as frame boundaries.
 const MAX_MARKERS: usize = 32;
-
-struct Piece<P> {
-    payload: P,
-    seq: u16,
-    pts: Option<u64>,
-}
-
-/// Packets sharing one RTP timestamp, waiting to form a frame.
-struct Pending<P> {
-    timestamp: u32,
-    pieces: BTreeMap<i64, Piece<P>>,
-    markers: BTreeSet<i64>,
-    bytes: usize,
-}
-
-impl<P> Pending<P> {
-    fn first(&self) -> i64 {
-        self.pieces.keys().next().copied().unwrap_or(i64::MAX)
-    }
-}
 
 enum Class {
     New(i64),
@@ -180,19 +73,25 @@ pub struct Reassembler<P> {
     /// Extended sequence number of the last packet of the last frame returned
     /// or dropped as corrupt: packets at or before it are late.
     frontier: Option<i64>,
-    pending: Vec<Pending<P>>,
+    pending: Vec<Group<P>>,
     pending_bytes: usize,
-    /// Extended sequence numbers of recent marker packets: frame ends.
+    /// Extended sequence numbers of recent marker packets: frame ends
+    /// (those of waiting groups are known there too).
     markers: VecDeque<i64>,
     discont: bool,
     stats: ReassemblyStats,
+    /// Marker checks and piece visits so far (for the tests' work bounds).
+    #[cfg(test)]
+    checks: std::cell::Cell<u64>,
 }
 
 impl<P: AsRef<[u8]>> Reassembler<P> {
+    /// A reassembler with the default [`Limits`].
     pub fn new(mode: ReassemblyMode) -> Self {
         Self::with_limits(mode, Limits::default())
     }
 
+    /// A reassembler with the given bounds.
     pub fn with_limits(mode: ReassemblyMode, limits: Limits) -> Self {
         Reassembler {
             mode,
@@ -206,9 +105,12 @@ impl<P: AsRef<[u8]>> Reassembler<P> {
             markers: VecDeque::new(),
             discont: true,
             stats: ReassemblyStats::default(),
+            #[cfg(test)]
+            checks: Default::default(),
         }
     }
 
+    /// The mode it was created with.
     pub fn mode(&self) -> ReassemblyMode {
         self.mode
     }
@@ -222,6 +124,7 @@ impl<P: AsRef<[u8]>> Reassembler<P> {
         }
     }
 
+    /// What happened to the packets so far.
     pub fn stats(&self) -> &ReassemblyStats {
         &self.stats
     }
@@ -316,8 +219,11 @@ impl<P: AsRef<[u8]>> Reassembler<P> {
             // packet has not arrived yet; keep it as a fragment.
         }
 
-        self.insert_fragment(ext, header, payload, pts);
-        self.collect_complete()
+        if self.insert_fragment(ext, header, payload, pts) {
+            self.collect_complete(header.timestamp, ext)
+        } else {
+            Vec::new()
+        }
     }
 
     fn first_packet(&mut self, seq: u16) -> i64 {
@@ -408,7 +314,19 @@ impl<P: AsRef<[u8]>> Reassembler<P> {
         discont
     }
 
-    fn insert_fragment(&mut self, ext: i64, header: &RtpHeader, payload: P, pts: Option<u64>) {
+    /// Files a fragment under its timestamp. Returns false if it was not
+    /// kept (a duplicate, or its group went over the caps and was dropped).
+    fn insert_fragment(
+        &mut self,
+        ext: i64,
+        header: &RtpHeader,
+        payload: P,
+        pts: Option<u64>,
+    ) -> bool {
+        if header.marker {
+            // A frame end is worth knowing even if the packet is not kept.
+            self.remember_marker(ext);
+        }
         let gi = match self
             .pending
             .iter()
@@ -419,46 +337,47 @@ impl<P: AsRef<[u8]>> Reassembler<P> {
                 if self.pending.len() >= self.limits.max_pending_frames.max(1) {
                     self.drop_oldest();
                 }
-                self.pending.push(Pending {
-                    timestamp: header.timestamp,
-                    pieces: BTreeMap::new(),
-                    markers: BTreeSet::new(),
-                    bytes: 0,
-                });
+                self.pending.push(Group::new(header.timestamp));
                 self.pending.len() - 1
             }
         };
         let g = &mut self.pending[gi];
-        if g.pieces.contains_key(&ext) {
+        if g.contains(ext) {
             self.stats.packets_duplicate += 1;
-            return;
+            return false;
         }
-        let cost = payload.as_ref().len() + PIECE_OVERHEAD;
-        g.pieces.insert(
-            ext,
-            Piece {
-                payload,
-                seq: header.sequence_number,
-                pts,
-            },
-        );
-        g.bytes += cost;
-        self.pending_bytes += cost;
-        if header.marker {
-            g.markers.insert(ext);
-            if let Some(pos) = self.markers.iter().position(|&m| m >= ext) {
-                if self.markers[pos] != ext {
-                    self.markers.insert(pos, ext);
-                }
-            } else {
-                self.markers.push_back(ext);
-            }
-            if self.markers.len() > MAX_MARKERS {
-                self.markers.pop_front();
-            }
+        if g.len() >= self.limits.max_group_pieces
+            || (header.marker && g.marker_count() >= self.limits.max_group_markers)
+        {
+            let g = self.pending.swap_remove(gi);
+            self.pending_bytes -= g.bytes;
+            self.stats.groups_oversized += 1;
+            self.stats.frames_incomplete += 1;
+            self.discont = true;
+            return false;
         }
+        let piece = Piece {
+            payload,
+            seq: header.sequence_number,
+            pts,
+        };
+        self.pending_bytes += g.insert(ext, piece, header.marker);
         while self.pending_bytes > self.limits.max_pending_bytes && !self.pending.is_empty() {
             self.drop_oldest();
+        }
+        true
+    }
+
+    fn remember_marker(&mut self, ext: i64) {
+        if let Some(pos) = self.markers.iter().position(|&m| m >= ext) {
+            if self.markers[pos] != ext {
+                self.markers.insert(pos, ext);
+            }
+        } else {
+            self.markers.push_back(ext);
+        }
+        if self.markers.len() > MAX_MARKERS {
+            self.markers.pop_front();
         }
     }
 
@@ -479,43 +398,53 @@ impl<P: AsRef<[u8]>> Reassembler<P> {
     /// The frame boundary before the frame ending at marker `m`, if known: the
     /// previous marker or the end of the last frame returned.
     fn boundary_before(&self, m: i64) -> Option<i64> {
-        let marker = self.markers.iter().rev().find(|&&x| x < m).copied();
+        let recent = self.markers.iter().rev().find(|&&x| x < m).copied();
+        let waiting = self.pending.iter().filter_map(|g| g.marker_before(m)).max();
         let frontier = self.frontier.filter(|&f| f < m);
-        marker.max(frontier)
+        recent.max(waiting).max(frontier)
     }
 
+    /// Counts one marker check or piece visit (for the tests' work bounds).
+    fn tally(&self, _n: u64) {
+        #[cfg(test)]
+        self.checks.set(self.checks.get() + _n);
+    }
+
+    /// Whether the frame ending at marker `m` of group `gi` can be taken out.
+    /// O(log n) per waiting group.
     fn completion(&self, gi: usize, m: i64) -> Completion {
+        self.tally(1);
         let g = &self.pending[gi];
+        // A marker at or before what was returned could only give a frame
+        // out of order.
+        if self.frontier.is_some_and(|f| m <= f) {
+            return Completion::Waiting;
+        }
+        let Some((run_start, _)) = g.run(m) else {
+            return Completion::Waiting;
+        };
         let boundary = self.boundary_before(m);
-        if let Some(b) = boundary {
-            let needed = m - b;
-            if g.pieces.len() as i64 >= needed && g.pieces.range(b + 1..=m).count() as i64 == needed
-            {
-                return Completion::Ready { start: b + 1 };
-            }
+        if let Some(b) = boundary
+            && run_start <= b + 1
+        {
+            return Completion::Ready { start: b + 1 };
         }
         // The boundary is unknown (start of stream) or the packets right after
         // it are missing (e.g. the previous frame's marker packet was lost):
-        // walk back from the marker. The run must reach the group's first
-        // packet, which must start a JPEG, and the packet before it must be
-        // known to belong to another frame, unless nothing is known at all.
-        // (Otherwise the lost packet might be this frame's real start, and
-        // the SOI bytes a coincidence inside the JPEG, e.g. in a thumbnail.)
-        let floor = boundary.unwrap_or(i64::MIN);
-        let mut k = m;
-        while k - 1 > floor && g.pieces.contains_key(&(k - 1)) {
-            k -= 1;
-        }
-        let starts_jpeg = starts_with_soi(g.pieces.range(k..=m).map(|(_, p)| p.payload.as_ref()));
-        if !starts_jpeg || g.first() != k {
+        // take the run back from the marker. The run must reach the group's
+        // first packet, which must start a JPEG, and the packet before it
+        // must be known to belong to another frame, unless nothing is known
+        // at all. (Otherwise the lost packet might be this frame's real
+        // start, and the SOI bytes a coincidence inside the JPEG, e.g. in a
+        // thumbnail.)
+        let k = boundary.map_or(run_start, |b| run_start.max(b + 1));
+        if g.first() != k || !g.starts_with_soi(k, m) {
             return Completion::Waiting;
         }
         // The packet before is another frame's if it was seen there, or if
         // the packet before that is another frame's and did not end it.
         let previous_elsewhere = self.pending.iter().enumerate().any(|(i, other)| {
-            i != gi
-                && (other.pieces.contains_key(&(k - 1))
-                    || (other.pieces.contains_key(&(k - 2)) && !other.markers.contains(&(k - 2))))
+            i != gi && (other.contains(k - 1) || (other.contains(k - 2) && !other.is_marker(k - 2)))
         });
         if boundary.is_none() || previous_elsewhere {
             Completion::Ready { start: k }
@@ -524,27 +453,62 @@ impl<P: AsRef<[u8]>> Reassembler<P> {
         }
     }
 
-    fn collect_complete(&mut self) -> Vec<Frame<P>> {
+    /// Adds to `out` each group's first marker above `x` (`None`: its first).
+    fn first_markers_after(&self, x: Option<i64>, out: &mut Vec<(u32, i64)>) {
+        for g in &self.pending {
+            if let Some(m) = g.marker_after(x) {
+                out.push((g.timestamp, m));
+            }
+        }
+    }
+
+    /// Takes out every frame that packet `ext` of timestamp `ts` completes,
+    /// lowest first.
+    ///
+    /// Between calls no waiting marker is ready, so only markers whose state
+    /// this packet can change are checked: those in the run it joined (at
+    /// most three: each run held at most one marker that was not ready),
+    /// each group's first marker above it (whose frame start it may tell),
+    /// and each group's first marker above the frontier (whose start a frame
+    /// taken out, a group dropped, or this packet as the one before it may
+    /// tell). After a frame is taken, the last kind are checked again.
+    fn collect_complete(&mut self, ts: u32, ext: i64) -> Vec<Frame<P>> {
+        let mut candidates = Vec::new();
+        if let Some(g) = self.pending.iter().find(|g| g.timestamp == ts)
+            && let Some((start, end)) = g.run(ext)
+        {
+            let lo = self.frontier.map_or(start, |f| start.max(f + 1));
+            candidates.extend(g.markers_within(lo, end).map(|m| (ts, m)));
+        }
+        self.first_markers_after(Some(ext), &mut candidates);
+        self.first_markers_after(self.frontier, &mut candidates);
+
         let mut out = Vec::new();
         loop {
-            let mut best: Option<(i64, usize, i64)> = None;
-            for (gi, g) in self.pending.iter().enumerate() {
-                for &m in &g.markers {
-                    if best.is_some_and(|(bm, _, _)| bm < m) {
-                        break;
-                    }
-                    if let Completion::Ready { start } = self.completion(gi, m) {
-                        best = Some((m, gi, start));
-                        break;
-                    }
+            candidates.sort_unstable_by_key(|&(ts, m)| (m, ts));
+            candidates.dedup();
+            let mut ready = Vec::new();
+            for &(ts, m) in &candidates {
+                let Some(gi) = self.pending.iter().position(|g| g.timestamp == ts) else {
+                    continue;
+                };
+                if !self.pending[gi].is_marker(m) {
+                    continue;
+                }
+                if let Completion::Ready { start } = self.completion(gi, m) {
+                    ready.push((ts, m, start));
                 }
             }
-            let Some((m, gi, start)) = best else {
+            let Some(&(ts, m, start)) = ready.first() else {
                 break;
             };
-            if let Some(frame) = self.take_frame(gi, start, m) {
+            if let Some(gi) = self.pending.iter().position(|g| g.timestamp == ts)
+                && let Some(frame) = self.take_frame(gi, start, m)
+            {
                 out.push(frame);
             }
+            candidates = ready[1..].iter().map(|&(ts, m, _)| (ts, m)).collect();
+            self.first_markers_after(self.frontier, &mut candidates);
         }
         out
     }
@@ -553,29 +517,23 @@ impl<P: AsRef<[u8]>> Reassembler<P> {
     /// frame, or drops them as corrupt if they do not form a JPEG.
     fn take_frame(&mut self, gi: usize, start: i64, end: i64) -> Option<Frame<P>> {
         let g = &mut self.pending[gi];
-        let rest = g.pieces.split_off(&(end + 1));
-        let mut taken = std::mem::replace(&mut g.pieces, rest);
-        let frame_pieces = taken.split_off(&start);
-        let stale = taken;
-        g.markers.retain(|&x| x > end);
+        let before = g.bytes;
+        let mut taken = g.take_through(end);
         let timestamp = g.timestamp;
-        let freed: usize = frame_pieces
-            .values()
-            .chain(stale.values())
-            .map(|p| p.payload.as_ref().len() + PIECE_OVERHEAD)
-            .sum();
-        g.bytes -= freed;
-        self.pending_bytes -= freed;
-        if g.pieces.is_empty() {
+        self.pending_bytes -= before - g.bytes;
+        if g.is_empty() {
             self.pending.swap_remove(gi);
         }
-        if !stale.is_empty() {
+        self.tally(taken.len() as u64);
+        let split = taken.partition_point(|&(ext, _)| ext < start);
+        let frame_pieces = taken.split_off(split);
+        if split > 0 {
             // Packets of an earlier frame with the same timestamp.
             self.stats.frames_incomplete += 1;
             self.discont = true;
         }
 
-        let pieces: Vec<Piece<P>> = frame_pieces.into_values().collect();
+        let pieces: Vec<Piece<P>> = frame_pieces.into_iter().map(|(_, p)| p).collect();
         let is_jpeg = starts_with_soi(pieces.iter().map(|p| p.payload.as_ref()))
             && ends_with_eoi(pieces.iter().map(|p| p.payload.as_ref()));
         if !is_jpeg {

@@ -332,6 +332,7 @@ fn pending_data_is_bounded() {
         max_pending_frames: 3,
         max_pending_bytes: 64 * 1024,
         max_misorder: 100,
+        ..Limits::default()
     };
     let mut r = Reassembler::with_limits(ReassemblyMode::Fragmented, limits);
     // Frames that never complete: no marker packet, ever.
@@ -571,7 +572,7 @@ proptest! {
             Just(ReassemblyMode::Fragmented),
         ],
     ) {
-        let limits = Limits { max_pending_frames: 2, max_pending_bytes: 4096, max_misorder: 10 };
+        let limits = Limits { max_pending_frames: 2, max_pending_bytes: 4096, max_misorder: 10, ..Limits::default() };
         let mut r = Reassembler::with_limits(mode, limits);
         for (marker, seq, ts, payload) in pkts {
             let h = RtpHeader { marker, payload_type: 96, sequence_number: seq % 64, timestamp: ts, ssrc: 0 };
@@ -582,5 +583,178 @@ proptest! {
             prop_assert!(r.pending_frames() <= 2);
             prop_assert!(r.pending_bytes() <= 4096);
         }
+    }
+}
+
+/// A fragment with the given marker bit.
+fn frag(seq: u16, ts: u32, marker: bool, data: Vec<u8>) -> Pkt {
+    let (mut h, data) = whole(seq, ts, data);
+    h.marker = marker;
+    h.payload_type = 96;
+    (h, data)
+}
+
+/// The default limits without the per-timestamp caps, so that the work
+/// bounds below hold by the algorithm, not by the caps.
+fn uncapped() -> Limits {
+    Limits {
+        max_group_pieces: usize::MAX,
+        max_group_markers: usize::MAX,
+        ..Limits::default()
+    }
+}
+
+/// The work bound the hostile streams below must stay under: a few marker
+/// checks or piece visits per packet, times log2 of the packet count.
+fn n_log_n(n: usize) -> u64 {
+    4 * n as u64 * u64::from(usize::BITS - n.leading_zeros())
+}
+
+/// One timestamp, a marker on every even sequence number, the odd ones
+/// never sent: no frame can complete, and each packet must cost O(log n)
+/// (it cost a check of every pending marker, O(n), before).
+#[test]
+fn hostile_markers_cost_n_log_n_checks() {
+    for n in [1000usize, 4000] {
+        let mut r = Reassembler::with_limits(ReassemblyMode::Fragmented, uncapped());
+        for i in 0..n {
+            let (h, p) = frag(2 * i as u16, 7, true, vec![0xAB]);
+            assert!(r.push(&h, p, None).is_empty());
+        }
+        let checks = r.checks.get();
+        assert!(
+            checks <= n_log_n(n),
+            "{checks} checks for {n} hostile packets (bound {})",
+            n_log_n(n)
+        );
+    }
+}
+
+/// The same markers sent first, then the odd packets in order: each odd
+/// packet completes one 4-byte frame, and taking it out must not cost a
+/// pass over every marker still waiting.
+#[test]
+fn markers_first_then_fill_costs_n_log_n_checks() {
+    let n = 2000usize;
+    let mut r = Reassembler::with_limits(ReassemblyMode::Fragmented, uncapped());
+    for i in 0..n {
+        let (h, p) = frag(2 * i as u16, 7, true, vec![0xFF, 0xD9]);
+        assert!(r.push(&h, p, None).is_empty());
+    }
+    let mut out = 0;
+    for i in 0..n - 1 {
+        let (h, p) = frag(2 * i as u16 + 1, 7, false, vec![0xFF, 0xD8]);
+        out += r.push(&h, p, None).len();
+    }
+    assert_eq!(
+        out,
+        n - 1,
+        "every frame but the first (its start is unknown)"
+    );
+    let checks = r.checks.get();
+    assert!(
+        checks <= n_log_n(2 * n),
+        "{checks} checks for {} packets (bound {})",
+        2 * n,
+        n_log_n(2 * n)
+    );
+}
+
+/// A timestamp that collects more marker packets, or more packets, than one
+/// timestamp's frames can need is dropped and counted; the honest frames that
+/// follow still come out whole.
+#[test]
+fn oversized_group_is_dropped_and_counted() {
+    let limits = Limits::default();
+    // Markers: one past the cap, on every even sequence number.
+    let mut r = Reassembler::with_limits(ReassemblyMode::Fragmented, limits);
+    let n = limits.max_group_markers + 1;
+    for i in 0..n {
+        let (h, p) = frag(2 * i as u16, 7, true, vec![0xAB]);
+        assert!(r.push(&h, p, None).is_empty());
+    }
+    assert_eq!(r.stats().groups_oversized, 1);
+    assert_eq!(r.stats().frames_incomplete, 1);
+    assert_eq!(r.pending_frames(), 0);
+    assert_eq!(r.pending_bytes(), 0);
+    let mut seq = 2 * n as u16 - 1;
+    let frames: Vec<_> = (0..3).map(|i| jpeg(i, 900)).collect();
+    let pkts: Vec<_> = frames
+        .iter()
+        .enumerate()
+        .flat_map(|(i, f)| fragment(f, 300, &mut seq, 3000 * (i as u32 + 1)))
+        .collect();
+    let out = feed(&mut r, &pkts);
+    assert_eq!(ids(&out), vec![0, 1, 2]);
+    assert!(out[0].to_vec() == frames[0], "frame bytes differ");
+    assert!(out[0].discont && !out[1].discont);
+
+    // Pieces: one past the cap, no marker, empty payloads.
+    let limits = Limits {
+        max_group_pieces: 1000,
+        ..Limits::default()
+    };
+    let mut r = Reassembler::with_limits(ReassemblyMode::Fragmented, limits);
+    for i in 0..=1000u16 {
+        let (h, p) = frag(i, 7, false, Vec::new());
+        assert!(r.push(&h, p, None).is_empty());
+    }
+    assert_eq!(r.stats().groups_oversized, 1);
+    assert_eq!(r.pending_bytes(), 0);
+    let mut seq = 1001;
+    let pkts: Vec<_> = frames
+        .iter()
+        .enumerate()
+        .flat_map(|(i, f)| fragment(f, 300, &mut seq, 3000 * (i as u32 + 1)))
+        .collect();
+    assert_eq!(ids(&feed(&mut r, &pkts)), vec![0, 1, 2]);
+}
+
+/// Empty packets arriving backwards in front of a frame's end: finding the
+/// start of the run and its SOI must not walk them again on every packet.
+#[test]
+fn empty_packets_before_a_start_cost_n_log_n_checks() {
+    let n = 4000u16;
+    let mut r = Reassembler::with_limits(ReassemblyMode::Fragmented, uncapped());
+    let (h, p) = frag(0, 7, true, vec![0xFF, 0xD9]);
+    r.push(&h, p, None);
+    let (h, p) = frag(n, 8, true, vec![0xFF, 0xD9]);
+    r.push(&h, p, None);
+    // Packet 1 never comes, so the frame ending at `n` never starts with SOI.
+    for i in (2..n).rev() {
+        let (h, p) = frag(i, 8, false, Vec::new());
+        assert!(r.push(&h, p, None).is_empty());
+    }
+    let checks = r.checks.get();
+    let bound = n_log_n(usize::from(n));
+    assert!(
+        checks <= bound,
+        "{checks} checks for {n} packets (bound {bound})"
+    );
+}
+
+/// Not a check: prints how long the hostile stream of
+/// `hostile_markers_cost_n_log_n_checks` takes against a control of honest
+/// 1-packet frames. Run with
+/// `cargo test -p gst-plugin-mjpegrtsp --release --lib rtp::reassembly::tests::hostile_timings -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn hostile_timings() {
+    for n in [1000usize, 2000, 4000, 16_000] {
+        let mut r = Reassembler::new(ReassemblyMode::Fragmented);
+        let t = std::time::Instant::now();
+        for i in 0..n {
+            let (h, p) = frag(2 * i as u16, 7, true, vec![0xAB]);
+            r.push(&h, p, None);
+        }
+        let hostile = t.elapsed();
+        let mut r = Reassembler::new(ReassemblyMode::Fragmented);
+        let t = std::time::Instant::now();
+        for i in 0..n {
+            let (h, p) = frag(i as u16, i as u32, true, jpeg(i as u32, 8));
+            r.push(&h, p, None);
+        }
+        let control = t.elapsed();
+        println!("{n:>6} packets: hostile {hostile:?}, control {control:?}");
     }
 }
