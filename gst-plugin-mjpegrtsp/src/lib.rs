@@ -2,15 +2,11 @@
 //! for the container's 12-byte-header RTP scheme (one whole JPEG per packet, or
 //! split at the MTU with the marker bit on each frame's last packet).
 //!
-//! The formats themselves live in [`container`] and [`rtp`] as plain Rust with
-//! no GStreamer dependency; the elements are thin layers over them.
+//! The formats, the RTSP client and the server live in the GStreamer-free
+//! core crate [`mjpegrtsp`]; the elements here are thin layers over it, as in
+//! gst-plugins-rs. `mjpegrtspsrc` plays RTSP with the core's client.
 
-pub mod client;
-pub mod container;
-pub mod rtp;
-pub mod rtsp;
 pub mod sample;
-pub mod server;
 
 mod lengthmjpegdemux;
 mod lengthmjpegmux;
@@ -20,7 +16,6 @@ mod pads;
 mod playhead;
 mod rtpmjpegdepay;
 mod rtpmjpegpay;
-pub mod timing;
 mod typefind;
 
 /// Caps of the `.Mjpeg` container byte stream.

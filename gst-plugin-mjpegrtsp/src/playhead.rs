@@ -2,9 +2,9 @@
 //! and the demuxer: which frame comes next, seeking, and the duration,
 //! position and conversion queries, all frame-accurate.
 
-use crate::container::{Anomaly, FrameEntry, Index, jpeg::JpegInfo};
-use crate::timing::FrameRate;
 use gst::prelude::*;
+use mjpegrtsp::container::{Anomaly, FrameEntry, Index, jpeg::JpegInfo};
+use mjpegrtsp::timing::FrameRate;
 
 /// Problems posted one by one as warnings before the rest are only counted.
 const MAX_REPORTED_ANOMALIES: usize = 16;

@@ -2,7 +2,7 @@
 //! and a real encoder pipeline writing a file that the container index reads.
 
 use gst::prelude::*;
-use gstmjpegrtsp::container::{self, Index};
+use mjpegrtsp::container::{self, Index};
 use std::sync::Once;
 
 fn init() {

@@ -3,7 +3,7 @@
 //! `tests` crate).
 
 use gst::prelude::*;
-use gstmjpegrtsp::container::FrameWriter;
+use mjpegrtsp::container::FrameWriter;
 use std::io::Write;
 use std::sync::{Arc, Mutex, Once};
 

@@ -7,13 +7,13 @@
 
 mod jpeg_rtp;
 
-use gstmjpegrtsp::rtp::RtpHeader;
-use gstmjpegrtsp::rtp::rfc2435::{
-    HuffmanClass, PAYLOAD_TYPE, Packetized, Subsampling, Unsupported, packetize,
-};
 use jpeg_rtp::{
     RESTART_MARKER_ARGS, TS_STEP, bytes, decode_jpegs, decode_rtp, ffmpeg_jpegs, frame_pts,
     has_rst_markers, have_ffmpeg, init, jpegenc, rtpjpegpay, run,
+};
+use mjpegrtsp::rtp::RtpHeader;
+use mjpegrtsp::rtp::rfc2435::{
+    HuffmanClass, PAYLOAD_TYPE, Packetized, Subsampling, Unsupported, packetize,
 };
 
 /// RTP packets for the frames: each payload behind a 12-byte header with

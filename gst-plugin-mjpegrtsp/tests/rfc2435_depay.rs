@@ -7,13 +7,13 @@
 
 mod jpeg_rtp;
 
-use gstmjpegrtsp::rtp::RtpHeader;
-use gstmjpegrtsp::rtp::rfc2435::{PAYLOAD_TYPE, QUANT_HEADER_LEN, packetize};
-use gstmjpegrtsp::rtp::rfc2435_depay::{Depacketizer, DepayStats};
 use jpeg_rtp::{
     RESTART_MARKER_ARGS, TS_STEP, decode_jpegs, decode_rtp, ffmpeg_jpegs, has_rst_markers,
     have_ffmpeg, init, jpegenc, rtpjpegpay,
 };
+use mjpegrtsp::rtp::RtpHeader;
+use mjpegrtsp::rtp::rfc2435::{PAYLOAD_TYPE, QUANT_HEADER_LEN, packetize};
+use mjpegrtsp::rtp::rfc2435_depay::{Depacketizer, DepayStats};
 
 /// The RTP packets our packetizer makes of the JPEGs, with sequence numbers
 /// across the 16-bit wrap and a 90 kHz timestamp per frame.
@@ -41,7 +41,7 @@ fn depay(packets: &[Vec<u8>]) -> (Vec<Vec<u8>>, DepayStats) {
     let mut d = Depacketizer::new();
     let mut jpegs = Vec::new();
     for (i, data) in packets.iter().enumerate() {
-        let packet = gstmjpegrtsp::rtp::parse(data).unwrap_or_else(|e| panic!("packet {i}: {e}"));
+        let packet = mjpegrtsp::rtp::parse(data).unwrap_or_else(|e| panic!("packet {i}: {e}"));
         let h = packet.header;
         let out = d
             .push(h.sequence_number, h.timestamp, h.marker, packet.payload)

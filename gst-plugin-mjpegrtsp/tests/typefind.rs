@@ -3,7 +3,7 @@
 use gst::TypeFindProbability as P;
 use gst::prelude::*;
 use gstmjpegrtsp::CONTAINER_CAPS_NAME;
-use gstmjpegrtsp::container::{self, FrameWriter};
+use mjpegrtsp::container::{self, FrameWriter};
 use proptest::prelude::*;
 use std::io::Read;
 use std::sync::Once;

@@ -65,7 +65,7 @@ impl Source {
     /// file; a URL opened from it again asks for the password).
     pub fn display(&self) -> String {
         match self {
-            Source::Rtsp(url) => gstmjpegrtsp::client::without_password(url),
+            Source::Rtsp(url) => mjpegrtsp::client::without_password(url),
             Source::File(path) => path.display().to_string(),
         }
     }

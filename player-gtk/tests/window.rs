@@ -557,7 +557,7 @@ async fn lossy_network(env: &Env) -> TestResult {
     const FRAMES: u64 = 120;
     let win = &env.win;
     let dir = movie_dir(FRAMES as u32, 640, 480, 75, "ball");
-    let mut config = gstmjpegrtsp::server::ServerConfig::new(dir.path());
+    let mut config = mjpegrtsp::server::ServerConfig::new(dir.path());
     config.mtu = 400; // a dozen packets a frame
     let server = TestServer::start_with(config);
     let (impairer, log) = Impairer::new(Impairments {

@@ -1,13 +1,14 @@
 //! `server-cli`: serves every `.Mjpeg` file under a directory, and optionally
 //! a live GStreamer source, over RTSP to classic (seed) and standard clients.
 //! Flags, logging and signals live here; the protocol is in
-//! `gstmjpegrtsp::server`.
+//! `mjpegrtsp::server`.
 
+#[cfg(feature = "gstreamer")]
 mod sample;
 
 use clap::Parser;
-use gstmjpegrtsp::server::{Server, ServerConfig};
-use gstmjpegrtsp::timing::FrameRate;
+use mjpegrtsp::server::{Server, ServerConfig};
+use mjpegrtsp::timing::FrameRate;
 use std::io::IsTerminal;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -64,7 +65,7 @@ Examples:
   ffplay rtsp://127.0.0.1:8554/movie.Mjpeg    watch (RFC 2435 over UDP)
   gst-launch-1.0 rtspsrc location=rtsp://127.0.0.1:8554/movie.Mjpeg ! rtpjpegdepay ! jpegdec ! autovideosink
 
-Logging: RUST_LOG=debug (or info, warn, gstmjpegrtsp::server=trace).";
+Logging: RUST_LOG=debug (or info, warn, mjpegrtsp::server=trace).";
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -77,16 +78,14 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
-    if let Err(e) = gst::init() {
-        eprintln!("error: cannot initialise GStreamer: {e}");
-        return ExitCode::FAILURE;
-    }
-    if let Err(e) = gstmjpegrtsp::plugin_register_static() {
-        eprintln!("error: cannot register the mjpegrtsp elements: {e}");
+    #[cfg(feature = "gstreamer")]
+    if let Err(e) = init_gstreamer() {
+        eprintln!("error: {e}");
         return ExitCode::FAILURE;
     }
     let media_dir = match &args.media_dir {
         Some(dir) => dir.clone(),
+        #[cfg(feature = "gstreamer")]
         None => match sample::ensure_sample() {
             Ok(dir) => dir,
             Err(e) => {
@@ -94,6 +93,13 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         },
+        #[cfg(not(feature = "gstreamer"))]
+        None => {
+            eprintln!(
+                "error: give --media-dir: this build has no GStreamer to make the built-in sample"
+            );
+            return ExitCode::FAILURE;
+        }
     };
     let config = ServerConfig {
         bind: args.bind,
@@ -138,6 +144,15 @@ fn main() -> ExitCode {
         server.run(shutdown_signal()).await;
         ExitCode::SUCCESS
     })
+}
+
+/// GStreamer and this project's elements, for the sample clip and the live
+/// source.
+#[cfg(feature = "gstreamer")]
+fn init_gstreamer() -> Result<(), String> {
+    gst::init().map_err(|e| format!("cannot initialise GStreamer: {e}"))?;
+    gstmjpegrtsp::plugin_register_static()
+        .map_err(|e| format!("cannot register the mjpegrtsp elements: {e}"))
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -44,7 +44,7 @@ pub fn synthetic_jpeg(w: u16, h: u16, n: u32, len: usize) -> Vec<u8> {
 
 /// The container bytes for `frames`.
 pub fn container(frames: &[Vec<u8>]) -> Vec<u8> {
-    let mut w = gstmjpegrtsp::container::FrameWriter::new(Vec::new());
+    let mut w = mjpegrtsp::container::FrameWriter::new(Vec::new());
     for f in frames {
         w.write_frame(f).unwrap();
     }
@@ -268,7 +268,7 @@ pub fn encoded_movie(frames: u32, w: u32, h: u32, quality: u32, pattern: &str) -
 
 /// Splits container bytes into its frames (panics on damage: for test media).
 pub fn frames_of(bytes: &[u8]) -> Vec<Vec<u8>> {
-    let index = gstmjpegrtsp::container::Index::build(bytes).unwrap();
+    let index = mjpegrtsp::container::Index::build(bytes).unwrap();
     assert!(index.anomalies().is_empty(), "{:?}", index.anomalies());
     index
         .frames()
@@ -288,12 +288,12 @@ pub struct TestServer {
 
 impl TestServer {
     pub fn start(media_dir: &Path, looping: bool) -> TestServer {
-        let mut config = gstmjpegrtsp::server::ServerConfig::new(media_dir);
+        let mut config = mjpegrtsp::server::ServerConfig::new(media_dir);
         config.looping = looping;
         Self::start_with(config)
     }
 
-    pub fn start_with(config: gstmjpegrtsp::server::ServerConfig) -> TestServer {
+    pub fn start_with(config: mjpegrtsp::server::ServerConfig) -> TestServer {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
@@ -303,7 +303,7 @@ impl TestServer {
                 .build()
                 .unwrap();
             rt.block_on(async move {
-                let server = gstmjpegrtsp::server::Server::bind(config)
+                let server = mjpegrtsp::server::Server::bind(config)
                     .await
                     .expect("server starts");
                 let counter = server.session_counter();
@@ -759,7 +759,7 @@ pub fn replace_transport_ports(value: &str, key: &str, rtp: u16, rtcp: u16) -> S
 }
 
 fn proxy_connection(client: std::net::TcpStream, shared: Arc<ProxyShared>) {
-    use gstmjpegrtsp::rtsp::{Item, Method};
+    use mjpegrtsp::rtsp::{Item, Method};
     use std::net::SocketAddr;
     let Ok(server) = std::net::TcpStream::connect(shared.backend) else {
         return;
@@ -840,9 +840,9 @@ fn proxy_connection(client: std::net::TcpStream, shared: Arc<ProxyShared>) {
 fn relay_rtsp_items(
     mut from: std::net::TcpStream,
     mut to: std::net::TcpStream,
-    mut rewrite: impl FnMut(&gstmjpegrtsp::rtsp::Item<'_>) -> Option<Vec<u8>>,
+    mut rewrite: impl FnMut(&mjpegrtsp::rtsp::Item<'_>) -> Option<Vec<u8>>,
 ) {
-    use gstmjpegrtsp::rtsp::{Parsed, Parser};
+    use mjpegrtsp::rtsp::{Parsed, Parser};
     use std::io::Read;
     let parser = Parser::new();
     let mut buf = Vec::new();

@@ -4,7 +4,7 @@
 //! the answers those clients need. The classic client's replies must be the
 //! recorded bytes exactly, but for the session id.
 
-use gstmjpegrtsp::rtsp::{Dialect, Item, Parsed, Parser, Request, RequestUri, Response};
+use mjpegrtsp::rtsp::{Dialect, Item, Parsed, Parser, Request, RequestUri, Response};
 use mjpegrtsp_tests::rtsp_text::*;
 use mjpegrtsp_tests::*;
 use std::net::{TcpStream, UdpSocket};

@@ -4,11 +4,11 @@
 //! (with and without the seed's bugs), and a small RTSP front in this file that
 //! demands Digest SHA-256, swallows UDP or refuses GET_PARAMETER.
 
-use gstmjpegrtsp::client::{
+use mjpegrtsp::client::{
     ClientOptions, DialectPreference, EndReason, Error, Event, Events, Frame, FrameRate,
     PayloadFormat, Session, State, TransportKind, TransportPreference,
 };
-use gstmjpegrtsp::rtsp::{
+use mjpegrtsp::rtsp::{
     Dialect, Item, Method, NptRange, Parsed, Parser, Request, Response, StatusCode,
 };
 use mjpegrtsp_tests::*;
@@ -363,7 +363,7 @@ fn play_whole_file(transport: TransportPreference, expect: TransportKind) {
         assert!(frames[0].discont);
         assert_pts_increasing(&frames);
         assert_frames_match_file(&frames, &file);
-        let info = gstmjpegrtsp::container::jpeg::parse_info(&frames[0].jpeg).unwrap();
+        let info = mjpegrtsp::container::jpeg::parse_info(&frames[0].jpeg).unwrap();
         assert_eq!((info.width, info.height), (320, 240));
         let stats = s.stats();
         assert_eq!(stats.frames, frames.len() as u64);
@@ -481,7 +481,7 @@ fn pause_then_play_resumes_where_it_paused() {
 #[test]
 fn a_slow_consumer_loses_frames_not_the_stream() {
     let (dir, _, file) = media(48);
-    let mut config = gstmjpegrtsp::server::ServerConfig::new(dir.path());
+    let mut config = mjpegrtsp::server::ServerConfig::new(dir.path());
     config.looping = true;
     let server = TestServer::start_with(config);
     let url = format!("rtsp://{}/movie.Mjpeg", server.addr);
@@ -666,7 +666,7 @@ fn gst_rtsp_server_rfc2435_frames_decode() {
         );
         for f in &frames {
             assert_whole(f);
-            let info = gstmjpegrtsp::container::jpeg::parse_info(&f.jpeg).unwrap();
+            let info = mjpegrtsp::container::jpeg::parse_info(&f.jpeg).unwrap();
             assert_eq!((info.width, info.height), (320, 240));
             assert!(
                 file.iter().any(|j| scan_data(j) == scan_data(&f.jpeg)),
@@ -967,7 +967,7 @@ fn no_udp_packets_fall_back_to_tcp() {
 #[test]
 fn keep_alives_keep_the_session_and_fall_back_to_options() {
     let (dir, _, _) = media(48);
-    let mut config = gstmjpegrtsp::server::ServerConfig::new(dir.path());
+    let mut config = mjpegrtsp::server::ServerConfig::new(dir.path());
     config.looping = true;
     config.session_timeout = Duration::from_secs(2);
     let server = TestServer::start_with(config);
@@ -1225,7 +1225,7 @@ fn not_found_is_a_status_error_naming_the_server() {
                 assert_eq!(*addr, server.addr);
                 assert_eq!(*method, Method::Describe);
                 assert_eq!(*status, 404);
-                assert_eq!(u, &url);
+                assert_eq!(&**u, url.as_str());
             }
             other => panic!("{other:?}"),
         }

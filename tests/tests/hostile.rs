@@ -4,10 +4,10 @@
 //! and forged RTCP/RTP sent from other sockets to the client's ports.
 
 use gst::prelude::*;
-use gstmjpegrtsp::client::{
+use mjpegrtsp::client::{
     ClientOptions, EndReason, Error, Event, Events, Frame, Session, TransportPreference,
 };
-use gstmjpegrtsp::rtsp::{
+use mjpegrtsp::rtsp::{
     Item, Method, Parsed, Parser, Request, Response, StatusCode, encode_interleaved,
 };
 use mjpegrtsp_tests::*;

@@ -34,7 +34,7 @@
 //! retried.
 
 use gst::prelude::*;
-use gstmjpegrtsp::client::{ClientOptions, Event, Session, Stats, TransportPreference};
+use mjpegrtsp::client::{ClientOptions, Event, Session, Stats, TransportPreference};
 use mjpegrtsp_tests::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Range;
@@ -91,7 +91,7 @@ struct Setup {
 fn set_up() -> Setup {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("movie.Mjpeg"), &clip().0).unwrap();
-    let mut config = gstmjpegrtsp::server::ServerConfig::new(dir.path());
+    let mut config = mjpegrtsp::server::ServerConfig::new(dir.path());
     config.mtu = MTU;
     let server = TestServer::start_with(config);
     let (impairer, log) = Impairer::new(impairments());
@@ -390,7 +390,7 @@ fn library_run() -> Result<(), String> {
     let mut delivered = Vec::new();
     for f in &frames {
         assert!(
-            gstmjpegrtsp::container::is_whole_jpeg(&f.jpeg),
+            mjpegrtsp::container::is_whole_jpeg(&f.jpeg),
             "frame {}..{} is a whole JPEG",
             f.first_seq,
             f.last_seq
@@ -508,7 +508,7 @@ fn element_run() -> Result<(), String> {
     let buffers = buffers.lock().unwrap();
     let mut delivered = Vec::new();
     for (jpeg, discont) in buffers.iter() {
-        assert!(gstmjpegrtsp::container::is_whole_jpeg(jpeg), "a whole JPEG");
+        assert!(mjpegrtsp::container::is_whole_jpeg(jpeg), "a whole JPEG");
         let scan = jpeg_scan_data(jpeg).expect("a JPEG with a scan");
         let n = *by_scan
             .get(scan)

@@ -37,7 +37,7 @@ fn plays_every_frame_over_udp_and_tcp_then_ends() {
         assert!(
             out.frames
                 .iter()
-                .all(|f| gstmjpegrtsp::container::is_whole_jpeg(&f.data))
+                .all(|f| mjpegrtsp::container::is_whole_jpeg(&f.data))
         );
         let pts: Vec<_> = out.frames.iter().map(|f| f.pts.unwrap()).collect();
         assert!(pts.windows(2).all(|w| w[1] > w[0]), "increasing timestamps");

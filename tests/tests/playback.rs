@@ -2,7 +2,7 @@
 //! timestamps, queries, seeking, looping, and every kind of damaged input.
 
 use gst::prelude::*;
-use gstmjpegrtsp::container::is_whole_jpeg;
+use mjpegrtsp::container::is_whole_jpeg;
 use mjpegrtsp_tests::*;
 
 const SECOND: gst::ClockTime = gst::ClockTime::SECOND;

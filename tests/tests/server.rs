@@ -447,7 +447,7 @@ fn open_fds() -> usize {
 #[test]
 fn silent_standard_sessions_time_out_and_keep_alives_keep_them() {
     let (dir, _) = media_dir();
-    let mut config = gstmjpegrtsp::server::ServerConfig::new(dir.path());
+    let mut config = mjpegrtsp::server::ServerConfig::new(dir.path());
     config.looping = true;
     config.session_timeout = Duration::from_secs(2);
     let server = TestServer::start_with(config);
@@ -539,7 +539,7 @@ fn a_client_that_stops_reading_does_not_stall_the_others() {
 fn live_source_rfc2435_cannot_carry_is_refused_with_why() {
     init();
     let media = tempfile::tempdir().unwrap();
-    let mut config = gstmjpegrtsp::server::ServerConfig::new(media.path());
+    let mut config = mjpegrtsp::server::ServerConfig::new(media.path());
     config.pipeline = Some(
         "videotestsrc is-live=true ! video/x-raw,format=Y444,width=160,height=120,framerate=24/1 ! jpegenc"
             .into(),
@@ -594,6 +594,6 @@ fn live_source_rfc2435_cannot_carry_is_refused_with_why() {
     let frames = receive_classic(&udp, Duration::from_millis(800));
     assert!(frames.len() >= 5, "{} classic frames", frames.len());
     for (_, jpeg, _) in &frames {
-        assert!(gstmjpegrtsp::container::is_whole_jpeg(jpeg));
+        assert!(mjpegrtsp::container::is_whole_jpeg(jpeg));
     }
 }

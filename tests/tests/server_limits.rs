@@ -271,12 +271,12 @@ fn other_rtsp_versions_get_505() {
 #[test]
 fn one_connection_cannot_take_every_session() {
     let (dir, _) = media_dir();
-    let mut config = gstmjpegrtsp::server::ServerConfig::new(dir.path());
+    let mut config = mjpegrtsp::server::ServerConfig::new(dir.path());
     config.max_sessions = 20;
     config.session_timeout = Duration::from_secs(2);
     config.looping = true;
     let server = TestServer::start_with(config);
-    let cap = gstmjpegrtsp::server::MAX_SESSIONS_PER_CONNECTION;
+    let cap = mjpegrtsp::server::MAX_SESSIONS_PER_CONNECTION;
     let mut hog = TcpStream::connect(server.addr).unwrap();
     let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
     let port = sink.local_addr().unwrap().port();
@@ -310,7 +310,7 @@ fn one_connection_cannot_take_every_session() {
 #[test]
 fn rtcp_from_the_client_keeps_only_its_session_alive() {
     let (dir, _) = media_dir();
-    let mut config = gstmjpegrtsp::server::ServerConfig::new(dir.path());
+    let mut config = mjpegrtsp::server::ServerConfig::new(dir.path());
     config.session_timeout = Duration::from_secs(2);
     config.looping = true;
     let server = TestServer::start_with(config);

@@ -31,9 +31,9 @@ fn clients_that_never_read_hold_a_bounded_queue() {
     let average = frames.iter().map(Vec::len).sum::<usize>() / frames.len();
     assert!(average > 50_000, "large frames: {average} bytes");
     std::fs::write(dir.path().join("movie.Mjpeg"), &movie).unwrap();
-    let mut config = gstmjpegrtsp::server::ServerConfig::new(dir.path());
+    let mut config = mjpegrtsp::server::ServerConfig::new(dir.path());
     config.looping = true;
-    config.fps = gstmjpegrtsp::timing::FrameRate::new(120, 1).unwrap();
+    config.fps = mjpegrtsp::timing::FrameRate::new(120, 1).unwrap();
     let server = TestServer::start_with(config);
     std::thread::sleep(Duration::from_millis(200));
     let before = rss_bytes();

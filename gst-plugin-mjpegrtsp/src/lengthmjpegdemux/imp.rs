@@ -17,12 +17,12 @@
 //! ```
 
 use crate::CONTAINER_CAPS_NAME;
-use crate::container::{Index, ReadAt, StreamParser, is_whole_jpeg, jpeg, stream::Item};
 use crate::playhead::{Playhead, jpeg_caps, jpeg_template_caps, report_anomalies};
-use crate::timing::FrameRate;
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
+use mjpegrtsp::container::{Index, ReadAt, StreamParser, is_whole_jpeg, jpeg, stream::Item};
+use mjpegrtsp::timing::FrameRate;
 use std::io;
 use std::sync::{LazyLock, Mutex};
 

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 
 use crate::CONTAINER_CAPS_NAME;
-use crate::container::{EOI, FrameTooLarge, SOI, encode_prefix};
 /**
  * element-lengthmjpegmux:
  *
@@ -31,6 +30,7 @@ use crate::container::{EOI, FrameTooLarge, SOI, encode_prefix};
 use crate::pads::{ChainSink, chain_sink_pad, sink_src_templates};
 use gst::prelude::*;
 use gst::subclass::prelude::*;
+use mjpegrtsp::container::{EOI, FrameTooLarge, SOI, encode_prefix};
 use std::sync::{LazyLock, Mutex, MutexGuard};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {

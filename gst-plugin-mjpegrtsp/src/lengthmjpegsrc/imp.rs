@@ -13,15 +13,15 @@
 //! gst-launch-1.0 lengthmjpegsrc location=movie.Mjpeg frame-rate=30/1 loop=true ! jpegdec ! autovideosink
 //! ```
 
-use crate::container::{Index, jpeg};
 use crate::playhead::{Playhead, jpeg_caps, jpeg_template_caps, report_anomalies};
-use crate::timing::FrameRate;
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::prelude::*;
 use gst_base::subclass::base_src::CreateSuccess;
 use gst_base::subclass::prelude::*;
+use mjpegrtsp::container::{Index, jpeg};
+use mjpegrtsp::timing::FrameRate;
 use std::fs::File;
 use std::io;
 use std::path::PathBuf;

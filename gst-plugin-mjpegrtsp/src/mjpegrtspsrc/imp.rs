@@ -25,16 +25,16 @@
  * ]| Records it to a `.Mjpeg` file.
  */
 use super::{DialectChoice, Protocols};
-use crate::client::{
-    ClientOptions, DialectPreference, Event, Events, Session, Stats, TransportPreference,
-};
-use crate::container::jpeg;
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::prelude::*;
 use gst_base::subclass::base_src::CreateSuccess;
 use gst_base::subclass::prelude::*;
+use mjpegrtsp::client::{
+    ClientOptions, DialectPreference, Event, Events, Session, Stats, TransportPreference,
+};
+use mjpegrtsp::container::jpeg;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
@@ -132,7 +132,7 @@ impl MjpegRtspSrc {
     fn with_session<T>(
         &self,
         what: &str,
-        f: impl FnOnce(&mut Connection) -> Result<T, crate::client::Error>,
+        f: impl FnOnce(&mut Connection) -> Result<T, mjpegrtsp::client::Error>,
     ) -> Result<T, gst::ErrorMessage> {
         let mut guard = self.connection.lock().unwrap();
         let Some(conn) = guard.as_mut() else {
@@ -149,7 +149,7 @@ impl MjpegRtspSrc {
             let range = c
                 .pending_seek
                 .take()
-                .map(crate::rtsp::NptRange::starting_at);
+                .map(mjpegrtsp::rtsp::NptRange::starting_at);
             let r = c.runtime.block_on(c.session.play(range));
             if r.is_ok() {
                 c.played = true;
@@ -185,8 +185,8 @@ impl MjpegRtspSrc {
             .field(
                 "transport",
                 match s.transport {
-                    Some(crate::client::TransportKind::Udp) => "udp",
-                    Some(crate::client::TransportKind::Tcp) => "tcp",
+                    Some(mjpegrtsp::client::TransportKind::Udp) => "udp",
+                    Some(mjpegrtsp::client::TransportKind::Tcp) => "tcp",
                     None => "none",
                 },
             )
@@ -241,7 +241,7 @@ fn clock_time(d: Duration) -> Option<gst::ClockTime> {
 }
 
 /// A client error as a GStreamer error message: the text says what failed and where.
-fn rtsp_error(what: &str, e: &crate::client::Error) -> gst::ErrorMessage {
+fn rtsp_error(what: &str, e: &mjpegrtsp::client::Error) -> gst::ErrorMessage {
     let kind = match e.status() {
         Some(401 | 403) => gst::ResourceError::NotAuthorized,
         Some(404) => gst::ResourceError::NotFound,
@@ -430,10 +430,10 @@ impl BaseSrcImpl for MjpegRtspSrc {
                 let mut session = Session::connect(&location, opts).await?;
                 session.describe().await?;
                 session.setup().await?;
-                Ok::<_, crate::client::Error>(session)
+                Ok::<_, mjpegrtsp::client::Error>(session)
             })
             .map_err(|e| {
-                let shown = crate::client::without_password(&location);
+                let shown = mjpegrtsp::client::without_password(&location);
                 rtsp_error(&format!("Opening {shown}"), &e)
             })?;
         let events = session.events();
@@ -445,7 +445,7 @@ impl BaseSrcImpl for MjpegRtspSrc {
             CAT,
             imp = self,
             "set up {}: {session:?}",
-            crate::client::without_password(&location)
+            mjpegrtsp::client::without_password(&location)
         );
         *self.events.lock().unwrap() = events;
         *self.handle.lock().unwrap() = Some(runtime.handle().clone());

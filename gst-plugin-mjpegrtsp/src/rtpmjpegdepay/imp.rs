@@ -40,11 +40,11 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 
 use super::DepayMode;
-use crate::container::jpeg::{JpegInfo, parse_info};
-use crate::rtp::{
+use mjpegrtsp::container::jpeg::{JpegInfo, parse_info};
+use mjpegrtsp::rtp::{
     ENCODING_NAME, FRAGMENTED_CLOCK_RATE, Frame, Reassembler, TimestampExtender, parse,
 };
-use crate::timing::FrameRate;
+use mjpegrtsp::timing::FrameRate;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(

@@ -3,7 +3,7 @@
 
 use glib::prelude::*;
 
-use crate::rtp::ReassemblyMode;
+use mjpegrtsp::rtp::ReassemblyMode;
 
 mod imp;
 

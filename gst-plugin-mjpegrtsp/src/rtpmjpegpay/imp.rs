@@ -42,12 +42,12 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 
 use super::PayMode;
-use crate::container::SOI;
-use crate::rtp::{
+use mjpegrtsp::container::SOI;
+use mjpegrtsp::rtp::{
     CLASSIC_PAYLOAD_TYPE, DYNAMIC_PAYLOAD_TYPE, ENCODING_NAME, FRAGMENTED_CLOCK_RATE, HEADER_LEN,
     MAX_UDP_PAYLOAD, MAX_WHOLE_FRAME_JPEG, RtpHeader, WHOLE_FRAME_CLOCK_RATE,
 };
-use crate::timing::FrameRate;
+use mjpegrtsp::timing::FrameRate;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -477,7 +477,7 @@ impl ObjectImpl for RtpMjpegPay {
                          make decodebin/rtspsrc pick the RFC 2435 rtpjpegdepay; a value set here \
                          wins in both modes",
                     )
-                    .maximum(u32::from(crate::rtp::header::MAX_PAYLOAD_TYPE))
+                    .maximum(u32::from(mjpegrtsp::rtp::header::MAX_PAYLOAD_TYPE))
                     .default_value(u32::from(CLASSIC_PAYLOAD_TYPE))
                     .mutable_ready()
                     .build(),
@@ -611,7 +611,7 @@ impl ElementImpl for RtpMjpegPay {
                 .field("encoding-name", ENCODING_NAME)
                 .field(
                     "payload",
-                    gst::IntRange::new(0, i32::from(crate::rtp::header::MAX_PAYLOAD_TYPE)),
+                    gst::IntRange::new(0, i32::from(mjpegrtsp::rtp::header::MAX_PAYLOAD_TYPE)),
                 )
                 .field("clock-rate", gst::IntRange::new(1, i32::MAX))
                 .build();

@@ -4,7 +4,7 @@
 //! A plain JPEG starts with `FF D8` and no digits, so it is never claimed here.
 
 use crate::CONTAINER_CAPS_NAME;
-use crate::container::{PREFIX_LEN, SOI, parse_prefix};
+use mjpegrtsp::container::{PREFIX_LEN, SOI, parse_prefix};
 use std::sync::LazyLock;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {

@@ -353,7 +353,7 @@ fn bench(args: &Args) -> Result<(), String> {
     let source = "the project's sample clip (gstmjpegrtsp::sample: 640x480, jpegenc quality=85)";
     let file = frames_of(&bytes);
     std::fs::write(dir.path().join("movie.Mjpeg"), &bytes).map_err(|e| e.to_string())?;
-    let mut config = gstmjpegrtsp::server::ServerConfig::new(dir.path());
+    let mut config = mjpegrtsp::server::ServerConfig::new(dir.path());
     config.looping = true;
     let server = TestServer::start_with(config);
 

@@ -11,7 +11,7 @@
 //! exits non-zero only when a pipeline fails or delivers the wrong data.
 
 use gst::prelude::*;
-use gstmjpegrtsp::container::{FrameWriter, Index, PREFIX_LEN};
+use mjpegrtsp::container::{FrameWriter, Index, PREFIX_LEN};
 use mjpegrtsp_tests::{bench_number, bench_options, init, sample_movie, synthetic_jpeg};
 use std::collections::HashMap;
 use std::fs::File;

@@ -736,7 +736,7 @@ fn empty_packets_before_a_start_cost_n_log_n_checks() {
 /// Not a check: prints how long the hostile stream of
 /// `hostile_markers_cost_n_log_n_checks` takes against a control of honest
 /// 1-packet frames. Run with
-/// `cargo test -p gst-plugin-mjpegrtsp --release --lib rtp::reassembly::tests::hostile_timings -- --ignored --nocapture`.
+/// `cargo test -p mjpegrtsp --release --lib rtp::reassembly::tests::hostile_timings -- --ignored --nocapture`.
 #[test]
 #[ignore]
 fn hostile_timings() {

@@ -66,11 +66,11 @@ pub enum Error {
         /// The request.
         method: Method,
         /// Its URL.
-        url: String,
+        url: Box<str>,
         /// The status code.
         status: u16,
         /// The reason phrase the server gave.
-        reason: String,
+        reason: Box<str>,
         /// The server's own explanation, when it sent one (a `text/plain`
         /// body, as this project's server does).
         detail: Option<Box<str>>,
@@ -166,9 +166,9 @@ impl Error {
         Error::Status {
             addr,
             method,
-            url: shown(url, MAX_SHOWN),
+            url: shown(url, MAX_SHOWN).into(),
             status: resp.status.as_u16(),
-            reason: shown(&resp.reason, MAX_REASON),
+            reason: shown(&resp.reason, MAX_REASON).into(),
             detail: explanation(resp),
         }
     }

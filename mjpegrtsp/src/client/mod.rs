@@ -2,8 +2,8 @@
 //! `mjpegrtspsrc`-style element, the GTK player and the tests.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), gstmjpegrtsp::client::Error> {
-//! use gstmjpegrtsp::client::{ClientOptions, Event, Session};
+//! # async fn demo() -> Result<(), mjpegrtsp::client::Error> {
+//! use mjpegrtsp::client::{ClientOptions, Event, Session};
 //! let mut session = Session::connect("rtsp://127.0.0.1:8554/movie.Mjpeg", ClientOptions::default()).await?;
 //! session.describe().await?;
 //! session.setup().await?;

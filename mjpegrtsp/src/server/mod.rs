@@ -16,6 +16,8 @@ mod connection;
 mod describe;
 pub mod engine;
 pub mod live;
+#[cfg(feature = "live")]
+pub mod live_pipeline;
 pub mod media;
 pub mod queue;
 mod setup;
@@ -44,17 +46,23 @@ const SERVER_NAME: &str = concat!("mjpegrtsp/", env!("CARGO_PKG_VERSION"));
 /// What a server serves and how.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
+    /// Address to listen on (RTSP, and the UDP ports media goes from).
     pub bind: IpAddr,
     /// RTSP port (0: any free port; see [`Server::local_addr`]).
     pub port: u16,
+    /// Every `.Mjpeg` under it is served at its relative path.
     pub media_dir: PathBuf,
     /// Frame rate files are played at.
     pub fps: FrameRate,
+    /// Files start again from the beginning when they end.
     pub looping: bool,
     /// A live GStreamer source to serve at `/live`: a gst-launch-1.0
-    /// description producing `image/jpeg`, shared by its viewers.
+    /// description producing `image/jpeg`, shared by its viewers (needs the
+    /// `live` feature; without it, [`Server::bind`] refuses).
     pub pipeline: Option<String>,
+    /// Sessions alive at once; more get 453.
     pub max_sessions: usize,
+    /// A standard session with no request or RTCP for this long ends.
     pub session_timeout: Duration,
     /// Largest RTP packet over UDP, header included.
     pub mtu: usize,
@@ -81,6 +89,13 @@ impl ServerConfig {
 #[derive(Debug)]
 pub struct StartError(String);
 
+impl StartError {
+    /// An error saying `why`.
+    pub fn new(why: impl Into<String>) -> Self {
+        Self(why.into())
+    }
+}
+
 impl fmt::Display for StartError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -99,6 +114,9 @@ struct Shared {
     config: ServerConfig,
     library: Library,
     live: Option<Arc<LiveSource>>,
+    /// The live source's producer, stopped with the server.
+    #[cfg(feature = "live")]
+    _live_pipeline: Option<live_pipeline::LivePipeline>,
     engine: Engine,
     /// Server RTP and RTCP ports, for the Transport reply.
     server_ports: PortPair,
@@ -175,18 +193,31 @@ impl Server {
             config.mtu,
         )
         .map_err(|e| StartError(format!("cannot start the media engine: {e}")))?;
-        let live = match &config.pipeline {
-            Some(launch) => {
-                Some(LiveSource::start(launch, 1, engine.sender()).map_err(StartError)?)
+        let live = config
+            .pipeline
+            .as_ref()
+            .map(|_| LiveSource::new(1, engine.sender()));
+        #[cfg(feature = "live")]
+        let live_pipeline = match (&config.pipeline, &live) {
+            (Some(launch), Some(source)) => {
+                Some(live_pipeline::LivePipeline::start(launch, source)?)
             }
-            None => None,
+            _ => None,
         };
+        #[cfg(not(feature = "live"))]
+        if config.pipeline.is_some() {
+            return Err(StartError::new(
+                "this build serves files only: a live --pipeline needs the `live` feature (GStreamer)",
+            ));
+        }
         Ok(Server {
             listener,
             shared: Arc::new(Shared {
                 config,
                 library,
                 live,
+                #[cfg(feature = "live")]
+                _live_pipeline: live_pipeline,
                 engine,
                 server_ports,
                 rtcp_socket,

@@ -1,0 +1,94 @@
+//! The live source served at `/live`: one producer (a GStreamer pipeline,
+//! see [`LivePipeline`](super::live_pipeline::LivePipeline), behind the
+//! `live` feature) started with the server and shared by every viewer, like
+//! gst-rtsp-server's `test-launch` with a shared factory. Its JPEG frames go
+//! straight to the media engine, which sends each one to every playing
+//! viewer. This side knows nothing of GStreamer.
+
+use super::engine::Command;
+use crate::timing::FrameRate;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+
+/// The mount path of the live source.
+pub const LIVE_MOUNT: &str = "live";
+
+/// What the live source's caps say.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LiveInfo {
+    /// Width in pixels.
+    pub width: i32,
+    /// Height in pixels.
+    pub height: i32,
+    /// Frame rate, when the caps give a non-zero one.
+    pub fps: Option<FrameRate>,
+}
+
+/// The live source as the server sees it: what its frames are like, and
+/// where they go.
+#[derive(Debug)]
+pub struct LiveSource {
+    /// Identifies the source in the engine and the SDP.
+    pub id: u64,
+    info: Mutex<Option<LiveInfo>>,
+    /// Why its frames cannot be sent as RFC 2435, when they cannot: found
+    /// on the first frame of each frame size.
+    rfc2435_problem: Mutex<Option<String>>,
+    /// Frames received from the producer.
+    pub frames: AtomicU64,
+    engine: mpsc::Sender<Command>,
+}
+
+impl LiveSource {
+    /// A source whose frames go to `engine`.
+    pub fn new(id: u64, engine: mpsc::Sender<Command>) -> Arc<LiveSource> {
+        Arc::new(LiveSource {
+            id,
+            info: Mutex::new(None),
+            rfc2435_problem: Mutex::new(None),
+            frames: AtomicU64::new(0),
+            engine,
+        })
+    }
+
+    /// A frame from the producer at running time `pts_ns`, with what its
+    /// caps say. The first frame of each new format is checked for RFC 2435.
+    pub fn push_frame(&self, jpeg: Vec<u8>, pts_ns: u64, info: LiveInfo) {
+        let new_format = self.info.lock().unwrap().replace(info) != Some(info);
+        if new_format {
+            self.check_rfc2435(&jpeg);
+        }
+        self.frames.fetch_add(1, Ordering::Relaxed);
+        let _ = self.engine.send(Command::LiveFrame {
+            source: self.id,
+            jpeg: Arc::new(jpeg),
+            pts_ns,
+        });
+    }
+
+    /// Whether standard clients can get `jpeg` (a frame in a new format):
+    /// RFC 2435 carries only baseline 4:2:0 and 4:2:2 JPEG. Says so in the
+    /// log when they cannot.
+    fn check_rfc2435(&self, jpeg: &[u8]) {
+        let problem = crate::rtp::rfc2435::carries(jpeg).err();
+        if let Some(why) = &problem {
+            tracing::warn!(
+                "the live source's JPEG cannot be sent as RFC 2435 ({why}): standard clients \
+                 (ffplay, rtspsrc, VLC) get 415, classic clients can play it; encode it as \
+                 4:2:0 to serve everyone: `… ! video/x-raw,format=I420 ! jpegenc`"
+            );
+        }
+        *self.rfc2435_problem.lock().unwrap() = problem;
+    }
+
+    /// Why standard clients cannot get this source, if they cannot (known
+    /// once its first frame has come).
+    pub fn rfc2435_problem(&self) -> Option<String> {
+        self.rfc2435_problem.lock().unwrap().clone()
+    }
+
+    /// Size and rate, once the first frame has come.
+    pub fn info(&self) -> Option<LiveInfo> {
+        *self.info.lock().unwrap()
+    }
+}
