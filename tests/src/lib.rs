@@ -219,6 +219,29 @@ pub fn seek(
     res.expect("preroll after seek");
 }
 
+/// Every error message a pipeline posts when it fails to start (PAUSED is
+/// refused): a source that cannot start should post exactly one, saying why.
+pub fn start_errors(launch: &str) -> Vec<String> {
+    init();
+    let pipeline = gst::parse::launch(launch).expect("the description parses");
+    assert!(
+        pipeline.set_state(gst::State::Paused).is_err(),
+        "{launch} should not start"
+    );
+    let bus = pipeline.bus().expect("a pipeline has a bus");
+    let mut errors = Vec::new();
+    while let Some(msg) = bus.timed_pop_filtered(
+        gst::ClockTime::from_mseconds(300),
+        &[gst::MessageType::Error],
+    ) {
+        if let gst::MessageView::Error(e) = msg.view() {
+            errors.push(e.error().to_string());
+        }
+    }
+    let _ = pipeline.set_state(gst::State::Null);
+    errors
+}
+
 /// A temporary directory holding `movie.Mjpeg`, made by [`encoded_movie`]
 /// with these arguments: what a test server serves.
 pub fn movie_dir(frames: u32, w: u32, h: u32, quality: u32, pattern: &str) -> tempfile::TempDir {

@@ -286,6 +286,29 @@ fn errors_name_the_server_and_the_status() {
     );
 }
 
+/// A source that cannot start says why once: before, GStreamer's basesrc
+/// added "state change failed and some element failed to post a proper
+/// error message" after the element's own error.
+#[test]
+fn a_failed_start_posts_one_error() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let errors = start_errors(&format!(
+        "mjpegrtspsrc location=rtsp://{closed}/movie.Mjpeg timeout=3 ! fakesink"
+    ));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].contains(&closed.to_string()), "{errors:?}");
+    let empty = write_temp(b"");
+    let errors = start_errors(&format!(
+        "lengthmjpegsrc location={} ! fakesink",
+        empty.path().display()
+    ));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].contains("empty"), "{errors:?}");
+}
+
 /// The entropy-coded data of a JPEG: what follows its SOS segment.
 fn scan_data(jpeg: &[u8]) -> &[u8] {
     let sos = jpeg

@@ -77,6 +77,14 @@ enum Step {
 }
 
 impl LengthMjpegSrc {
+    /// Opens and indexes the file the `location` property names.
+    fn open_location(&self) -> Result<(), gst::ErrorMessage> {
+        let settings = self.settings.lock().unwrap().clone();
+        let opened = self.open(&settings)?;
+        *self.state.lock().unwrap() = Some(opened);
+        Ok(())
+    }
+
     fn open(&self, settings: &Settings) -> Result<Opened, gst::ErrorMessage> {
         let Some(path) = settings.location.clone() else {
             return Err(gst::error_msg!(
@@ -305,14 +313,34 @@ impl ElementImpl for LengthMjpegSrc {
         });
         TEMPLATES.as_ref()
     }
+
+    fn change_state(
+        &self,
+        transition: gst::StateChange,
+    ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
+        // Opening here rather than in start() posts one error when it
+        // fails: basesrc adds a vague second one to any failed start().
+        if transition == gst::StateChange::ReadyToPaused
+            && let Err(e) = self.open_location()
+        {
+            self.post_error_message(e);
+            return Err(gst::StateChangeError);
+        }
+        self.parent_change_state(transition).inspect_err(|_| {
+            if transition == gst::StateChange::ReadyToPaused {
+                *self.state.lock().unwrap() = None;
+            }
+        })
+    }
 }
 
 impl BaseSrcImpl for LengthMjpegSrc {
     fn start(&self) -> Result<(), gst::ErrorMessage> {
-        let settings = self.settings.lock().unwrap().clone();
-        let opened = self.open(&settings)?;
-        *self.state.lock().unwrap() = Some(opened);
-        Ok(())
+        // Normally already open: see change_state.
+        if self.state.lock().unwrap().is_some() {
+            return Ok(());
+        }
+        self.open_location()
     }
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {

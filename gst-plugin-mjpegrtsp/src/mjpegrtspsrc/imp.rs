@@ -388,13 +388,22 @@ impl ElementImpl for MjpegRtspSrc {
         &self,
         transition: gst::StateChange,
     ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
-        if transition == gst::StateChange::PausedToPlaying
-            && let Err(e) = self.play()
-        {
+        // Connecting here rather than in start() posts one error when it
+        // fails: basesrc adds a vague second one to any failed start().
+        let step = match transition {
+            gst::StateChange::ReadyToPaused => Some(self.connect()),
+            gst::StateChange::PausedToPlaying => Some(self.play()),
+            _ => None,
+        };
+        if let Some(Err(e)) = step {
             self.post_error_message(e);
             return Err(gst::StateChangeError);
         }
-        let ret = self.parent_change_state(transition)?;
+        let ret = self.parent_change_state(transition).inspect_err(|_| {
+            if transition == gst::StateChange::ReadyToPaused {
+                self.disconnect();
+            }
+        })?;
         if transition == gst::StateChange::PlayingToPaused
             && let Err(e) = self.pause()
         {
@@ -404,8 +413,9 @@ impl ElementImpl for MjpegRtspSrc {
     }
 }
 
-impl BaseSrcImpl for MjpegRtspSrc {
-    fn start(&self) -> Result<(), gst::ErrorMessage> {
+impl MjpegRtspSrc {
+    /// Connects, DESCRIBEs and SETs UP: what READY → PAUSED needs.
+    fn connect(&self) -> Result<(), gst::ErrorMessage> {
         let settings = self.settings.lock().unwrap().clone();
         let Some(location) = settings.location.clone() else {
             return Err(gst::error_msg!(
@@ -461,7 +471,8 @@ impl BaseSrcImpl for MjpegRtspSrc {
         Ok(())
     }
 
-    fn stop(&self) -> Result<(), gst::ErrorMessage> {
+    /// Tears the session down (bounded wait) and stops the network thread.
+    fn disconnect(&self) {
         self.flushing.store(true, Ordering::SeqCst);
         self.wake.notify_one();
         let conn = self.connection.lock().unwrap().take();
@@ -476,6 +487,20 @@ impl BaseSrcImpl for MjpegRtspSrc {
             }
             c.runtime.shutdown_timeout(Duration::from_millis(500));
         }
+    }
+}
+
+impl BaseSrcImpl for MjpegRtspSrc {
+    fn start(&self) -> Result<(), gst::ErrorMessage> {
+        // Normally already connected by change_state (READY → PAUSED).
+        if self.connection.lock().unwrap().is_some() {
+            return Ok(());
+        }
+        self.connect()
+    }
+
+    fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        self.disconnect();
         Ok(())
     }
 
