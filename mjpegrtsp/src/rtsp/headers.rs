@@ -5,9 +5,7 @@ use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rand::Rng;
-use rand::distr::Alphanumeric;
 
-use super::Dialect;
 
 /// Header names as this crate writes them. Lookups ignore case.
 pub mod names {
@@ -243,21 +241,12 @@ impl fmt::Display for SessionHeader {
     }
 }
 
-/// A fresh random session identifier for a client of `dialect`.
-///
-/// Classic clients need bare decimal digits (nine of them here); standard
-/// ones get 16 letters and digits. Identifiers are random, not unique: the
-/// server must draw again when one is already in use.
-pub fn generate_session_id(dialect: Dialect) -> String {
-    let mut rng = rand::rng();
-    match dialect {
-        Dialect::Classic => rng.random_range(100_000_000u32..=999_999_999).to_string(),
-        Dialect::Standard => (&mut rng)
-            .sample_iter(Alphanumeric)
-            .take(16)
-            .map(char::from)
-            .collect(),
-    }
+/// A fresh random session identifier: 64 random bits as decimal digits,
+/// which both dialects accept (the classic client reads the id with
+/// Python's `int()`). Identifiers are random, not unique: the server draws
+/// again when one is already in use.
+pub fn generate_session_id() -> String {
+    rand::rng().random::<u64>().to_string()
 }
 
 /// `time` as an RFC 1123 date for the `Date` header:
@@ -339,13 +328,14 @@ mod tests {
 
     #[test]
     fn session_ids() {
-        let c = generate_session_id(Dialect::Classic);
-        assert_eq!(c.len(), 9);
-        assert!(c.bytes().all(|b| b.is_ascii_digit()));
-        let s = generate_session_id(Dialect::Standard);
-        assert_eq!(s.len(), 16);
-        assert!(s.bytes().all(|b| b.is_ascii_alphanumeric()));
-        assert_ne!(s, generate_session_id(Dialect::Standard));
+        let id = generate_session_id();
+        assert!(!id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()));
+        assert!(id.parse::<u64>().is_ok(), "{id}");
+        let many: std::collections::HashSet<String> =
+            (0..1000).map(|_| generate_session_id()).collect();
+        assert_eq!(many.len(), 1000, "64 random bits do not repeat");
+        // Long enough not to be guessed: most ids have 19 or 20 digits.
+        assert!(many.iter().filter(|id| id.len() >= 18).count() > 900);
     }
 
     #[test]

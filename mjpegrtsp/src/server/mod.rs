@@ -25,12 +25,11 @@ pub mod udp;
 
 pub use setup::MAX_SESSIONS_PER_CONNECTION;
 
-use crate::rtsp::{Dialect, PortPair};
+use crate::rtsp::{Dialect, PortPair, generate_session_id};
 use crate::timing::FrameRate;
 use engine::{Command, Counters, Engine, Stream};
 use live::{LIVE_MOUNT, LiveSource};
 use media::Library;
-use rand::Rng;
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
@@ -370,11 +369,8 @@ impl Shared {
         if count >= self.config.max_sessions {
             return Err(count);
         }
-        let mut rng = rand::rng();
         let id = loop {
-            // 64 random bits, as bare decimal digits (the classic client
-            // reads the id with int()).
-            let id = rng.random::<u64>().to_string();
+            let id = generate_session_id();
             if !sessions.by_id.contains_key(&id) {
                 break id;
             }
