@@ -8,7 +8,7 @@
 mod jpeg_rtp;
 
 use jpeg_rtp::{
-    RESTART_MARKER_ARGS, TS_STEP, bytes, decode_jpegs, decode_rtp, ffmpeg_jpegs, frame_pts,
+    RESTART_MARKER_ARGS, TS_STEP, bytes, decode_jpegs, decode_rtp, dri, ffmpeg_jpegs, frame_pts,
     has_rst_markers, have_ffmpeg, init, jpegenc, rtpjpegpay, run,
 };
 use mjpegrtsp::rtp::RtpHeader;
@@ -219,10 +219,7 @@ fn payloads_match_rtpjpegpay() {
 /// Whether the JPEG has a DRI segment with a non-zero interval and restart
 /// markers in its data.
 fn has_restart_markers(jpeg: &[u8]) -> bool {
-    let dri = jpeg
-        .windows(6)
-        .any(|w| w[..4] == [0xFF, 0xDD, 0, 4] && w[4..] != [0, 0]);
-    dri && has_rst_markers(jpeg)
+    dri(jpeg).is_some_and(|interval| interval > 0) && has_rst_markers(jpeg)
 }
 
 /// Type 65 from ffmpeg's 4:2:0 JPEGs with restart markers. Type 64 has no

@@ -7,9 +7,10 @@
 
 mod jpeg_rtp;
 
+use mjpegrtsp::container::jpeg::{self, marker};
 use jpeg_rtp::{
-    RESTART_MARKER_ARGS, TS_STEP, decode_jpegs, decode_rtp, ffmpeg_jpegs, has_rst_markers,
-    have_ffmpeg, init, jpegenc, rtpjpegpay,
+    RESTART_MARKER_ARGS, TS_STEP, decode_jpegs, decode_rtp, dri, ffmpeg_jpegs, has_rst_markers,
+    have_ffmpeg, init, jpegenc, rtpjpegpay, segment_body,
 };
 use mjpegrtsp::rtp::RtpHeader;
 use mjpegrtsp::rtp::rfc2435::{PAYLOAD_TYPE, QUANT_HEADER_LEN, packetize};
@@ -59,14 +60,10 @@ fn no_losses(frames: usize) -> DepayStats {
     }
 }
 
-/// The bytes after the SOF marker of a JPEG: length, precision, height, width,
-/// components. Panics if there is no SOF0.
+/// The body of a JPEG's SOF0 segment: precision, height, width, components.
+/// Panics if there is no SOF0.
 fn sof0(jpeg: &[u8]) -> &[u8] {
-    let at = jpeg
-        .windows(2)
-        .position(|w| w == [0xFF, 0xC0])
-        .expect("an SOF0 segment");
-    &jpeg[at + 2..at + 2 + 17]
+    segment_body(jpeg, marker::SOF0).expect("an SOF0 segment")
 }
 
 /// Checks that the rebuilt JPEGs decode to the pixels of the originals.
@@ -104,8 +101,8 @@ fn rtpjpegpay_i420_decodes_identically() {
         for jpeg in &rebuilt {
             let [h1, h0] = (height as u16).to_be_bytes();
             let [w1, w0] = (width as u16).to_be_bytes();
-            assert_eq!(sof0(jpeg)[3..8], [h1, h0, w1, w0, 3], "{label}");
-            assert_eq!(sof0(jpeg)[9], 0x22, "{label}: 4:2:0");
+            assert_eq!(sof0(jpeg)[1..6], [h1, h0, w1, w0, 3], "{label}");
+            assert_eq!(sof0(jpeg)[7], 0x22, "{label}: 4:2:0");
         }
         assert_same_pictures(&label, &jpegs, &rebuilt, width, height);
         println!("{label}: {} packets", packets.len());
@@ -125,7 +122,7 @@ fn rtpjpegpay_y42b_is_4_2_2_and_decodes_identically() {
         assert!(packets.iter().all(|p| p[12 + 4] == 0), "{label}");
         let (rebuilt, stats) = depay(&packets);
         assert_eq!(stats, no_losses(3), "{label}");
-        assert!(rebuilt.iter().all(|j| sof0(j)[9] == 0x21), "{label}: 4:2:2");
+        assert!(rebuilt.iter().all(|j| sof0(j)[7] == 0x21), "{label}: 4:2:2");
         assert_same_pictures(&label, &jpegs, &rebuilt, width, height);
     }
 }
@@ -294,7 +291,7 @@ fn hand_made_q_factor_frames_decode() {
             .push(1, 0, true, &payload)
             .expect("a valid payload")
             .expect("a whole frame");
-        assert!(jpeg.ends_with(&[0xFF, 0xD9]), "EOI added");
+        assert!(jpeg.ends_with(&jpeg::EOI), "EOI added");
         let pictures = decode_jpegs(&[jpeg], width, height);
         assert_eq!(pictures.len(), 1);
         let p = &pictures[0];
@@ -314,13 +311,6 @@ fn hand_made_q_factor_frames_decode() {
             "type {rtp_type} Q={q}: chroma"
         );
     }
-}
-
-/// The restart interval of a DRI segment, if any.
-fn dri(jpeg: &[u8]) -> Option<u16> {
-    jpeg.windows(6)
-        .find(|w| w[..4] == [0xFF, 0xDD, 0, 4])
-        .map(|w| u16::from_be_bytes([w[4], w[5]]))
 }
 
 #[test]

@@ -95,7 +95,7 @@ fn bytes(b: &gst::Buffer) -> Vec<u8> {
 
 fn is_whole_jpeg(b: &gst::Buffer) -> bool {
     let d = bytes(b);
-    d.len() >= 4 && d.starts_with(&[0xFF, 0xD8]) && d.ends_with(&[0xFF, 0xD9])
+    mjpegrtsp::container::is_whole_jpeg(&d)
 }
 
 fn stats(element: &gst::Element) -> gst::Structure {

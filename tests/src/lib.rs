@@ -373,27 +373,7 @@ impl Drop for TestServer {
 /// including) the final EOI. RFC 2435 carries it unchanged while the receiver
 /// rebuilds the headers, so it identifies a frame across the trip.
 pub fn jpeg_scan_data(jpeg: &[u8]) -> Option<&[u8]> {
-    let mut pos = 2;
-    if !jpeg.starts_with(&[0xFF, 0xD8]) || !jpeg.ends_with(&[0xFF, 0xD9]) {
-        return None;
-    }
-    while pos + 4 <= jpeg.len() {
-        if jpeg[pos] != 0xFF {
-            return None;
-        }
-        let marker = jpeg[pos + 1];
-        if marker == 0xFF {
-            pos += 1;
-            continue;
-        }
-        let len = usize::from(u16::from_be_bytes([jpeg[pos + 2], jpeg[pos + 3]]));
-        if marker == 0xDA {
-            let start = pos + 2 + len;
-            return (start <= jpeg.len() - 2).then(|| &jpeg[start..jpeg.len() - 2]);
-        }
-        pos += 2 + len;
-    }
-    None
+    mjpegrtsp::container::jpeg::scan_data(jpeg)
 }
 
 /// xorshift64* (Marsaglia's xorshift with a multiplying output step): a

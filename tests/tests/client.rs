@@ -43,28 +43,12 @@ fn options() -> ClientOptions {
 /// The entropy-coded data of a JPEG: what RFC 2435 carries unchanged (the
 /// headers are rebuilt by the receiver).
 fn scan_data(jpeg: &[u8]) -> &[u8] {
-    let mut pos = 2;
-    while pos + 4 <= jpeg.len() {
-        assert_eq!(jpeg[pos], 0xFF, "marker expected at {pos}");
-        let marker = jpeg[pos + 1];
-        if marker == 0xFF {
-            pos += 1;
-            continue;
-        }
-        let len = usize::from(u16::from_be_bytes([jpeg[pos + 2], jpeg[pos + 3]]));
-        if marker == 0xDA {
-            let end = jpeg.len() - 2;
-            assert_eq!(&jpeg[end..], &[0xFF, 0xD9]);
-            return &jpeg[pos + 2 + len..end];
-        }
-        pos += 2 + len;
-    }
-    panic!("no SOS in the JPEG");
+    jpeg_scan_data(jpeg).expect("a whole JPEG with a scan")
 }
 
 fn assert_whole(f: &Frame) {
     assert!(
-        f.jpeg.starts_with(&[0xFF, 0xD8]) && f.jpeg.ends_with(&[0xFF, 0xD9]),
+        mjpegrtsp::container::is_whole_jpeg(&f.jpeg),
         "frame {}..{} is a whole JPEG",
         f.first_seq,
         f.last_seq

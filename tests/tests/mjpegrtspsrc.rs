@@ -311,12 +311,7 @@ fn a_failed_start_posts_one_error() {
 
 /// The entropy-coded data of a JPEG: what follows its SOS segment.
 fn scan_data(jpeg: &[u8]) -> &[u8] {
-    let sos = jpeg
-        .windows(2)
-        .position(|w| w == [0xFF, 0xDA])
-        .expect("an SOS marker");
-    let len = usize::from(u16::from_be_bytes([jpeg[sos + 2], jpeg[sos + 3]]));
-    &jpeg[sos + 2 + len..]
+    jpeg_scan_data(jpeg).expect("a whole JPEG with a scan")
 }
 
 #[test]

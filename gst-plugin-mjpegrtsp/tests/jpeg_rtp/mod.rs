@@ -234,6 +234,22 @@ pub fn ffmpeg_jpegs(dir: &Path, pix_fmt: &str, args: &[&str], count: u32) -> Vec
         .collect()
 }
 
+/// The body of the first segment with `marker` before the scan, found by the
+/// plugin's JPEG walker. Panics on a malformed JPEG: only for JPEGs the tests
+/// trust.
+pub fn segment_body(jpeg: &[u8], marker: u8) -> Option<&[u8]> {
+    mjpegrtsp::container::jpeg::segments(jpeg)
+        .map(|s| s.expect("a well-formed JPEG"))
+        .find(|s| s.marker == marker)
+        .map(|s| s.body)
+}
+
+/// The restart interval of the JPEG's DRI segment, if it has one.
+pub fn dri(jpeg: &[u8]) -> Option<u16> {
+    let body = segment_body(jpeg, mjpegrtsp::container::jpeg::marker::DRI)?;
+    Some(u16::from_be_bytes([body[0], body[1]]))
+}
+
 /// Whether the JPEG's data has restart markers (RST0 to RST7).
 pub fn has_rst_markers(jpeg: &[u8]) -> bool {
     jpeg.windows(2)

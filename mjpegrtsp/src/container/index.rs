@@ -244,8 +244,8 @@ mod tests {
 
     fn jpeg(fill: u8, len: usize) -> Vec<u8> {
         let mut v = vec![fill; len];
-        v[..2].copy_from_slice(&[0xFF, 0xD8]);
-        v[len - 2..].copy_from_slice(&[0xFF, 0xD9]);
+        v[..2].copy_from_slice(&SOI);
+        v[len - 2..].copy_from_slice(&crate::container::EOI);
         v
     }
 

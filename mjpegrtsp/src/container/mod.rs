@@ -31,10 +31,8 @@ use std::fmt;
 pub const PREFIX_LEN: usize = 5;
 /// Largest JPEG a frame can hold: five decimal digits.
 pub const MAX_FRAME_LEN: usize = 99_999;
-/// The JPEG start-of-image marker every frame's data begins with.
-pub const SOI: [u8; 2] = [0xFF, 0xD8];
-/// The JPEG end-of-image marker every frame's data ends with.
-pub const EOI: [u8; 2] = [0xFF, 0xD9];
+/// The JPEG markers every frame's data begins (SOI) and ends (EOI) with.
+pub use jpeg::{EOI, SOI};
 
 /// Parses a five-digit length prefix. Anything but five ASCII digits is `None`.
 pub fn parse_prefix(bytes: &[u8]) -> Option<usize> {

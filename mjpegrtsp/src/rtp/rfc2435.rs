@@ -60,6 +60,10 @@
 use std::fmt;
 
 use super::header::{HEADER_LEN, HeaderError, RtpHeader};
+use crate::container::jpeg::tables::{
+    HuffmanTable, STD_CHROMA_AC, STD_CHROMA_DC, STD_LUMA_AC, STD_LUMA_DC,
+};
+use crate::container::jpeg::{Component, EOI, SegmentError, Sof, marker, segments};
 
 /// The static payload type of JPEG (RFC 3551).
 pub const PAYLOAD_TYPE: u8 = 26;
@@ -79,8 +83,6 @@ pub const QUANT_HEADER_LEN: usize = 4 + 2 * 64;
 pub const MAX_DIMENSION: u16 = 255 * 8;
 /// Largest scan data plus EOI: the fragment offset has 24 bits.
 pub const MAX_DATA_LEN: usize = 1 << 24;
-/// The end-of-image marker that ends the data of every frame.
-pub const EOI: [u8; 2] = [0xFF, 0xD9];
 
 /// The chroma subsampling of the two RFC 2435 types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -451,46 +453,6 @@ pub fn packetize(jpeg: &[u8], mtu: usize) -> Result<Packetized, Unsupported> {
     })
 }
 
-/// The standard Huffman tables of T.81 Annex K.3 (tables K.3 to K.6) as they
-/// appear in a DHT segment after the class/id byte: 16 code counts, then the
-/// symbol values.
-const STD_LUMA_DC: [u8; 28] = [
-    0x00, 0x01, 0x05, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0A, 0x0B,
-];
-const STD_CHROMA_DC: [u8; 28] = [
-    0x00, 0x03, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0A, 0x0B,
-];
-const STD_LUMA_AC: [u8; 178] = [
-    0x00, 0x02, 0x01, 0x03, 0x03, 0x02, 0x04, 0x03, 0x05, 0x05, 0x04, 0x04, 0x00, 0x00, 0x01, 0x7D,
-    0x01, 0x02, 0x03, 0x00, 0x04, 0x11, 0x05, 0x12, 0x21, 0x31, 0x41, 0x06, 0x13, 0x51, 0x61, 0x07,
-    0x22, 0x71, 0x14, 0x32, 0x81, 0x91, 0xA1, 0x08, 0x23, 0x42, 0xB1, 0xC1, 0x15, 0x52, 0xD1, 0xF0,
-    0x24, 0x33, 0x62, 0x72, 0x82, 0x09, 0x0A, 0x16, 0x17, 0x18, 0x19, 0x1A, 0x25, 0x26, 0x27, 0x28,
-    0x29, 0x2A, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x3A, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, 0x49,
-    0x4A, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58, 0x59, 0x5A, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69,
-    0x6A, 0x73, 0x74, 0x75, 0x76, 0x77, 0x78, 0x79, 0x7A, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89,
-    0x8A, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99, 0x9A, 0xA2, 0xA3, 0xA4, 0xA5, 0xA6, 0xA7,
-    0xA8, 0xA9, 0xAA, 0xB2, 0xB3, 0xB4, 0xB5, 0xB6, 0xB7, 0xB8, 0xB9, 0xBA, 0xC2, 0xC3, 0xC4, 0xC5,
-    0xC6, 0xC7, 0xC8, 0xC9, 0xCA, 0xD2, 0xD3, 0xD4, 0xD5, 0xD6, 0xD7, 0xD8, 0xD9, 0xDA, 0xE1, 0xE2,
-    0xE3, 0xE4, 0xE5, 0xE6, 0xE7, 0xE8, 0xE9, 0xEA, 0xF1, 0xF2, 0xF3, 0xF4, 0xF5, 0xF6, 0xF7, 0xF8,
-    0xF9, 0xFA,
-];
-const STD_CHROMA_AC: [u8; 178] = [
-    0x00, 0x02, 0x01, 0x02, 0x04, 0x04, 0x03, 0x04, 0x07, 0x05, 0x04, 0x04, 0x00, 0x01, 0x02, 0x77,
-    0x00, 0x01, 0x02, 0x03, 0x11, 0x04, 0x05, 0x21, 0x31, 0x06, 0x12, 0x41, 0x51, 0x07, 0x61, 0x71,
-    0x13, 0x22, 0x32, 0x81, 0x08, 0x14, 0x42, 0x91, 0xA1, 0xB1, 0xC1, 0x09, 0x23, 0x33, 0x52, 0xF0,
-    0x15, 0x62, 0x72, 0xD1, 0x0A, 0x16, 0x24, 0x34, 0xE1, 0x25, 0xF1, 0x17, 0x18, 0x19, 0x1A, 0x26,
-    0x27, 0x28, 0x29, 0x2A, 0x35, 0x36, 0x37, 0x38, 0x39, 0x3A, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48,
-    0x49, 0x4A, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58, 0x59, 0x5A, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68,
-    0x69, 0x6A, 0x73, 0x74, 0x75, 0x76, 0x77, 0x78, 0x79, 0x7A, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87,
-    0x88, 0x89, 0x8A, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99, 0x9A, 0xA2, 0xA3, 0xA4, 0xA5,
-    0xA6, 0xA7, 0xA8, 0xA9, 0xAA, 0xB2, 0xB3, 0xB4, 0xB5, 0xB6, 0xB7, 0xB8, 0xB9, 0xBA, 0xC2, 0xC3,
-    0xC4, 0xC5, 0xC6, 0xC7, 0xC8, 0xC9, 0xCA, 0xD2, 0xD3, 0xD4, 0xD5, 0xD6, 0xD7, 0xD8, 0xD9, 0xDA,
-    0xE2, 0xE3, 0xE4, 0xE5, 0xE6, 0xE7, 0xE8, 0xE9, 0xEA, 0xF2, 0xF3, 0xF4, 0xF5, 0xF6, 0xF7, 0xF8,
-    0xF9, 0xFA,
-];
-
 /// What [`parse`] takes from the JPEG.
 struct Parsed {
     info: FrameInfo,
@@ -500,29 +462,19 @@ struct Parsed {
     scan: std::ops::Range<usize>,
 }
 
-#[derive(Clone, Copy)]
-struct Component {
-    id: u8,
-    sampling: u8,
-    quant_table: u8,
-}
-
 fn malformed(offset: usize, what: &'static str) -> Unsupported {
     Unsupported::Malformed { offset, what }
 }
 
-fn byte(data: &[u8], pos: usize) -> Result<u8, Unsupported> {
-    data.get(pos)
-        .copied()
-        .ok_or_else(|| malformed(pos, "data ends inside the headers"))
+impl From<SegmentError> for Unsupported {
+    fn from(e: SegmentError) -> Self {
+        malformed(e.offset(), e.what())
+    }
 }
 
 /// Walks the marker segments up to SOS, checks everything RFC 2435 needs and
 /// finds the scan data.
 fn parse(data: &[u8]) -> Result<Parsed, Unsupported> {
-    if !data.starts_with(&[0xFF, 0xD8]) {
-        return Err(malformed(0, "no SOI marker"));
-    }
     // Definitions in force, by table number: quantization tables (offset of
     // the 64 bytes), Huffman tables (DC, AC) as slices of the DHT segment.
     let mut quant: [Option<usize>; 4] = [None; 4];
@@ -532,52 +484,28 @@ fn parse(data: &[u8]) -> Result<Parsed, Unsupported> {
     let mut adobe_transform = None;
     let mut jfif = false;
 
-    let mut pos = 2;
-    loop {
-        if byte(data, pos)? != 0xFF {
-            return Err(malformed(pos, "expected a marker"));
-        }
-        // Fill bytes may precede a marker.
-        while byte(data, pos + 1)? == 0xFF {
-            pos += 1;
-        }
-        let marker = data[pos + 1];
-        let marker_pos = pos;
-        pos += 2;
-        match marker {
-            0x01 | 0xD0..=0xD7 => continue,
-            0xD8 => return Err(malformed(marker_pos, "second SOI marker")),
-            0xD9 => return Err(malformed(marker_pos, "EOI before any scan")),
-            _ => {}
-        }
-        let len = usize::from(u16::from_be_bytes([byte(data, pos)?, byte(data, pos + 1)?]));
-        if len < 2 {
-            return Err(malformed(pos, "segment length below 2"));
-        }
-        let seg = data
-            .get(pos + 2..pos + len)
-            .ok_or_else(|| malformed(marker_pos, "segment runs past the end of the data"))?;
-        let seg_start = pos + 2;
-        pos += len;
-        match marker {
-            0xC0 | 0xC1 => {
+    for segment in segments(data) {
+        let segment = segment?;
+        let (seg, marker_pos, seg_start) = (segment.body, segment.offset, segment.body_offset());
+        match segment.marker {
+            marker::SOF0 | marker::SOF1 => {
                 if frame.is_some() {
                     return Err(malformed(marker_pos, "second SOF segment"));
                 }
-                frame = Some(parse_sof(seg, marker_pos)?);
+                frame = Some(parse_sof(segment.marker, seg, marker_pos)?);
             }
-            0xC2 | 0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF | 0xDE => {
-                return Err(Unsupported::Coding { marker });
+            m if marker::is_sof(m) || m == marker::DHP => {
+                return Err(Unsupported::Coding { marker: m });
             }
-            0xC4 => parse_dht(seg, marker_pos, &mut huffman)?,
-            0xDB => parse_dqt(seg, seg_start, &mut quant)?,
-            0xDD => {
+            marker::DHT => parse_dht(seg, marker_pos, &mut huffman)?,
+            marker::DQT => parse_dqt(seg, seg_start, &mut quant)?,
+            marker::DRI => {
                 if seg.len() < 2 {
                     return Err(malformed(marker_pos, "DRI segment too short"));
                 }
                 restart_interval = u16::from_be_bytes([seg[0], seg[1]]);
             }
-            0xDA => {
+            marker::SOS => {
                 let (width, height, comps) =
                     frame.ok_or_else(|| malformed(marker_pos, "SOS before SOF"))?;
                 let ids = [comps[0].id, comps[1].id, comps[2].id];
@@ -619,41 +547,35 @@ fn parse(data: &[u8]) -> Result<Parsed, Unsupported> {
                     },
                     luma_table,
                     chroma_table,
-                    scan: find_scan_end(data, pos)?,
+                    scan: find_scan_end(data, segment.end())?,
                 });
             }
-            0xE0 if seg.starts_with(b"JFIF\0") => jfif = true,
-            0xEE if seg.len() >= 12 && seg.starts_with(b"Adobe") => {
+            marker::APP0 if seg.starts_with(b"JFIF\0") => jfif = true,
+            marker::APP14 if seg.len() >= 12 && seg.starts_with(b"Adobe") => {
                 adobe_transform = Some(seg[11]);
             }
             // APPn, COM, DAC and the rest carry nothing RFC 2435 needs.
             _ => {}
         }
     }
+    // The walk ends at SOS, which returned above, or with an error.
+    Err(malformed(data.len(), "data ends inside the headers"))
 }
 
-fn parse_sof(seg: &[u8], at: usize) -> Result<(u16, u16, [Component; 3]), Unsupported> {
-    if seg.len() < 6 {
-        return Err(malformed(at, "SOF segment too short"));
+fn parse_sof(marker: u8, seg: &[u8], at: usize) -> Result<(u16, u16, [Component; 3]), Unsupported> {
+    let sof = Sof::parse(marker, seg).ok_or_else(|| malformed(at, "SOF segment too short"))?;
+    if sof.precision != 8 {
+        return Err(Unsupported::SamplePrecision(sof.precision));
     }
-    if seg[0] != 8 {
-        return Err(Unsupported::SamplePrecision(seg[0]));
+    let (width, height) = (sof.width, sof.height);
+    if sof.components != 3 {
+        return Err(Unsupported::Components(sof.components));
     }
-    let height = u16::from_be_bytes([seg[1], seg[2]]);
-    let width = u16::from_be_bytes([seg[3], seg[4]]);
-    let n = seg[5];
-    if n != 3 {
-        return Err(Unsupported::Components(n));
-    }
-    if seg.len() < 6 + 9 {
-        return Err(malformed(at, "SOF segment too short for 3 components"));
-    }
-    let comp = |i: usize| Component {
-        id: seg[6 + 3 * i],
-        sampling: seg[7 + 3 * i],
-        quant_table: seg[8 + 3 * i],
+    let comp = |i: usize| {
+        sof.component(i)
+            .ok_or_else(|| malformed(at, "SOF segment too short for 3 components"))
     };
-    let comps = [comp(0), comp(1), comp(2)];
+    let comps = [comp(0)?, comp(1)?, comp(2)?];
     let (y, cb, cr) = (comps[0].sampling, comps[1].sampling, comps[2].sampling);
     if !matches!(y, 0x21 | 0x22) || cb != 0x11 || cr != 0x11 {
         return Err(Unsupported::Sampling { y, cb, cr });
@@ -741,10 +663,10 @@ fn check_sos(
                 what: "the scan's components are not those of the frame, in order",
             });
         }
-        let (dc, ac) = if i == 0 {
-            (&STD_LUMA_DC[..], &STD_LUMA_AC[..])
+        let (dc, ac): (&HuffmanTable, &HuffmanTable) = if i == 0 {
+            (&STD_LUMA_DC, &STD_LUMA_AC)
         } else {
-            (&STD_CHROMA_DC[..], &STD_CHROMA_AC[..])
+            (&STD_CHROMA_DC, &STD_CHROMA_AC)
         };
         let checks = [
             (HuffmanClass::Dc, tables >> 4, dc),
@@ -753,7 +675,7 @@ fn check_sos(
         for (class, table, standard) in checks {
             let defined = huffman[class as usize].get(usize::from(table));
             // Never defined: the Motion-JPEG convention for the standard tables.
-            let is_standard = defined.is_some_and(|t| t.is_none_or(|t| t == standard));
+            let is_standard = defined.is_some_and(|t| t.is_none_or(|t| standard.is_defined_by(t)));
             if !is_standard {
                 return Err(Unsupported::HuffmanTables {
                     component: i as u8,
@@ -784,7 +706,7 @@ fn find_scan_end(data: &[u8], start: usize) -> Result<std::ops::Range<usize>, Un
             None => break,
             Some(0x00 | 0xD0..=0xD7) => pos = ff + 2,
             Some(0xFF) => pos = ff + 1,
-            Some(0xD9) => {
+            Some(&marker::EOI) => {
                 end = ff;
                 break;
             }
@@ -808,6 +730,7 @@ fn find_scan_end(data: &[u8], start: usize) -> Result<std::ops::Range<usize>, Un
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::container::jpeg::{SOI, stuffed, write_segment};
     use proptest::prelude::*;
 
     /// A JPEG's headers, built segment by segment.
@@ -843,30 +766,24 @@ mod tests {
                 comps: vec![(1, y_sampling, 0), (2, 0x11, 1), (3, 0x11, 1)],
                 dqt: vec![(0x00, 10), (0x01, 20)],
                 dri: None,
-                dht: vec![
-                    (0x00, STD_LUMA_DC.to_vec()),
-                    (0x10, STD_LUMA_AC.to_vec()),
-                    (0x01, STD_CHROMA_DC.to_vec()),
-                    (0x11, STD_CHROMA_AC.to_vec()),
-                ],
+                dht: [STD_LUMA_DC, STD_LUMA_AC, STD_CHROMA_DC, STD_CHROMA_AC]
+                    .iter()
+                    .map(|t| (t.class_id, [&t.counts[..], t.symbols].concat()))
+                    .collect(),
                 sos_tables: vec![0x00, 0x11, 0x11],
                 spectral: [0, 63, 0],
             }
         }
 
         fn build(&self, scan: &[u8]) -> Vec<u8> {
-            let mut v = vec![0xFF, 0xD8];
-            let mut segment = |marker: u8, body: &[u8]| {
-                v.extend_from_slice(&[0xFF, marker]);
-                v.extend_from_slice(&((body.len() + 2) as u16).to_be_bytes());
-                v.extend_from_slice(body);
-            };
+            let mut v = SOI.to_vec();
+            let mut segment = |marker: u8, body: &[u8]| write_segment(&mut v, marker, &[body]);
             if self.jfif {
-                segment(0xE0, b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0");
+                segment(marker::APP0, b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0");
             }
             if let Some(transform) = self.adobe {
                 segment(
-                    0xEE,
+                    marker::APP14,
                     &[b"Adobe\0\x64\0\0\0\0".as_slice(), &[transform]].concat(),
                 );
             }
@@ -874,7 +791,7 @@ mod tests {
                 let mut body = vec![pq_tq];
                 let n = if pq_tq >> 4 == 0 { 64 } else { 128 };
                 body.extend((0..n).map(|k| fill.wrapping_add(k as u8)));
-                segment(0xDB, &body);
+                segment(marker::DQT, &body);
             }
             let mut sof = vec![self.precision];
             sof.extend_from_slice(&self.height.to_be_bytes());
@@ -885,21 +802,21 @@ mod tests {
             }
             segment(self.sof_marker, &sof);
             if let Some(ri) = self.dri {
-                segment(0xDD, &ri.to_be_bytes());
+                segment(marker::DRI, &ri.to_be_bytes());
             }
             for (tc_th, table) in &self.dht {
                 let mut body = vec![*tc_th];
                 body.extend_from_slice(table);
-                segment(0xC4, &body);
+                segment(marker::DHT, &body);
             }
             let mut sos = vec![self.comps.len() as u8];
             for (&(id, _, _), &t) in self.comps.iter().zip(&self.sos_tables) {
                 sos.extend_from_slice(&[id, t]);
             }
             sos.extend_from_slice(&self.spectral);
-            segment(0xDA, &sos);
+            segment(marker::SOS, &sos);
             v.extend_from_slice(scan);
-            v.extend_from_slice(&[0xFF, 0xD9]);
+            v.extend_from_slice(&EOI);
             v
         }
     }
@@ -943,18 +860,6 @@ mod tests {
             tables,
             data: rest,
         }
-    }
-
-    /// Scan bytes that are valid entropy-coded data: every FF is stuffed.
-    fn stuffed(raw: &[u8]) -> Vec<u8> {
-        let mut v = Vec::with_capacity(raw.len() * 2);
-        for &b in raw {
-            v.push(b);
-            if b == 0xFF {
-                v.push(0);
-            }
-        }
-        v
     }
 
     fn scan(len: usize) -> Vec<u8> {

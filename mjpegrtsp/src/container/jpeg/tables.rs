@@ -1,0 +1,145 @@
+//! The standard tables of ITU-T T.81 Annex K, written once: the example
+//! quantization tables K.1 and K.2 (what RFC 2435 scales for Q 1‥=99) and the
+//! Huffman tables K.3 to K.6 (what every RFC 2435 receiver assumes, and what
+//! `jpegenc` writes). Their sizes and code counts are checked at compile time.
+
+/// Table K.1: luminance quantization, in natural (row-major) order.
+pub const STD_LUMA_QUANT: [u8; 64] = [
+    16, 11, 10, 16, 24, 40, 51, 61, //
+    12, 12, 14, 19, 26, 58, 60, 55, //
+    14, 13, 16, 24, 40, 57, 69, 56, //
+    14, 17, 22, 29, 51, 87, 80, 62, //
+    18, 22, 37, 56, 68, 109, 103, 77, //
+    24, 35, 55, 64, 81, 104, 113, 92, //
+    49, 64, 78, 87, 103, 121, 120, 101, //
+    72, 92, 95, 98, 112, 100, 103, 99,
+];
+
+/// Table K.2: chrominance quantization, in natural order.
+pub const STD_CHROMA_QUANT: [u8; 64] = [
+    17, 18, 24, 47, 99, 99, 99, 99, //
+    18, 21, 26, 66, 99, 99, 99, 99, //
+    24, 26, 56, 99, 99, 99, 99, 99, //
+    47, 66, 99, 99, 99, 99, 99, 99, //
+    99, 99, 99, 99, 99, 99, 99, 99, //
+    99, 99, 99, 99, 99, 99, 99, 99, //
+    99, 99, 99, 99, 99, 99, 99, 99, //
+    99, 99, 99, 99, 99, 99, 99, 99,
+];
+
+/// For the i-th coefficient in zigzag order (the order of DQT segments and of
+/// RFC 2435 tables), its position in natural order (T.81 figure A.6).
+pub const ZIGZAG_TO_NATURAL: [usize; 64] = [
+    0, 1, 8, 16, 9, 2, 3, 10, //
+    17, 24, 32, 25, 18, 11, 4, 5, //
+    12, 19, 26, 33, 40, 48, 41, 34, //
+    27, 20, 13, 6, 7, 14, 21, 28, //
+    35, 42, 49, 56, 57, 50, 43, 36, //
+    29, 22, 15, 23, 30, 37, 44, 51, //
+    58, 59, 52, 45, 38, 31, 39, 46, //
+    53, 60, 61, 54, 47, 55, 62, 63,
+];
+
+/// A Huffman table as a DHT segment carries it: the class/destination byte
+/// (Tc << 4 | Th), the number of codes of each length 1‥=16, then the symbols.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HuffmanTable {
+    /// Tc << 4 | Th: 0x00/0x10 are luma DC/AC, 0x01/0x11 chroma DC/AC.
+    pub class_id: u8,
+    /// Codes of each length from 1 to 16 bits.
+    pub counts: [u8; 16],
+    /// The symbols, in code order.
+    pub symbols: &'static [u8],
+}
+
+impl HuffmanTable {
+    /// Whether `definition` (the bytes of a DHT table after its class/id byte:
+    /// 16 counts, then the symbols) defines exactly this table.
+    pub fn is_defined_by(&self, definition: &[u8]) -> bool {
+        definition.len() == self.counts.len() + self.symbols.len()
+            && definition[..16] == self.counts
+            && definition[16..] == *self.symbols
+    }
+}
+
+/// Table K.3: luminance DC.
+pub const STD_LUMA_DC: HuffmanTable = HuffmanTable {
+    class_id: 0x00,
+    counts: [0, 1, 5, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0],
+    symbols: &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+};
+
+/// Table K.5: luminance AC.
+pub const STD_LUMA_AC: HuffmanTable = HuffmanTable {
+    class_id: 0x10,
+    counts: [0, 2, 1, 3, 3, 2, 4, 3, 5, 5, 4, 4, 0, 0, 1, 0x7D],
+    symbols: &[
+        0x01, 0x02, 0x03, 0x00, 0x04, 0x11, 0x05, 0x12, 0x21, 0x31, 0x41, 0x06, 0x13, 0x51, 0x61,
+        0x07, 0x22, 0x71, 0x14, 0x32, 0x81, 0x91, 0xA1, 0x08, 0x23, 0x42, 0xB1, 0xC1, 0x15, 0x52,
+        0xD1, 0xF0, 0x24, 0x33, 0x62, 0x72, 0x82, 0x09, 0x0A, 0x16, 0x17, 0x18, 0x19, 0x1A, 0x25,
+        0x26, 0x27, 0x28, 0x29, 0x2A, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x3A, 0x43, 0x44, 0x45,
+        0x46, 0x47, 0x48, 0x49, 0x4A, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58, 0x59, 0x5A, 0x63, 0x64,
+        0x65, 0x66, 0x67, 0x68, 0x69, 0x6A, 0x73, 0x74, 0x75, 0x76, 0x77, 0x78, 0x79, 0x7A, 0x83,
+        0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8A, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99,
+        0x9A, 0xA2, 0xA3, 0xA4, 0xA5, 0xA6, 0xA7, 0xA8, 0xA9, 0xAA, 0xB2, 0xB3, 0xB4, 0xB5, 0xB6,
+        0xB7, 0xB8, 0xB9, 0xBA, 0xC2, 0xC3, 0xC4, 0xC5, 0xC6, 0xC7, 0xC8, 0xC9, 0xCA, 0xD2, 0xD3,
+        0xD4, 0xD5, 0xD6, 0xD7, 0xD8, 0xD9, 0xDA, 0xE1, 0xE2, 0xE3, 0xE4, 0xE5, 0xE6, 0xE7, 0xE8,
+        0xE9, 0xEA, 0xF1, 0xF2, 0xF3, 0xF4, 0xF5, 0xF6, 0xF7, 0xF8, 0xF9, 0xFA,
+    ],
+};
+
+/// Table K.4: chrominance DC.
+pub const STD_CHROMA_DC: HuffmanTable = HuffmanTable {
+    class_id: 0x01,
+    counts: [0, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0],
+    symbols: &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+};
+
+/// Table K.6: chrominance AC.
+pub const STD_CHROMA_AC: HuffmanTable = HuffmanTable {
+    class_id: 0x11,
+    counts: [0, 2, 1, 2, 4, 4, 3, 4, 7, 5, 4, 4, 0, 1, 2, 0x77],
+    symbols: &[
+        0x00, 0x01, 0x02, 0x03, 0x11, 0x04, 0x05, 0x21, 0x31, 0x06, 0x12, 0x41, 0x51, 0x07, 0x61,
+        0x71, 0x13, 0x22, 0x32, 0x81, 0x08, 0x14, 0x42, 0x91, 0xA1, 0xB1, 0xC1, 0x09, 0x23, 0x33,
+        0x52, 0xF0, 0x15, 0x62, 0x72, 0xD1, 0x0A, 0x16, 0x24, 0x34, 0xE1, 0x25, 0xF1, 0x17, 0x18,
+        0x19, 0x1A, 0x26, 0x27, 0x28, 0x29, 0x2A, 0x35, 0x36, 0x37, 0x38, 0x39, 0x3A, 0x43, 0x44,
+        0x45, 0x46, 0x47, 0x48, 0x49, 0x4A, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58, 0x59, 0x5A, 0x63,
+        0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6A, 0x73, 0x74, 0x75, 0x76, 0x77, 0x78, 0x79, 0x7A,
+        0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8A, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97,
+        0x98, 0x99, 0x9A, 0xA2, 0xA3, 0xA4, 0xA5, 0xA6, 0xA7, 0xA8, 0xA9, 0xAA, 0xB2, 0xB3, 0xB4,
+        0xB5, 0xB6, 0xB7, 0xB8, 0xB9, 0xBA, 0xC2, 0xC3, 0xC4, 0xC5, 0xC6, 0xC7, 0xC8, 0xC9, 0xCA,
+        0xD2, 0xD3, 0xD4, 0xD5, 0xD6, 0xD7, 0xD8, 0xD9, 0xDA, 0xE2, 0xE3, 0xE4, 0xE5, 0xE6, 0xE7,
+        0xE8, 0xE9, 0xEA, 0xF2, 0xF3, 0xF4, 0xF5, 0xF6, 0xF7, 0xF8, 0xF9, 0xFA,
+    ],
+};
+
+/// The four standard Huffman tables in the order `jpegenc` (libjpeg) writes
+/// them, which is also the order RFC 2435 receivers write them in.
+pub const STD_HUFFMAN: [HuffmanTable; 4] = [STD_LUMA_DC, STD_LUMA_AC, STD_CHROMA_DC, STD_CHROMA_AC];
+
+// Every table's counts must add up to its symbols (or the DHT segment lies),
+// DC tables have the 12 symbols of T.81 F.1.2.1 and AC tables the 162 of
+// F.1.2.2; the zigzag table must be a permutation of 0..64.
+const _: () = {
+    let mut t = 0;
+    while t < STD_HUFFMAN.len() {
+        let table = &STD_HUFFMAN[t];
+        let mut sum = 0;
+        let mut i = 0;
+        while i < 16 {
+            sum += table.counts[i] as usize;
+            i += 1;
+        }
+        assert!(sum == table.symbols.len());
+        assert!(table.symbols.len() == if table.class_id >> 4 == 0 { 12 } else { 162 });
+        t += 1;
+    }
+    let mut seen = [false; 64];
+    let mut i = 0;
+    while i < 64 {
+        assert!(!seen[ZIGZAG_TO_NATURAL[i]]);
+        seen[ZIGZAG_TO_NATURAL[i]] = true;
+        i += 1;
+    }
+};
