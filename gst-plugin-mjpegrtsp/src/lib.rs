@@ -7,6 +7,7 @@
 
 pub mod client;
 pub mod container;
+pub mod net;
 pub mod rtp;
 pub mod rtsp;
 pub mod sample;

@@ -96,7 +96,7 @@ impl FrameRate {
 impl fmt::Display for FrameRate {
     /// The decimal SDP and caps use: `24`, `29.97`, `23.976`, `12.5`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.num % self.den == 0 {
+        if self.num.is_multiple_of(self.den) {
             return write!(f, "{}", self.num / self.den);
         }
         let s = format!("{:.3}", self.fps());

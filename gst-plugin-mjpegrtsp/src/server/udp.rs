@@ -36,17 +36,8 @@ impl PacketSocket {
     /// Wraps `socket`, makes it non-blocking and gives it a large send buffer.
     pub fn new(socket: UdpSocket) -> io::Result<Self> {
         socket.set_nonblocking(true)?;
-        let size: libc::c_int = 4 << 20;
-        // SAFETY: setsockopt with a valid fd, level, option and an int value.
-        unsafe {
-            libc::setsockopt(
-                socket.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_SNDBUF,
-                (&size as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            );
-        }
+        // The kernel caps it at net.core.wmem_max; a smaller one still works.
+        let _ = crate::net::set_send_buffer(&socket, 4 << 20);
         let v6 = socket.local_addr()?.is_ipv6();
         Ok(Self {
             socket,
