@@ -7,10 +7,12 @@
 //! * [`container`]: the `.Mjpeg` file (a 5-digit ASCII length, then a JPEG),
 //!   reading, indexing and writing; JPEG markers and headers.
 //! * [`rtp`]: the RTP header, the classic 12-byte whole-frame scheme, RFC 2435
-//!   JPEG (packetizer and depacketizer), reassembly of frames from packets.
+//!   JPEG (packetizer and depacketizer), reassembly of frames from packets,
+//!   RTCP.
 //! * [`rtsp`]: RTSP/1.0 messages in both dialects (standard and the seed
 //!   system's classic one), headers, `Transport`, `Range`, SDP, `$` framing.
 //! * [`timing`]: the frame rate (`29.97` is 30000/1001 everywhere).
+//! * [`net`]: RTP/RTCP socket setup (port pairs, buffer sizes).
 //! * [`client`]: an async RTSP client that plays from any RFC 2435 server or a
 //!   classic one.
 //! * [`server`]: the RTSP server and its media engine.
@@ -20,6 +22,7 @@
 
 pub mod client;
 pub mod container;
+pub mod net;
 pub mod rtp;
 pub mod rtsp;
 pub mod server;

@@ -588,42 +588,15 @@ impl Drop for RtspProxy {
 /// A UDP socket pair on 127.0.0.1 (even RTP port, RTCP the next one), with a
 /// 4 MiB receive buffer and a read timeout of [`RELAY_POLL`].
 fn bind_udp_pair() -> (std::net::UdpSocket, std::net::UdpSocket) {
-    use std::net::UdpSocket;
-    for _ in 0..64 {
-        let probe = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = probe.local_addr().unwrap().port();
-        let even = port & !1;
-        drop(probe);
-        if even < 1024 {
-            continue;
-        }
-        if let (Ok(a), Ok(b)) = (
-            UdpSocket::bind(("127.0.0.1", even)),
-            UdpSocket::bind(("127.0.0.1", even + 1)),
-        ) {
-            for s in [&a, &b] {
-                s.set_read_timeout(Some(RELAY_POLL)).unwrap();
-                set_receive_buffer(s, 4 * 1024 * 1024);
-            }
-            return (a, b);
-        }
+    use mjpegrtsp::net;
+    let (a, b) = net::bind_rtp_pair(std::net::Ipv4Addr::LOCALHOST.into())
+        .expect("an even/odd UDP port pair on 127.0.0.1");
+    for s in [&a, &b] {
+        s.set_read_timeout(Some(RELAY_POLL)).unwrap();
+        // The kernel may grant less; the relay still works.
+        let _ = net::set_receive_buffer(s, 4 * 1024 * 1024);
     }
-    panic!("no free even/odd UDP port pair on 127.0.0.1");
-}
-
-fn set_receive_buffer(socket: &std::net::UdpSocket, bytes: i32) {
-    use std::os::fd::AsRawFd;
-    // SAFETY: a valid descriptor and a pointer to an int of the size given;
-    // the kernel caps the value at net.core.rmem_max.
-    unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVBUF,
-            (&bytes as *const i32).cast(),
-            std::mem::size_of::<i32>() as libc::socklen_t,
-        );
-    }
+    (a, b)
 }
 
 fn relay_rtp(socket: std::net::UdpSocket, mut filter: impl RtpFilter, shared: &ProxyShared) {
@@ -648,7 +621,7 @@ fn relay_rtp(socket: std::net::UdpSocket, mut filter: impl RtpFilter, shared: &P
             d.saturating_duration_since(std::time::Instant::now())
                 .min(RELAY_POLL)
         });
-        wait_readable(&socket, wait);
+        let _ = mjpegrtsp::net::wait_readable(&socket, wait);
         let received = socket.recv_from(&mut buf);
         let routes = *shared.routes.lock().unwrap();
         let to_client = routes.client_rtp;
@@ -685,20 +658,6 @@ fn relay_rtp(socket: std::net::UdpSocket, mut filter: impl RtpFilter, shared: &P
             send_all(&mut out, &mut filter, to);
         }
     }
-}
-
-/// Waits until `socket` has a datagram or `timeout` (rounded up to whole
-/// milliseconds) passed.
-fn wait_readable(socket: &std::net::UdpSocket, timeout: Duration) {
-    use std::os::fd::AsRawFd;
-    let mut fds = libc::pollfd {
-        fd: socket.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    let ms = timeout.as_micros().div_ceil(1000) as libc::c_int;
-    // SAFETY: one valid pollfd for the duration of the call.
-    unsafe { libc::poll(&mut fds, 1, ms) };
 }
 
 fn relay_rtcp(socket: std::net::UdpSocket, shared: &ProxyShared) {

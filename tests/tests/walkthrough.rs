@@ -141,17 +141,11 @@ fn assert_packet_starts(packet: &[u8], shown: &[u8], variable: std::ops::Range<u
 }
 
 fn udp_pair() -> (UdpSocket, UdpSocket, u16) {
-    loop {
-        let rtp = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = rtp.local_addr().unwrap().port();
-        if port % 2 == 1 {
-            continue;
-        }
-        if let Ok(rtcp) = UdpSocket::bind(("127.0.0.1", port + 1)) {
-            rtp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-            return (rtp, rtcp, port);
-        }
-    }
+    let (rtp, rtcp) = mjpegrtsp::net::bind_rtp_pair(std::net::Ipv4Addr::LOCALHOST.into())
+        .expect("an even/odd UDP port pair on 127.0.0.1");
+    rtp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let port = rtp.local_addr().unwrap().port();
+    (rtp, rtcp, port)
 }
 
 /// The number after `key` in `text`.

@@ -33,8 +33,8 @@ use super::error::Error;
 use super::events::FrameBudget;
 use super::media::{Media, MediaConfig, MediaCounters, PlayStart};
 use super::peer::PeerFilter;
-use super::rtcp::{RtcpPacket, parse_compound, receiver_report};
 use super::{EndReason, Event, Frame, Stats, TransportKind};
+use crate::rtp::rtcp;
 use crate::rtsp::{
     CLASSIC_IDLE_DELAY, Dialect, Incomplete, Item, Method, Parsed, Parser, Request, Response,
     SessionHeader, StatusCode, names,
@@ -795,14 +795,15 @@ impl Driver {
         // The source being received; before its first packet, the one the
         // SETUP reply announced.
         let ours = m.media.ssrc().or(m.announced_ssrc);
-        for p in parse_compound(data) {
+        // A malformed packet ends the walk; what came before it counts.
+        for p in rtcp::packets(data) {
             match p {
-                RtcpPacket::SenderReport { ssrc, ntp_middle } => {
-                    if ours.is_none_or(|o| o == ssrc) {
-                        m.media.on_sender_report(ntp_middle, now)
+                Ok(rtcp::Packet::SenderReport(sr)) => {
+                    if ours.is_none_or(|o| o == sr.ssrc) {
+                        m.media.on_sender_report(sr.info.ntp_middle(), now)
                     }
                 }
-                RtcpPacket::Bye { ssrcs } => {
+                Ok(rtcp::Packet::Bye(rtcp::Bye { ssrcs, .. })) => {
                     if ssrcs.iter().any(|s| Some(*s) == ours) {
                         tracing::debug!(server = %self.cfg.addr, "RTCP BYE: the stream ends");
                         m.bye_at.get_or_insert(now + BYE_GRACE);
@@ -815,6 +816,10 @@ impl Driver {
                             "ignoring an RTCP BYE that does not name the stream's source"
                         );
                     }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::debug!(server = %self.cfg.addr, "ignoring the rest of an RTCP packet: {e}");
                 }
             }
         }
@@ -966,7 +971,7 @@ impl Driver {
             return;
         };
         m.next_rr = now + RR_INTERVAL;
-        let packet = receiver_report(m.our_ssrc, Some(block), "mjpegrtsp-client");
+        let packet = rtcp::receiver_report(m.our_ssrc, Some(block), "mjpegrtsp-client");
         match &m.transport {
             MediaTransport::Udp {
                 rtcp: Some(sock),

@@ -10,11 +10,11 @@
 use std::time::{Duration, Instant};
 
 use super::jitter::{ArrivalJitter, JitterBuffer, Pushed};
-use super::rtcp::ReportBlock;
 use super::{Frame, PayloadFormat};
 use crate::container::is_whole_jpeg;
 use crate::rtp::reassembly::{Reassembler, ReassemblyMode};
 use crate::rtp::rfc2435_depay::Depacketizer;
+use crate::rtp::rtcp::ReportBlock;
 use crate::rtp::{RtpHeader, seq_diff};
 use crate::timing::FrameRate;
 

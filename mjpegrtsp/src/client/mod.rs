@@ -65,7 +65,6 @@ mod events;
 mod jitter;
 mod media;
 mod peer;
-mod rtcp;
 mod url;
 
 pub use auth::{Algorithm, DigestInput, digest_response};
@@ -779,8 +778,8 @@ impl Session {
                 reason: "the classic dialect needs a file name in the path".into(),
             });
         }
-        let rtp = bind_udp(self.local_ip, 0)
-            .await
+        let rtp = std::net::UdpSocket::bind((self.local_ip, 0))
+            .and_then(media_socket)
             .map_err(|source| self.io_error("binding the RTP port", source))?;
         let port = rtp
             .local_addr()
@@ -817,8 +816,8 @@ impl Session {
     }
 
     async fn setup_udp(&mut self) -> Result<TransportKind, Error> {
-        let (rtp, rtcp) = bind_udp_pair(self.local_ip)
-            .await
+        let (rtp, rtcp) = crate::net::bind_rtp_pair(self.local_ip)
+            .and_then(|(rtp, rtcp)| Ok((media_socket(rtp)?, media_socket(rtcp)?)))
             .map_err(|source| self.io_error("binding RTP/RTCP ports", source))?;
         let rtp_port = rtp
             .local_addr()
@@ -1151,52 +1150,11 @@ async fn connect_tcp(authority: &str, timeout: Duration) -> Result<TcpStream, Er
     })?
 }
 
-/// A UDP socket on `ip:port` with a receive buffer large enough for bursts
-/// of a frame's packets.
-async fn bind_udp(ip: IpAddr, port: u16) -> std::io::Result<UdpSocket> {
-    let socket = std::net::UdpSocket::bind((ip, port))?;
-    socket.set_nonblocking(true)?;
-    set_receive_buffer(&socket, 4 * 1024 * 1024);
-    UdpSocket::from_std(socket)
-}
-
-fn set_receive_buffer(socket: &std::net::UdpSocket, bytes: i32) {
-    use std::os::fd::AsRawFd;
-    // SAFETY: a valid socket descriptor and a pointer to an int of the size
-    // passed; the kernel caps the value at net.core.rmem_max.
-    let rc = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVBUF,
-            (&bytes as *const i32).cast(),
-            std::mem::size_of::<i32>() as libc::socklen_t,
-        )
-    };
-    if rc != 0 {
-        tracing::debug!("SO_RCVBUF: {}", std::io::Error::last_os_error());
+/// `socket` on the tokio runtime, non-blocking, with a receive buffer large
+/// enough for bursts of a frame's packets.
+fn media_socket(socket: std::net::UdpSocket) -> std::io::Result<UdpSocket> {
+    if let Err(e) = crate::net::set_receive_buffer(&socket, 4 * 1024 * 1024) {
+        tracing::debug!("SO_RCVBUF: {e}");
     }
-}
-
-/// An even RTP port and the odd RTCP port after it (RFC 3550 §11).
-async fn bind_udp_pair(ip: IpAddr) -> std::io::Result<(UdpSocket, UdpSocket)> {
-    let mut last = None;
-    for _ in 0..64 {
-        let probe = std::net::UdpSocket::bind((ip, 0))?;
-        let port = probe.local_addr()?.port();
-        let even = if port % 2 == 0 {
-            port
-        } else {
-            port.wrapping_add(1)
-        };
-        if even == 0 || even == u16::MAX {
-            continue;
-        }
-        drop(probe);
-        match (bind_udp(ip, even).await, bind_udp(ip, even + 1).await) {
-            (Ok(rtp), Ok(rtcp)) => return Ok((rtp, rtcp)),
-            (Err(e), _) | (_, Err(e)) => last = Some(e),
-        }
-    }
-    Err(last.unwrap_or_else(|| std::io::Error::other("no free even/odd UDP port pair")))
+    crate::net::into_tokio(socket)
 }

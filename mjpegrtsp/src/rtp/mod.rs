@@ -14,12 +14,14 @@
 //!   frame's last packet. Frames of any size can be sent.
 //!
 //! [`header`] encodes, parses and validates the header; [`Reassembler`] turns
-//! packets back into whole JPEGs for the depayloader.
+//! packets back into whole JPEGs for the depayloader. [`rtcp`] writes and
+//! reads the RTCP that goes with any of them.
 
 pub mod header;
 pub mod reassembly;
 pub mod rfc2435;
 pub mod rfc2435_depay;
+pub mod rtcp;
 mod seq;
 
 pub use header::{Extension, HEADER_LEN, HeaderError, Packet, RtpHeader, parse};

@@ -8,6 +8,7 @@
 use super::live::LiveSource;
 use super::media::MediaFile;
 use super::queue::{MAX_QUEUE_BYTES, Outgoing};
+use super::rtcp;
 use super::udp::PacketSocket;
 use crate::rtp::{HEADER_LEN, RtpHeader, rfc2435};
 use crate::rtsp::encode_interleaved;
@@ -369,7 +370,7 @@ impl Worker {
         }
         if frames == 0 || (!stream.looping && n >= frames) {
             counters.ended.store(true, Ordering::Relaxed);
-            send_rtcp(&self.rtcp, stream, &bye(stream.ssrc));
+            rtcp::send_bye(&self.rtcp, stream);
             return None;
         }
         let file_frame = n % frames;
@@ -405,7 +406,7 @@ impl Worker {
         }
         if now >= playing.next_sr {
             playing.next_sr = now + SR_INTERVAL;
-            send_sender_report(&self.rtcp, stream, rtp_time(stream, n));
+            rtcp::send_sender_report(&self.rtcp, stream, rtp_time(stream, n));
         }
         let rel = n + 1 - playing.start_frame;
         let next = playing.start + Duration::from_nanos(media.rate.frame_start_ns(rel));
@@ -576,65 +577,4 @@ fn send_packets(
         );
     }
     ok
-}
-
-/// RTCP sender report + SDES CNAME (RFC 3550 §6.4.1, §6.5) for the standard path.
-fn send_sender_report(rtcp: &PacketSocket, stream: &Stream, rtp_now: u32) {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    let ntp_secs = now.as_secs() + 2_208_988_800;
-    let ntp_frac = (u64::from(now.subsec_nanos()) << 32) / 1_000_000_000;
-    let c = &stream.counters;
-    let mut p = Vec::with_capacity(64);
-    p.extend_from_slice(&[0x80, 200, 0, 6]);
-    p.extend_from_slice(&stream.ssrc.to_be_bytes());
-    p.extend_from_slice(&(ntp_secs as u32).to_be_bytes());
-    p.extend_from_slice(&(ntp_frac as u32).to_be_bytes());
-    p.extend_from_slice(&rtp_now.to_be_bytes());
-    p.extend_from_slice(&(c.packets_sent.load(Ordering::Relaxed) as u32).to_be_bytes());
-    p.extend_from_slice(&(c.octets_sent.load(Ordering::Relaxed) as u32).to_be_bytes());
-    // SDES with one CNAME item, padded to a 32-bit boundary.
-    let cname = b"mjpegrtsp";
-    let item_len = 2 + cname.len();
-    let chunk_len = (4 + item_len + 1).div_ceil(4) * 4;
-    let words = (4 + chunk_len) / 4 - 1;
-    p.extend_from_slice(&[0x81, 202]);
-    p.extend_from_slice(&(words as u16).to_be_bytes());
-    p.extend_from_slice(&stream.ssrc.to_be_bytes());
-    p.push(1);
-    p.push(cname.len() as u8);
-    p.extend_from_slice(cname);
-    p.resize(p.len() + (chunk_len - 4 - item_len), 0);
-    send_rtcp(rtcp, stream, &p);
-}
-
-/// An RTCP BYE for `ssrc`: the stream has ended (clients end their stream on it).
-fn bye(ssrc: u32) -> Vec<u8> {
-    let mut p = vec![0x81, 203, 0, 1];
-    p.extend_from_slice(&ssrc.to_be_bytes());
-    p
-}
-
-/// Sends an RTCP packet on a session's RTCP path (standard sessions only).
-fn send_rtcp(rtcp: &PacketSocket, stream: &Stream, packet: &[u8]) {
-    if stream.wire == Wire::Classic {
-        return; // classic clients have no RTCP port
-    }
-    match &stream.route {
-        Route::Udp {
-            rtcp: Some(dest), ..
-        } => {
-            let _ = rtcp.send_one(*dest, packet);
-        }
-        Route::Udp { rtcp: None, .. } => {}
-        Route::Tcp {
-            out, rtcp_channel, ..
-        } => {
-            let mut framed = Vec::with_capacity(packet.len() + 4);
-            if encode_interleaved(*rtcp_channel, packet, &mut framed).is_ok() {
-                out.try_send_media(framed);
-            }
-        }
-    }
 }

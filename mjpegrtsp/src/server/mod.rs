@@ -20,6 +20,7 @@ pub mod live;
 pub mod live_pipeline;
 pub mod media;
 pub mod queue;
+mod rtcp;
 mod setup;
 pub mod udp;
 
@@ -175,7 +176,7 @@ impl Server {
                     config.bind, config.port
                 ))
             })?;
-        let (rtp, rtcp) = bind_port_pair(config.bind)
+        let (rtp, rtcp) = crate::net::bind_rtp_pair(config.bind)
             .map_err(|e| StartError(format!("cannot bind RTP/RTCP ports: {e}")))?;
         let server_ports = PortPair::new(
             rtp.local_addr()
@@ -280,7 +281,7 @@ impl Server {
         let reaper = tokio::spawn(reap_sessions(shared.clone()));
         let rtcp = tokio::task::spawn_blocking({
             let shared = shared.clone();
-            move || receive_rtcp(&shared)
+            move || rtcp::receive(&shared)
         });
         tokio::pin!(shutdown);
         loop {
@@ -316,32 +317,6 @@ impl Server {
         shared.stopping.store(true, Ordering::Relaxed);
         let _ = tokio::time::timeout(Duration::from_secs(1), rtcp).await;
     }
-}
-
-/// Binds an even RTP port and the odd RTCP port after it (RFC 3550 §11).
-fn bind_port_pair(ip: IpAddr) -> std::io::Result<(UdpSocket, UdpSocket)> {
-    let mut last_err = None;
-    for _ in 0..64 {
-        let rtp = UdpSocket::bind((ip, 0))?;
-        let port = rtp.local_addr()?.port();
-        let (rtp, even) = if port % 2 == 0 {
-            (rtp, port)
-        } else {
-            match UdpSocket::bind((ip, port.wrapping_add(1))) {
-                Ok(s) if port < u16::MAX => (s, port + 1),
-                Ok(_) => continue,
-                Err(e) => {
-                    last_err = Some(e);
-                    continue;
-                }
-            }
-        };
-        match UdpSocket::bind((ip, even + 1)) {
-            Ok(rtcp) => return Ok((rtp, rtcp)),
-            Err(e) => last_err = Some(e),
-        }
-    }
-    Err(last_err.unwrap_or_else(|| std::io::Error::other("no free port pair")))
 }
 
 fn encode_path(mount: &str) -> String {
@@ -438,34 +413,6 @@ async fn reap_sessions(shared: Arc<Shared>) {
             .collect();
         for id in expired {
             shared.remove_session(&id, "timed out");
-        }
-    }
-}
-
-/// Counts RTCP from clients as activity (RFC 2326 §12.37 lets it keep a
-/// session alive). Runs on its own thread until the server stops.
-fn receive_rtcp(shared: &Arc<Shared>) {
-    use std::os::fd::AsRawFd;
-    let socket = &shared.rtcp_socket;
-    let mut buf = [0u8; 2048];
-    while !shared.stopping.load(Ordering::Relaxed) {
-        // The socket is non-blocking (it is shared with the engine's sender):
-        // wait for it with poll(2), waking up now and then to check for stop.
-        let mut fds = libc::pollfd {
-            fd: socket.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd for the duration of the call.
-        let ready = unsafe { libc::poll(&mut fds, 1, 200) };
-        if ready <= 0 {
-            continue;
-        }
-        while let Ok((_, from)) = socket.recv_from(&mut buf) {
-            let session = shared.sessions.lock().unwrap().by_rtcp.get(&from).cloned();
-            if let Some(s) = session {
-                s.state.lock().unwrap().last_activity = Instant::now();
-            }
         }
     }
 }

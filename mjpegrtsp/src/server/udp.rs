@@ -2,6 +2,10 @@
 //! possible: UDP generic segmentation offload (`UDP_SEGMENT`) hands the kernel
 //! one buffer of equal-sized packets per `sendmsg`; where the kernel refuses
 //! it, packets go one `send_to` each.
+//!
+//! This is the one place that uses GSO. The `sendmsg` with its control
+//! message is libc (`socket2` does not build control messages); binding and
+//! socket options are [`crate::net`]'s.
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
@@ -36,17 +40,8 @@ impl PacketSocket {
     /// Wraps `socket`, makes it non-blocking and gives it a large send buffer.
     pub fn new(socket: UdpSocket) -> io::Result<Self> {
         socket.set_nonblocking(true)?;
-        let size: libc::c_int = 4 << 20;
-        // SAFETY: setsockopt with a valid fd, level, option and an int value.
-        unsafe {
-            libc::setsockopt(
-                socket.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_SNDBUF,
-                (&size as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            );
-        }
+        // The kernel caps it at net.core.wmem_max; a smaller one still works.
+        let _ = crate::net::set_send_buffer(&socket, 4 << 20);
         let v6 = socket.local_addr()?.is_ipv6();
         Ok(Self {
             socket,
@@ -175,7 +170,7 @@ fn maybe_gso_unsupported(e: &io::Error) -> bool {
 
 /// One `sendmsg` with a `UDP_SEGMENT` control message.
 fn send_gso(socket: &UdpSocket, dest: SocketAddr, data: &[u8], segment: usize) -> io::Result<()> {
-    let (addr, addr_len) = sockaddr(dest);
+    let addr = socket2::SockAddr::from(dest);
     let mut iov = libc::iovec {
         iov_base: data.as_ptr() as *mut libc::c_void,
         iov_len: data.len(),
@@ -186,8 +181,8 @@ fn send_gso(socket: &UdpSocket, dest: SocketAddr, data: &[u8], segment: usize) -
     // the control buffer is large enough for CMSG_SPACE(2) and 8-byte aligned.
     unsafe {
         let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_name = (&addr as *const libc::sockaddr_storage).cast_mut().cast();
-        msg.msg_namelen = addr_len;
+        msg.msg_name = addr.as_ptr().cast_mut().cast();
+        msg.msg_namelen = addr.len();
         msg.msg_iov = &mut iov;
         msg.msg_iovlen = 1;
         msg.msg_control = control.as_mut_ptr().cast();
@@ -203,41 +198,6 @@ fn send_gso(socket: &UdpSocket, dest: SocketAddr, data: &[u8], segment: usize) -
         }
     }
     Ok(())
-}
-
-fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
-    // SAFETY: sockaddr_storage is plain data; zero is a valid bit pattern.
-    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-    let len = match addr {
-        SocketAddr::V4(a) => {
-            let sin = libc::sockaddr_in {
-                sin_family: libc::AF_INET as libc::sa_family_t,
-                sin_port: a.port().to_be(),
-                sin_addr: libc::in_addr {
-                    s_addr: u32::from_ne_bytes(a.ip().octets()),
-                },
-                sin_zero: [0; 8],
-            };
-            // SAFETY: sockaddr_in fits in sockaddr_storage.
-            unsafe { std::ptr::write((&mut storage as *mut libc::sockaddr_storage).cast(), sin) };
-            std::mem::size_of::<libc::sockaddr_in>()
-        }
-        SocketAddr::V6(a) => {
-            let sin6 = libc::sockaddr_in6 {
-                sin6_family: libc::AF_INET6 as libc::sa_family_t,
-                sin6_port: a.port().to_be(),
-                sin6_flowinfo: a.flowinfo(),
-                sin6_addr: libc::in6_addr {
-                    s6_addr: a.ip().octets(),
-                },
-                sin6_scope_id: a.scope_id(),
-            };
-            // SAFETY: sockaddr_in6 fits in sockaddr_storage.
-            unsafe { std::ptr::write((&mut storage as *mut libc::sockaddr_storage).cast(), sin6) };
-            std::mem::size_of::<libc::sockaddr_in6>()
-        }
-    };
-    (storage, len as libc::socklen_t)
 }
 
 #[cfg(test)]

@@ -11,6 +11,8 @@
 //! window, then TEARDOWN. All sessions are tasks on one current-thread tokio runtime;
 //! datagrams are read into one shared buffer. See `USAGE` for what is measured.
 
+use mjpegrtsp::net;
+use mjpegrtsp::rtp::rtcp;
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
@@ -711,7 +713,7 @@ impl RtpStats {
     }
 
     /// Highest extended sequence number and fraction/cumulative loss, for an RR.
-    fn report_block(&self, prev: &mut (u64, u64)) -> (u8, u32, u32) {
+    fn report_block(&self, prev: &mut (u64, u64)) -> (u8, i32, u32) {
         let Some(base) = self.base_ext else {
             return (0, 0, 0);
         };
@@ -726,7 +728,7 @@ impl RtpStats {
             .map_or(0, |f| f.min(255) as u8);
         (
             fraction,
-            lost.min(0x7f_ffff) as u32,
+            lost.min(0x7f_ffff) as i32,
             (self.max_ext - 65536) as u32,
         )
     }
@@ -740,54 +742,33 @@ fn receiver_report(
     lsr: Option<(u32, Instant)>,
     now: Instant,
 ) -> Vec<u8> {
-    let mut p = Vec::with_capacity(64);
-    let blocks = u8::from(stats.ssrc.is_some());
-    p.extend_from_slice(&[0x80 | blocks, 201]);
-    p.extend_from_slice(&(1 + 6 * blocks as u16).to_be_bytes());
-    p.extend_from_slice(&own_ssrc.to_be_bytes());
-    if let Some(ssrc) = stats.ssrc {
-        let (fraction, cumulative, highest) = stats.report_block(prev);
-        p.extend_from_slice(&ssrc.to_be_bytes());
-        p.push(fraction);
-        p.extend_from_slice(&cumulative.to_be_bytes()[1..]);
-        p.extend_from_slice(&highest.to_be_bytes());
-        p.extend_from_slice(&(stats.jitter as u32).to_be_bytes());
+    let block = stats.ssrc.map(|ssrc| {
+        let (fraction_lost, cumulative_lost, highest_seq) = stats.report_block(prev);
         let (lsr, dlsr) = match lsr {
             Some((mid, at)) => (mid, ((now - at).as_secs_f64() * 65536.0) as u32),
             None => (0, 0),
         };
-        p.extend_from_slice(&lsr.to_be_bytes());
-        p.extend_from_slice(&dlsr.to_be_bytes());
-    }
-    let cname = b"rtsp_load@127.0.0.1";
-    let chunk_len = 4 + 2 + cname.len() + 1; // SSRC, CNAME item, END
-    let padded = chunk_len.div_ceil(4) * 4;
-    p.extend_from_slice(&[0x81, 202]);
-    p.extend_from_slice(&((padded / 4) as u16).to_be_bytes());
-    p.extend_from_slice(&own_ssrc.to_be_bytes());
-    p.push(1);
-    p.push(cname.len() as u8);
-    p.extend_from_slice(cname);
-    p.resize(p.len() + padded - chunk_len + 1, 0);
-    p
+        rtcp::ReportBlock {
+            ssrc,
+            fraction_lost,
+            cumulative_lost,
+            highest_seq,
+            jitter: stats.jitter as u32,
+            lsr,
+            dlsr,
+        }
+    });
+    rtcp::receiver_report(own_ssrc, block, "rtsp_load@127.0.0.1")
 }
 
 /// The middle 32 bits of the NTP time of a sender report in a compound packet.
 fn sender_report_lsr(pkt: &[u8]) -> Option<u32> {
-    let mut off = 0;
-    while off + 4 <= pkt.len() {
-        let len = 4 * (u16::from_be_bytes([pkt[off + 2], pkt[off + 3]]) as usize + 1);
-        if pkt[off + 1] == 200 && off + 16 <= pkt.len() {
-            return Some(u32::from_be_bytes([
-                pkt[off + 10],
-                pkt[off + 11],
-                pkt[off + 12],
-                pkt[off + 13],
-            ]));
-        }
-        off += len;
-    }
-    None
+    rtcp::packets(pkt)
+        .map_while(Result::ok)
+        .find_map(|p| match p {
+            rtcp::Packet::SenderReport(sr) => Some(sr.info.ntp_middle()),
+            _ => None,
+        })
 }
 
 // ---------------------------------------------------------------------------------
@@ -825,39 +806,12 @@ struct Udp {
     server_rtcp: Option<SocketAddr>,
 }
 
-/// Binds an RTP socket on an even port and the RTCP socket on the next one.
-fn bind_pair(ip: IpAddr) -> io::Result<(std::net::UdpSocket, std::net::UdpSocket)> {
-    let mut last = io::Error::other("no free port pair");
-    for _ in 0..64 {
-        let rtp = std::net::UdpSocket::bind(SocketAddr::new(ip, 0))?;
-        let port = rtp.local_addr()?.port();
-        if port % 2 != 0 || port == u16::MAX {
-            continue;
-        }
-        match std::net::UdpSocket::bind(SocketAddr::new(ip, port + 1)) {
-            Ok(rtcp) => return Ok((rtp, rtcp)),
-            Err(e) => last = e,
-        }
-    }
-    Err(last)
-}
-
-fn tokio_udp(s: std::net::UdpSocket, rcvbuf: i32) -> io::Result<UdpSocket> {
-    use std::os::fd::AsRawFd;
-    s.set_nonblocking(true)?;
+/// `s` on the runtime, non-blocking, asking for a receive buffer of `rcvbuf`.
+fn tokio_udp(s: std::net::UdpSocket, rcvbuf: usize) -> io::Result<UdpSocket> {
     // A deeper receive buffer rides out short stalls of this one thread (capped by
     // net.core.rmem_max; failure only leaves the default).
-    // SAFETY: setsockopt on an open socket with a pointer to an int and its size.
-    unsafe {
-        libc::setsockopt(
-            s.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVBUF,
-            (&rcvbuf as *const i32).cast(),
-            std::mem::size_of::<i32>() as libc::socklen_t,
-        );
-    }
-    UdpSocket::from_std(s)
+    let _ = net::set_receive_buffer(&s, rcvbuf);
+    net::into_tokio(s)
 }
 
 async fn run_session(
@@ -1013,7 +967,7 @@ async fn setup_session(
         ("RTP/AVP/TCP;unicast;interleaved=0-1".to_string(), None)
     } else {
         let (rtp, rtcp) =
-            bind_pair(addr.ip()).map_err(|e| format!("bind UDP: {}", io_reason(&e)))?;
+            net::bind_rtp_pair(addr.ip()).map_err(|e| format!("bind UDP: {}", io_reason(&e)))?;
         let port = rtp.local_addr().map_err(|e| e.to_string())?.port();
         let rtp = tokio_udp(rtp, 1 << 20).map_err(|e| format!("UDP socket: {}", io_reason(&e)))?;
         let rtcp =
