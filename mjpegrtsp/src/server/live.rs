@@ -70,7 +70,9 @@ impl LiveSource {
     /// RFC 2435 carries only baseline 4:2:0 and 4:2:2 JPEG. Says so in the
     /// log when they cannot.
     fn check_rfc2435(&self, jpeg: &[u8]) {
-        let problem = crate::rtp::rfc2435::carries(jpeg).err();
+        let problem = crate::rtp::rfc2435::carries(jpeg)
+            .err()
+            .map(|e| e.to_string());
         if let Some(why) = &problem {
             tracing::warn!(
                 "the live source's JPEG cannot be sent as RFC 2435 ({why}): standard clients \

@@ -51,7 +51,7 @@ pub struct MediaFile {
     pub rate: FrameRate,
     /// Whether standard clients can get it: RFC 2435 carries only baseline
     /// 4:2:0/4:2:2 JPEG with 8-bit tables (judged on the first frame).
-    pub rfc2435: Result<(), String>,
+    pub rfc2435: Result<(), rfc2435::Unsupported>,
     modified: Option<SystemTime>,
 }
 
