@@ -1,4 +1,6 @@
 use super::*;
+use crate::container::jpeg::{SOI, marker};
+
 use crate::container::jpeg::stuffed;
 use crate::rtp::rfc2435::{Packetized, packetize};
 use proptest::prelude::*;
