@@ -1,0 +1,128 @@
+//! Test media: synthetic JPEG-shaped frames, real encoded clips, the
+//! project's sample clip, and the container bytes for them.
+
+use crate::*;
+use gst::prelude::*;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// A JPEG-shaped frame: SOI, a SOF0 segment for `w`×`h`, filler bytes that
+/// identify frame `n`, EOI. Not decodable, but what the container needs.
+pub fn synthetic_jpeg(w: u16, h: u16, n: u32, len: usize) -> Vec<u8> {
+    let mut v = vec![0xFF, 0xD8, 0xFF, 0xC0, 0x00, 0x11, 8];
+    v.extend_from_slice(&h.to_be_bytes());
+    v.extend_from_slice(&w.to_be_bytes());
+    v.extend_from_slice(&[3, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1]);
+    v.extend_from_slice(&n.to_be_bytes());
+    let len = len.max(v.len() + 2);
+    v.resize(len - 2, (n % 200) as u8);
+    v.extend_from_slice(&[0xFF, 0xD9]);
+    v
+}
+
+/// The container bytes for `frames`.
+pub fn container(frames: &[Vec<u8>]) -> Vec<u8> {
+    let mut w = mjpegrtsp::container::FrameWriter::new(Vec::new());
+    for f in frames {
+        w.write_frame(f).unwrap();
+    }
+    w.into_inner()
+}
+
+/// `count` synthetic 320×240 frames of varying sizes.
+pub fn synthetic_frames(count: u32) -> Vec<Vec<u8>> {
+    (0..count)
+        .map(|n| synthetic_jpeg(320, 240, n, 100 + (n as usize * 37) % 400))
+        .collect()
+}
+
+pub fn write_temp(bytes: &[u8]) -> tempfile::NamedTempFile {
+    let mut f = tempfile::Builder::new()
+        .suffix(".Mjpeg")
+        .tempfile()
+        .unwrap();
+    f.write_all(bytes).unwrap();
+    f.flush().unwrap();
+    f
+}
+
+/// The project's sample clip ([`gstmjpegrtsp::sample`]): 240 frames of
+/// 640×480 at 24 fps, each different, like the seed system's reference file.
+/// Made once per test process, in a temporary directory.
+pub fn sample_movie() -> &'static Path {
+    static SAMPLE: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    let (_, path) = SAMPLE.get_or_init(|| {
+        init();
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("sample.Mjpeg");
+        gstmjpegrtsp::sample::write_sample(&path).expect("the sample clip is made");
+        (dir, path)
+    });
+    path
+}
+
+/// A temporary directory holding `movie.Mjpeg`, made by [`encoded_movie`]
+/// with these arguments: what a test server serves.
+pub fn movie_dir(frames: u32, w: u32, h: u32, quality: u32, pattern: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    std::fs::write(
+        dir.path().join("movie.Mjpeg"),
+        encoded_movie(frames, w, h, quality, pattern),
+    )
+    .expect("write movie.Mjpeg");
+    dir
+}
+
+/// Encodes `frames` frames of `videotestsrc` (pattern `pattern`, moving ball
+/// by default) at `w`×`h` with `jpegenc quality=q`, as `.Mjpeg` bytes made by
+/// `lengthmjpegmux`. Real, decodable JPEGs.
+pub fn encoded_movie(frames: u32, w: u32, h: u32, quality: u32, pattern: &str) -> Vec<u8> {
+    init();
+    let launch = format!(
+        "videotestsrc num-buffers={frames} pattern={pattern} ! video/x-raw,format=I420,width={w},height={h},framerate=24/1 \
+         ! jpegenc quality={quality} ! lengthmjpegmux ! appsink name=sink sync=false"
+    );
+    let pipeline = gst::parse::launch(&launch)
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+    let sink = pipeline
+        .by_name("sink")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let mut out = Vec::new();
+    while let Ok(sample) = sink.pull_sample() {
+        out.extend_from_slice(&sample.buffer().unwrap().map_readable().unwrap());
+    }
+    let bus = pipeline.bus().unwrap();
+    let ended = bus.timed_pop_filtered(
+        gst::ClockTime::from_seconds(30),
+        &[gst::MessageType::Eos, gst::MessageType::Error],
+    );
+    pipeline.set_state(gst::State::Null).unwrap();
+    match ended.as_ref().map(|m| m.view()) {
+        Some(gst::MessageView::Eos(_)) => out,
+        other => panic!("encoding failed: {other:?}"),
+    }
+}
+
+/// Splits container bytes into its frames (panics on damage: for test media).
+pub fn frames_of(bytes: &[u8]) -> Vec<Vec<u8>> {
+    let index = mjpegrtsp::container::Index::build(bytes).unwrap();
+    assert!(index.anomalies().is_empty(), "{:?}", index.anomalies());
+    index
+        .frames()
+        .iter()
+        .map(|e| e.read(bytes).unwrap())
+        .collect()
+}
+
+/// The entropy-coded data of a JPEG: what follows its SOS segment, up to (not
+/// including) the final EOI. RFC 2435 carries it unchanged while the receiver
+/// rebuilds the headers, so it identifies a frame across the trip.
+pub fn jpeg_scan_data(jpeg: &[u8]) -> Option<&[u8]> {
+    mjpegrtsp::container::jpeg::scan_data(jpeg)
+}

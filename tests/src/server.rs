@@ -1,0 +1,71 @@
+//! This project's server in the test process.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A server of this project's, in this process, on 127.0.0.1 at a free port,
+/// serving `media_dir`; stopped when dropped.
+pub struct TestServer {
+    pub addr: std::net::SocketAddr,
+    sessions: Arc<dyn Fn() -> usize + Send + Sync>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TestServer {
+    pub fn start(media_dir: &Path, looping: bool) -> TestServer {
+        let mut config = mjpegrtsp::server::ServerConfig::new(media_dir);
+        config.looping = looping;
+        Self::start_with(config)
+    }
+
+    pub fn start_with(config: mjpegrtsp::server::ServerConfig) -> TestServer {
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let server = mjpegrtsp::server::Server::bind(config)
+                    .await
+                    .expect("server starts");
+                let counter = server.session_counter();
+                ready_tx.send((server.local_addr(), counter)).unwrap();
+                server
+                    .run(async {
+                        let _ = stop_rx.await;
+                    })
+                    .await;
+            });
+        });
+        let (addr, counter) = ready_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("server ready");
+        TestServer {
+            addr,
+            sessions: counter,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        }
+    }
+
+    /// Sessions alive now.
+    pub fn sessions(&self) -> usize {
+        (self.sessions)()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
