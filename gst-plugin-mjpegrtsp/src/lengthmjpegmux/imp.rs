@@ -27,7 +27,7 @@ use crate::CONTAINER_CAPS_NAME;
  * gst-launch-1.0 videotestsrc num-buffers=48 ! jpegenc ! lengthmjpegmux ! filesink location=x.Mjpeg
  * ```
  */
-use crate::pads::{ChainSink, chain_sink_pad, sink_src_templates};
+use crate::pads::{ChainSink, add_pads, chain_sink_pad, class_template, sink_src_templates};
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 use mjpegrtsp::container::{EOI, FrameTooLarge, SOI, encode_prefix};
@@ -252,15 +252,8 @@ impl ObjectSubclass for LengthMjpegMux {
     type ParentType = gst::Element;
 
     fn with_class(klass: &Self::Class) -> Self {
-        let templ = klass
-            .pad_template("sink")
-            .expect("sink pad template is registered");
-        let sinkpad = chain_sink_pad::<Self>(&templ);
-
-        let templ = klass
-            .pad_template("src")
-            .expect("src pad template is registered");
-        let srcpad = gst::Pad::builder_from_template(&templ)
+        let sinkpad = chain_sink_pad::<Self>(&class_template(klass, "sink"));
+        let srcpad = gst::Pad::builder_from_template(&class_template(klass, "src"))
             .event_function(|pad, parent, event| {
                 LengthMjpegMux::catch_panic_pad_function(
                     parent,
@@ -309,11 +302,7 @@ impl ObjectImpl for LengthMjpegMux {
 
     fn constructed(&self) {
         self.parent_constructed();
-        let obj = self.obj();
-        obj.add_pad(&self.sinkpad)
-            .expect("a new element accepts its sink pad");
-        obj.add_pad(&self.srcpad)
-            .expect("a new element accepts its src pad");
+        add_pads(&*self.obj(), &[&self.sinkpad, &self.srcpad]);
     }
 }
 

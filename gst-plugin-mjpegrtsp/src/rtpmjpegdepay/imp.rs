@@ -33,7 +33,7 @@
  * gst-launch-1.0 udpsrc port=5000 caps="application/x-rtp,media=video,encoding-name=X-WHOLE-JPEG,clock-rate=1" ! rtpmjpegdepay ! jpegdec ! autovideosink
  * ]| Shows what a classic server (or `rtpmjpegpay`) sends to port 5000.
  */
-use crate::pads::{ChainSink, chain_sink_pad, sink_src_templates};
+use crate::pads::{ChainSink, add_pads, chain_pads, sink_src_templates};
 use std::sync::{LazyLock, Mutex, MutexGuard};
 
 use gst::prelude::*;
@@ -446,14 +446,7 @@ impl ObjectSubclass for RtpMjpegDepay {
     type ParentType = gst::Element;
 
     fn with_class(klass: &Self::Class) -> Self {
-        let templ = klass
-            .pad_template("sink")
-            .expect("rtpmjpegdepay has a sink pad template");
-        let sinkpad = chain_sink_pad::<Self>(&templ);
-        let templ = klass
-            .pad_template("src")
-            .expect("rtpmjpegdepay has a src pad template");
-        let srcpad = gst::Pad::builder_from_template(&templ).build();
+        let (sinkpad, srcpad) = chain_pads::<Self>(klass);
         RtpMjpegDepay {
             sinkpad,
             srcpad,
@@ -512,11 +505,7 @@ impl ObjectImpl for RtpMjpegDepay {
 
     fn constructed(&self) {
         self.parent_constructed();
-        let obj = self.obj();
-        obj.add_pad(&self.sinkpad)
-            .expect("a new element accepts its sink pad");
-        obj.add_pad(&self.srcpad)
-            .expect("a new element accepts its src pad");
+        add_pads(&*self.obj(), &[&self.sinkpad, &self.srcpad]);
     }
 }
 

@@ -34,7 +34,7 @@
  * gst-launch-1.0 lengthmjpegsrc location=movie.Mjpeg ! rtpmjpegpay mode=fragmented mtu=1400 ! udpsink host=127.0.0.1 port=5000
  * ]| Frames of any size, split at 1400 bytes.
  */
-use crate::pads::{ChainSink, chain_sink_pad, sink_src_templates};
+use crate::pads::{ChainSink, add_pads, chain_pads, sink_src_templates};
 use std::sync::{LazyLock, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -438,14 +438,7 @@ impl ObjectSubclass for RtpMjpegPay {
     type ParentType = gst::Element;
 
     fn with_class(klass: &Self::Class) -> Self {
-        let templ = klass
-            .pad_template("sink")
-            .expect("rtpmjpegpay has a sink pad template");
-        let sinkpad = chain_sink_pad::<Self>(&templ);
-        let templ = klass
-            .pad_template("src")
-            .expect("rtpmjpegpay has a src pad template");
-        let srcpad = gst::Pad::builder_from_template(&templ).build();
+        let (sinkpad, srcpad) = chain_pads::<Self>(klass);
         RtpMjpegPay {
             sinkpad,
             srcpad,
@@ -577,11 +570,7 @@ impl ObjectImpl for RtpMjpegPay {
 
     fn constructed(&self) {
         self.parent_constructed();
-        let obj = self.obj();
-        obj.add_pad(&self.sinkpad)
-            .expect("a new element accepts its sink pad");
-        obj.add_pad(&self.srcpad)
-            .expect("a new element accepts its src pad");
+        add_pads(&*self.obj(), &[&self.sinkpad, &self.srcpad]);
     }
 }
 
