@@ -263,6 +263,41 @@ pub struct Request {
     pub dialect: Dialect,
 }
 
+/// The builder methods requests and responses share (`with_header`,
+/// `with_cseq`, `with_session`, `with_body`, `with_dialect`), written once.
+macro_rules! builder_methods {
+    ($what:literal) => {
+        /// Sets a header (replacing one of the same name).
+        pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+            self.headers.insert(name, value);
+            self
+        }
+
+        /// Sets `CSeq`.
+        pub fn with_cseq(self, cseq: u32) -> Self {
+            self.with_header(names::CSEQ, cseq.to_string())
+        }
+
+        /// Sets `Session`. In the classic dialect only its id is written.
+        pub fn with_session(self, session: &SessionHeader) -> Self {
+            self.with_header(names::SESSION, session.to_string())
+        }
+
+        /// Sets the body and its `Content-Type`.
+        pub fn with_body(mut self, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
+            self.headers.insert(names::CONTENT_TYPE, content_type);
+            self.body = body.into();
+            self
+        }
+
+        #[doc = concat!("Sets the dialect to write the ", $what, " in.")]
+        pub fn with_dialect(mut self, dialect: Dialect) -> Self {
+            self.dialect = dialect;
+            self
+        }
+    };
+}
+
 impl Request {
     /// A standard-dialect RTSP/1.0 request with no headers.
     pub fn new(method: Method, uri: impl Into<String>) -> Self {
@@ -276,34 +311,7 @@ impl Request {
         }
     }
 
-    /// Sets a header (replacing one of the same name).
-    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers.insert(name, value);
-        self
-    }
-
-    /// Sets `CSeq`.
-    pub fn with_cseq(self, cseq: u32) -> Self {
-        self.with_header(names::CSEQ, cseq.to_string())
-    }
-
-    /// Sets `Session`.
-    pub fn with_session(self, session: &SessionHeader) -> Self {
-        self.with_header(names::SESSION, session.to_string())
-    }
-
-    /// Sets the body and its `Content-Type`.
-    pub fn with_body(mut self, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
-        self.headers.insert(names::CONTENT_TYPE, content_type);
-        self.body = body.into();
-        self
-    }
-
-    /// Sets the dialect to write the request in.
-    pub fn with_dialect(mut self, dialect: Dialect) -> Self {
-        self.dialect = dialect;
-        self
-    }
+    builder_methods!("request");
 
     /// Parses [`Request::uri`].
     pub fn url(&self) -> Result<RequestUri, UriError> {
@@ -416,34 +424,7 @@ impl Response {
         r
     }
 
-    /// Sets a header (replacing one of the same name).
-    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers.insert(name, value);
-        self
-    }
-
-    /// Sets `CSeq`.
-    pub fn with_cseq(self, cseq: u32) -> Self {
-        self.with_header(names::CSEQ, cseq.to_string())
-    }
-
-    /// Sets `Session`. In the classic dialect only its id is written.
-    pub fn with_session(self, session: &SessionHeader) -> Self {
-        self.with_header(names::SESSION, session.to_string())
-    }
-
-    /// Sets the body and its `Content-Type`.
-    pub fn with_body(mut self, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
-        self.headers.insert(names::CONTENT_TYPE, content_type);
-        self.body = body.into();
-        self
-    }
-
-    /// Sets the dialect to write the response in.
-    pub fn with_dialect(mut self, dialect: Dialect) -> Self {
-        self.dialect = dialect;
-        self
-    }
+    builder_methods!("response");
 
     /// The `CSeq`, if present and a number.
     pub fn cseq(&self) -> Option<u32> {

@@ -1,5 +1,5 @@
 //! The live source served at `/live`: one producer (a GStreamer pipeline,
-//! see [`LivePipeline`](super::live_pipeline::LivePipeline), behind the
+//! see `live_pipeline::LivePipeline`, behind the
 //! `live` feature) started with the server and shared by every viewer, like
 //! gst-rtsp-server's `test-launch` with a shared factory. Its JPEG frames go
 //! straight to the media engine, which sends each one to every playing

@@ -1,4 +1,4 @@
-//! What a [`Reassembler`](super::Reassembler) is told and what it hands back.
+//! What a [`Reassembler`](super::Reassembler)(super::Reassembler) is told and what it hands back.
 
 /// How the reassembler decides where frames begin and end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -49,12 +49,12 @@ impl Default for Limits {
     }
 }
 
-/// What happened to the packets handed to a [`Reassembler`].
+/// What happened to the packets handed to a [`Reassembler`](super::Reassembler).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ReassemblyStats {
-    /// Packets handed to [`Reassembler::push`].
+    /// Packets handed to [`Reassembler::push`](super::Reassembler::push).
     pub packets_received: u64,
-    /// Packets the caller could not parse ([`Reassembler::record_invalid`]).
+    /// Packets the caller could not parse ([`Reassembler::record_invalid`](super::Reassembler::record_invalid)).
     pub packets_invalid: u64,
     /// Packets whose sequence number had been seen already.
     pub packets_duplicate: u64,
