@@ -78,20 +78,11 @@ pub fn movie_dir(frames: u32, w: u32, h: u32, quality: u32, pattern: &str) -> te
 /// by default) at `w`×`h` with `jpegenc quality=q`, as `.Mjpeg` bytes made by
 /// `lengthmjpegmux`. Real, decodable JPEGs.
 pub fn encoded_movie(frames: u32, w: u32, h: u32, quality: u32, pattern: &str) -> Vec<u8> {
-    init();
     let launch = format!(
         "videotestsrc num-buffers={frames} pattern={pattern} ! video/x-raw,format=I420,width={w},height={h},framerate=24/1 \
          ! jpegenc quality={quality} ! lengthmjpegmux ! appsink name=sink sync=false"
     );
-    let pipeline = gst::parse::launch(&launch)
-        .unwrap()
-        .downcast::<gst::Pipeline>()
-        .unwrap();
-    let sink = pipeline
-        .by_name("sink")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
+    let (pipeline, sink) = launch_with_appsink(&launch);
     pipeline.set_state(gst::State::Playing).unwrap();
     let mut out = Vec::new();
     while let Ok(sample) = sink.pull_sample() {
