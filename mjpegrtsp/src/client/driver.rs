@@ -985,13 +985,13 @@ impl Driver {
             MediaTransport::Udp { .. } => {}
             MediaTransport::Tcp { rtcp_channel, .. } => {
                 let ch = *rtcp_channel;
-                if let Some(conn) = self.conn.as_mut() {
-                    let mut framed = vec![b'$', ch];
-                    framed.extend_from_slice(&(packet.len() as u16).to_be_bytes());
-                    framed.extend_from_slice(&packet);
-                    if let Err(e) = conn.write_all(&framed).await {
-                        tracing::debug!("sending interleaved RTCP: {e}");
-                    }
+                let mut framed = Vec::with_capacity(packet.len() + 4);
+                if let Err(e) = crate::rtsp::encode_interleaved(ch, &packet, &mut framed) {
+                    tracing::debug!("interleaved RTCP not sent: {e}");
+                } else if let Some(conn) = self.conn.as_mut()
+                    && let Err(e) = conn.write_all(&framed).await
+                {
+                    tracing::debug!("sending interleaved RTCP: {e}");
                 }
             }
         }

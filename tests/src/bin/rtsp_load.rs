@@ -1132,9 +1132,9 @@ async fn play(
                         }
                     }
                     None => {
-                        let mut framed = vec![b'$', 1];
-                        framed.extend_from_slice(&(rr.len() as u16).to_be_bytes());
-                        framed.extend_from_slice(&rr);
+                        let mut framed = Vec::with_capacity(rr.len() + 4);
+                        mjpegrtsp::rtsp::encode_interleaved(1, &rr, &mut framed)
+                            .map_err(|e| format!("RTCP over TCP: {e}"))?;
                         if timeout_at(now + args.timeout, conn.stream.write_all(&framed)).await.is_err() {
                             return Err("RTCP over TCP: send timed out".into());
                         }
