@@ -6,6 +6,7 @@ use super::engine::{Counters, Route, Stream, Wire};
 use super::{Session, SessionState};
 use crate::rtsp::{self, Dialect, LowerTransport, Request, Response, StatusCode, Transport, names};
 use rand::Rng;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -55,13 +56,7 @@ impl Connection {
                         "UDP without client_port".into(),
                     )
                 })?;
-                // The peer's own address with another port: an IPv6
-                // link-local peer keeps its scope.
-                let at = |port| {
-                    let mut addr = self.peer;
-                    addr.set_port(port);
-                    addr
-                };
+                let at = |port| with_port(self.peer, port);
                 let rtcp = ports.rtcp.filter(|_| !classic).map(at);
                 let reply = offer
                     .reply()
@@ -204,5 +199,35 @@ impl Connection {
                     )
                 }),
         }
+    }
+}
+
+/// The peer's own address with another port: an IPv6 link-local peer keeps
+/// its scope (and flow info), without which sends to it fail.
+fn with_port(mut peer: SocketAddr, port: u16) -> SocketAddr {
+    peer.set_port(port);
+    peer
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{Ipv6Addr, SocketAddrV6};
+
+    #[test]
+    fn media_goes_to_the_peer_with_its_scope() {
+        let link_local =
+            SocketAddrV6::new(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 7), 40_000, 0, 3);
+        match with_port(link_local.into(), 5000) {
+            SocketAddr::V6(a) => {
+                assert_eq!(
+                    (a.port(), a.scope_id(), *a.ip()),
+                    (5000, 3, *link_local.ip())
+                );
+            }
+            other => panic!("{other}"),
+        }
+        let v4: SocketAddr = "127.0.0.2:40000".parse().unwrap();
+        assert_eq!(with_port(v4, 5000), "127.0.0.2:5000".parse().unwrap());
     }
 }
