@@ -7,11 +7,11 @@
 
 mod jpeg_rtp;
 
-use mjpegrtsp::container::jpeg::{self, marker};
 use jpeg_rtp::{
     RESTART_MARKER_ARGS, TS_STEP, decode_jpegs, decode_rtp, dri, ffmpeg_jpegs, has_rst_markers,
     have_ffmpeg, init, jpegenc, rtpjpegpay, segment_body,
 };
+use mjpegrtsp::container::jpeg::{self, marker};
 use mjpegrtsp::rtp::RtpHeader;
 use mjpegrtsp::rtp::rfc2435::{PAYLOAD_TYPE, QUANT_HEADER_LEN, packetize};
 use mjpegrtsp::rtp::rfc2435_depay::{Depacketizer, DepayStats};

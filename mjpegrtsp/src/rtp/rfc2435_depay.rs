@@ -821,10 +821,7 @@ mod tests {
     #[test]
     fn tables_for_q_are_the_ijg_scaling_of_the_standard_tables() {
         // jpegenc (libjpeg) scales Annex K.1/K.2 exactly as RFC 2435 Appendix A.
-        for (jpeg, q) in [
-            (JPEGENC_I420_16X16_Q85, 85),
-            (JPEGENC_Y42B_32X16_Q40, 40),
-        ] {
+        for (jpeg, q) in [(JPEGENC_I420_16X16_Q85, 85), (JPEGENC_Y42B_32X16_Q40, 40)] {
             let theirs = dqt_tables(jpeg);
             let ours = tables_for_q(q);
             assert_eq!(theirs[0], (0x00, ours.luma.bytes().to_vec()), "Q={q}");

@@ -6,7 +6,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rand::Rng;
 
-
 /// Header names as this crate writes them. Lookups ignore case.
 pub mod names {
     /// `Accept`
