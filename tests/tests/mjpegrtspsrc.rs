@@ -226,7 +226,10 @@ fn stats_property_and_messages_count_frames() {
             {
                 messages.fetch_add(1, Ordering::Relaxed);
                 last_frames.store(
-                    e.structure().unwrap().get::<u64>("frames").unwrap(),
+                    e.structure()
+                        .unwrap()
+                        .get::<u64>("frames-received")
+                        .unwrap(),
                     Ordering::Relaxed,
                 );
             }
@@ -246,8 +249,12 @@ fn stats_property_and_messages_count_frames() {
         "a stats message every second"
     );
     assert!(last_frames.load(Ordering::Relaxed) >= 20);
-    assert_eq!(stats.get::<u64>("frames").unwrap(), 48, "{stats}");
+    assert_eq!(stats.get::<u64>("frames-received").unwrap(), 48, "{stats}");
     assert_eq!(stats.get::<u64>("packets-lost").unwrap(), 0);
+    assert_eq!(stats.get::<u64>("packets-duplicated").unwrap(), 0);
+    // Units in the types: bits per second and nanoseconds as u64.
+    stats.get::<u64>("bitrate").unwrap();
+    assert!(stats.get::<u64>("jitter").unwrap() < 100_000_000, "{stats}");
     assert_eq!(stats.get::<String>("transport").unwrap(), "udp");
 }
 

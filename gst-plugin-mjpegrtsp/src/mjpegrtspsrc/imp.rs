@@ -13,8 +13,11 @@
  * PAUSED→READY sends TEARDOWN. A seek becomes a PLAY with `Range`. Packets
  * reordered or duplicated on UDP are put back in order; a frame with a missing
  * piece is dropped and counted, never pushed. The `stats` property and an
- * element message named `mjpegrtspsrc-stats` every second tell frames, bytes,
- * bitrate, packets lost, frames dropped and jitter.
+ * element message named `mjpegrtspsrc-stats` every second tell
+ * `frames-received`, `bytes-received`, `bitrate` (bits/s), `framerate`,
+ * `packets-received/-lost/-duplicated/-reordered/-late/-invalid/-rejected`,
+ * `frames-dropped`, `frames-incomplete`, `restarts`, `jitter` (ns) and
+ * `transport` (see the property's blurb).
  *
  * Its RTSP exchange is in its debug category: `GST_DEBUG=mjpegrtspsrc:5`
  * shows the start line and headers of each request sent and reply received
