@@ -2,6 +2,7 @@
 //! (pipelines with seeking, queries and damaged files are in the workspace's
 //! `tests` crate).
 
+use gst::glib;
 use gst::prelude::*;
 use mjpegrtsp::container::FrameWriter;
 use std::io::Write;
@@ -110,4 +111,64 @@ fn demuxer_in_push_mode_splits_bytes_in_any_pieces() {
             Some(gst::ClockTime::from_nseconds(n as u64 * 1_000_000_000 / 24))
         );
     }
+}
+
+/// `lengthmjpegsrc` is a `file://` URI handler: the URI's percent-decoded
+/// path becomes `location`, the URI reads back, other schemes and remote
+/// hosts are refused with errors that say why, and the file then plays.
+#[test]
+fn file_uris_set_the_location() {
+    init();
+    let frames = frames();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a movie #1.Mjpeg");
+    std::fs::write(&path, container(&frames)).unwrap();
+    let uri = glib::filename_to_uri(&path, None).unwrap().to_string();
+    assert!(uri.contains("a%20movie%20%231.Mjpeg"), "{uri}");
+
+    let mut h = gst_check::Harness::new("lengthmjpegsrc");
+    let src = h.element().unwrap();
+    let handler = src.dynamic_cast_ref::<gst::URIHandler>().unwrap();
+    assert_eq!(handler.uri_type(), gst::URIType::Src);
+    assert_eq!(handler.protocols(), ["file"]);
+    handler.set_uri(&uri).unwrap();
+    assert_eq!(
+        src.property::<String>("location"),
+        path.to_str().unwrap(),
+        "percent-decoded"
+    );
+    assert_eq!(handler.uri().as_deref(), Some(uri.as_str()));
+
+    let err = handler.set_uri("http://example.com/x.Mjpeg").unwrap_err();
+    assert!(err.matches(gst::URIError::UnsupportedProtocol), "{err}");
+    // GStreamer checks the scheme against `protocols` before the element.
+    assert!(err.message().contains("http"), "{err}");
+    let err = handler.set_uri("file://elsewhere/x.Mjpeg").unwrap_err();
+    assert!(err.message().contains("elsewhere"), "{err}");
+    // A refused URI leaves the location as it was.
+    assert_eq!(src.property::<String>("location"), path.to_str().unwrap());
+
+    h.play();
+    for f in &frames {
+        assert_eq!(&*h.pull().unwrap().map_readable().unwrap(), &f[..]);
+    }
+}
+
+/// Its rank stays NONE: a `file://` URI still gets `filesrc` (playbin then
+/// reaches `lengthmjpegdemux` through the typefinder), while asking for the
+/// element by name with a URI works.
+#[test]
+fn file_uris_still_open_with_filesrc() {
+    init();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.Mjpeg");
+    std::fs::write(&path, container(&frames())).unwrap();
+    let uri = glib::filename_to_uri(&path, None).unwrap();
+    let el = gst::Element::make_from_uri(gst::URIType::Src, &uri, None).unwrap();
+    assert_eq!(el.factory().unwrap().name(), "filesrc");
+    let el = gst::Element::make_from_uri(gst::URIType::Src, &uri, Some("src")).unwrap();
+    assert_eq!(el.factory().unwrap().name(), "filesrc");
+    let factory = gst::ElementFactory::find("lengthmjpegsrc").unwrap();
+    assert_eq!(factory.uri_protocols(), ["file"]);
+    assert_eq!(factory.uri_type(), gst::URIType::Src);
 }

@@ -209,7 +209,7 @@ fn classic_duplicates_and_late_packets_are_dropped() {
         "clock-rate 1: no PTS"
     );
     let st = hstats(&h);
-    assert_eq!(stat(&st, "packets-duplicate"), 1);
+    assert_eq!(stat(&st, "packets-duplicated"), 1);
     assert_eq!(stat(&st, "packets-late"), 1);
 }
 
@@ -236,7 +236,7 @@ fn fragmented_with_reordering_and_duplicates_inside_a_frame() {
     assert_eq!(out[1].pts(), ms(1008), "b[0] arrived ninth");
     assert!(!out[1].flags().contains(gst::BufferFlags::DISCONT));
     let st = hstats(&h);
-    assert_eq!(stat(&st, "packets-duplicate"), 3);
+    assert_eq!(stat(&st, "packets-duplicated"), 3);
     assert_eq!(stat(&st, "frames-pushed"), 2);
 }
 
@@ -356,7 +356,7 @@ fn flush_resets_reassembly() {
     assert_eq!(out.len(), 1);
     assert!(bytes(&out[0]) == f0);
     assert!(out[0].flags().contains(gst::BufferFlags::DISCONT));
-    assert_eq!(stat(&hstats(&h), "packets-duplicate"), 0);
+    assert_eq!(stat(&hstats(&h), "packets-duplicated"), 0);
 }
 
 #[test]

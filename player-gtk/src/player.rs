@@ -471,7 +471,7 @@ fn bus_event(msg: &gst::Message) -> Option<Event> {
             Some(Event::NetStats(NetStats {
                 packets_lost: s.get("packets-lost").unwrap_or(0),
                 frames_dropped: s.get("frames-dropped").unwrap_or(0),
-                bitrate: s.get("bitrate").unwrap_or(0.0),
+                bitrate: s.get::<u64>("bitrate").map_or(0.0, |b| b as f64),
                 framerate: s.get("framerate").unwrap_or(0.0),
             }))
         }

@@ -64,8 +64,6 @@ while (($#)); do
     esac
 done
 
-MEDIA=$(cd "$(dirname "$MEDIA")" && pwd)/$(basename "$MEDIA")
-NAME=$(basename "$MEDIA")
 [ -n "$OUT" ] || OUT=$(mktemp -d /tmp/bench_server.XXXXXX)
 mkdir -p "$OUT"
 PY=/usr/bin/python3
@@ -95,6 +93,8 @@ if [ -z "$MEDIA" ]; then
     fi
 fi
 [ -f "$MEDIA" ] || { echo "bench_server: no media file $MEDIA (give --media, or build server-cli to make the sample)" >&2; exit 2; }
+MEDIA=$(cd "$(dirname "$MEDIA")" && pwd)/$(basename "$MEDIA")
+NAME=$(basename "$MEDIA")
 
 SERVER_PID=""
 NOTED_OURS=0

@@ -523,7 +523,7 @@ fn element_run() -> Result<(), String> {
             duplicated: get("packets-duplicated"),
             reordered: get("packets-reordered"),
             incomplete: get("frames-incomplete"),
-            frames: get("frames"),
+            frames: get("frames-received"),
         },
         &e,
     );

@@ -226,7 +226,10 @@ fn stats_property_and_messages_count_frames() {
             {
                 messages.fetch_add(1, Ordering::Relaxed);
                 last_frames.store(
-                    e.structure().unwrap().get::<u64>("frames").unwrap(),
+                    e.structure()
+                        .unwrap()
+                        .get::<u64>("frames-received")
+                        .unwrap(),
                     Ordering::Relaxed,
                 );
             }
@@ -246,8 +249,12 @@ fn stats_property_and_messages_count_frames() {
         "a stats message every second"
     );
     assert!(last_frames.load(Ordering::Relaxed) >= 20);
-    assert_eq!(stats.get::<u64>("frames").unwrap(), 48, "{stats}");
+    assert_eq!(stats.get::<u64>("frames-received").unwrap(), 48, "{stats}");
     assert_eq!(stats.get::<u64>("packets-lost").unwrap(), 0);
+    assert_eq!(stats.get::<u64>("packets-duplicated").unwrap(), 0);
+    // Units in the types: bits per second and nanoseconds as u64.
+    stats.get::<u64>("bitrate").unwrap();
+    assert!(stats.get::<u64>("jitter").unwrap() < 100_000_000, "{stats}");
     assert_eq!(stats.get::<String>("transport").unwrap(), "udp");
 }
 
@@ -391,4 +398,40 @@ fn frames_after_a_seek_reach_the_decoder() {
         },
     );
     assert_eq!(error, None);
+}
+
+/// `GST_DEBUG=mjpegrtspsrc:5` shows the RTSP exchange: each request's and
+/// reply's start line and headers, never the URL's password.
+#[test]
+fn debug_log_shows_requests_and_replies_without_the_password() {
+    let (_dir, _, server) = served();
+    init();
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let sink = lines.clone();
+    gst::log::set_active(true);
+    gst::log::set_threshold_for_name("mjpegrtspsrc", gst::DebugLevel::Log);
+    let log_fn = gst::log::add_log_function(move |cat, _level, _file, _fn, _line, _obj, msg| {
+        if cat.name() == "mjpegrtspsrc"
+            && let Some(text) = msg.get()
+        {
+            sink.lock().unwrap().push(text.to_string());
+        }
+    });
+    let out = run(
+        &format!(
+            "mjpegrtspsrc location=rtsp://viewer:hunter2-in-log@{}/movie.Mjpeg ! appsink name=sink",
+            server.addr
+        ),
+        |_| {},
+    );
+    gst::log::remove_log_function(log_fn);
+    gst::log::unset_threshold_for_name("mjpegrtspsrc");
+    assert!(out.eos, "{:?}", out.error);
+    let lines = lines.lock().unwrap();
+    let all = lines.join("\n");
+    assert!(all.contains("DESCRIBE rtsp://"), "{all}");
+    assert!(all.contains("SETUP rtsp://"), "{all}");
+    assert!(all.contains("RTSP/1.0 200 OK"), "{all}");
+    assert!(all.contains("CSeq:"), "headers too: {all}");
+    assert!(!all.contains("hunter2-in-log"), "{all}");
 }

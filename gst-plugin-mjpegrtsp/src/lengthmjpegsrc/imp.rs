@@ -12,6 +12,13 @@
 //! gst-launch-1.0 lengthmjpegsrc location=movie.Mjpeg ! jpegdec ! videoconvert ! autovideosink
 //! gst-launch-1.0 lengthmjpegsrc location=movie.Mjpeg frame-rate=30/1 loop=true ! jpegdec ! autovideosink
 //! ```
+//!
+//! It is a `GstURIHandler` for `file://` URIs (percent-decoded into
+//! `location`; other schemes and remote hosts are refused), so applications
+//! that hold a URI can give it one. Its rank stays `NONE`: `playbin` and
+//! `uridecodebin` keep opening `file://` URIs with `filesrc`, and a `.Mjpeg`
+//! file reaches `lengthmjpegdemux` through the typefinder — that path already
+//! plays, seeks and reports duration, and it serves every other file type too.
 
 use crate::playhead::{Playhead, jpeg_caps, jpeg_template_caps, report_anomalies};
 use gst::glib;
@@ -217,6 +224,7 @@ impl ObjectSubclass for LengthMjpegSrc {
     const NAME: &'static str = "GstLengthMjpegSrc";
     type Type = super::LengthMjpegSrc;
     type ParentType = gst_base::PushSrc;
+    type Interfaces = (gst::URIHandler,);
 }
 
 impl ObjectImpl for LengthMjpegSrc {
@@ -283,6 +291,59 @@ impl ObjectImpl for LengthMjpegSrc {
 }
 
 impl GstObjectImpl for LengthMjpegSrc {}
+
+impl URIHandlerImpl for LengthMjpegSrc {
+    const URI_TYPE: gst::URIType = gst::URIType::Src;
+
+    fn protocols() -> &'static [&'static str] {
+        &["file"]
+    }
+
+    fn uri(&self) -> Option<String> {
+        let settings = self.settings.lock().unwrap();
+        let path = settings.location.as_ref()?;
+        // A relative location names a file in the current directory.
+        let absolute = std::path::absolute(path).ok()?;
+        glib::filename_to_uri(absolute, None).ok().map(String::from)
+    }
+
+    fn set_uri(&self, uri: &str) -> Result<(), glib::Error> {
+        let path = path_of_file_uri(uri)?;
+        if self.obj().current_state() > gst::State::Ready {
+            return Err(glib::Error::new(
+                gst::URIError::BadState,
+                "Cannot change the URI of lengthmjpegsrc while it plays",
+            ));
+        }
+        gst::debug!(CAT, imp = self, "uri {uri}: location {}", path.display());
+        self.settings.lock().unwrap().location = Some(path);
+        Ok(())
+    }
+}
+
+/// The local path a `file://` URI names, percent-decoded.
+fn path_of_file_uri(uri: &str) -> Result<PathBuf, glib::Error> {
+    let scheme = uri.split_once(':').map(|(s, _)| s).unwrap_or_default();
+    if !scheme.eq_ignore_ascii_case("file") {
+        return Err(glib::Error::new(
+            gst::URIError::UnsupportedProtocol,
+            &format!("lengthmjpegsrc reads file:// URIs, not \"{uri}\""),
+        ));
+    }
+    let (path, host) = glib::filename_from_uri(uri).map_err(|e| {
+        glib::Error::new(
+            gst::URIError::BadUri,
+            &format!("Invalid file URI \"{uri}\": {e}"),
+        )
+    })?;
+    match host.as_deref() {
+        None | Some("localhost") => Ok(path),
+        Some(host) => Err(glib::Error::new(
+            gst::URIError::BadUri,
+            &format!("File URI \"{uri}\" names host \"{host}\": only local files can be read"),
+        )),
+    }
+}
 
 impl ElementImpl for LengthMjpegSrc {
     fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {

@@ -1,4 +1,5 @@
-//! `lengthmjpegsrc`: plays a `.Mjpeg` file as timestamped, seekable JPEG frames.
+//! `lengthmjpegsrc`: plays a `.Mjpeg` file (by path, or as a `file://` URI
+//! handler) as timestamped, seekable JPEG frames.
 
 use gst::glib;
 use gst::prelude::*;
@@ -7,7 +8,8 @@ mod imp;
 
 glib::wrapper! {
     pub struct LengthMjpegSrc(ObjectSubclass<imp::LengthMjpegSrc>)
-        @extends gst_base::PushSrc, gst_base::BaseSrc, gst::Element, gst::Object;
+        @extends gst_base::PushSrc, gst_base::BaseSrc, gst::Element, gst::Object,
+        @implements gst::URIHandler;
 }
 
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {

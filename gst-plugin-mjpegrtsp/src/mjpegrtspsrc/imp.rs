@@ -13,8 +13,15 @@
  * PAUSED→READY sends TEARDOWN. A seek becomes a PLAY with `Range`. Packets
  * reordered or duplicated on UDP are put back in order; a frame with a missing
  * piece is dropped and counted, never pushed. The `stats` property and an
- * element message named `mjpegrtspsrc-stats` every second tell frames, bytes,
- * bitrate, packets lost, frames dropped and jitter.
+ * element message named `mjpegrtspsrc-stats` every second tell
+ * `frames-received`, `bytes-received`, `bitrate` (bits/s), `framerate`,
+ * `packets-received/-lost/-duplicated/-reordered/-late/-invalid/-rejected`,
+ * `frames-dropped`, `frames-incomplete`, `restarts`, `jitter` (ns) and
+ * `transport` (see the property's blurb).
+ *
+ * Its RTSP exchange is in its debug category: `GST_DEBUG=mjpegrtspsrc:5`
+ * shows the start line and headers of each request sent and reply received
+ * (credentials redacted).
  *
  * ## Example pipelines
  * |[
@@ -24,16 +31,16 @@
  * gst-launch-1.0 -e mjpegrtspsrc location=rtsp://127.0.0.1:8554/movie.Mjpeg ! lengthmjpegmux ! filesink location=rec.Mjpeg
  * ]| Records it to a `.Mjpeg` file.
  */
-use super::{DialectChoice, Protocols};
+use super::settings::{PROPERTIES, Settings};
+use super::state::{self, Started, State};
+use super::stats;
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::prelude::*;
 use gst_base::subclass::base_src::CreateSuccess;
 use gst_base::subclass::prelude::*;
-use mjpegrtsp::client::{
-    ClientOptions, DialectPreference, Event, Events, Session, Stats, TransportPreference,
-};
+use mjpegrtsp::client::{Event, MessageDirection, MessageObserver, Session};
 use mjpegrtsp::container::jpeg;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
@@ -47,150 +54,69 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     )
 });
 
-const DEFAULT_LATENCY_MS: u32 = 30;
-const DEFAULT_TIMEOUT_S: u32 = 10;
-
-#[derive(Debug, Clone)]
-struct Settings {
-    location: Option<String>,
-    protocols: Protocols,
-    latency_ms: u32,
-    user_id: Option<String>,
-    user_pw: Option<String>,
-    timeout_s: u32,
-    dialect: DialectChoice,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            location: None,
-            protocols: Protocols::UDP | Protocols::TCP,
-            latency_ms: DEFAULT_LATENCY_MS,
-            user_id: None,
-            user_pw: None,
-            timeout_s: DEFAULT_TIMEOUT_S,
-            dialect: DialectChoice::Auto,
-        }
-    }
-}
-
-/// The RTSP side, once started.
-struct Connection {
-    runtime: tokio::runtime::Runtime,
-    session: Session,
-    /// Set by a PLAY; a seek before the first PLAY is kept for it.
-    played: bool,
-    pending_seek: Option<Duration>,
-}
-
 #[derive(Default)]
 pub struct MjpegRtspSrc {
     settings: Mutex<Settings>,
-    connection: Mutex<Option<Connection>>,
-    /// Taken by `create` while it waits for a frame.
-    events: Mutex<Option<Events>>,
-    /// Wakes a waiting `create` on unlock.
+    state: Mutex<State>,
+    /// Wakes a waiting `create` on unlock (no lock needed).
     wake: Arc<tokio::sync::Notify>,
     flushing: AtomicBool,
-    /// Caps last set on the source pad.
-    caps: Mutex<Option<gst::Caps>>,
-    duration: Mutex<Option<gst::ClockTime>>,
-    framerate: Mutex<Option<gst::Fraction>>,
-    last_stats: Mutex<Stats>,
-    /// A handle on the session's runtime for `create` (which must not hold
-    /// the connection lock while it waits).
-    handle: Mutex<Option<tokio::runtime::Handle>>,
 }
 
 impl MjpegRtspSrc {
-    fn options(&self, settings: &Settings) -> ClientOptions {
-        let transport = match (
-            settings.protocols.contains(Protocols::UDP),
-            settings.protocols.contains(Protocols::TCP),
-        ) {
-            (true, false) => TransportPreference::Udp,
-            (false, true) => TransportPreference::Tcp,
-            _ => TransportPreference::Auto,
-        };
-        ClientOptions {
-            transport,
-            dialect: match settings.dialect {
-                DialectChoice::Auto => DialectPreference::Auto,
-                DialectChoice::Standard => DialectPreference::Standard,
-                DialectChoice::Classic => DialectPreference::Classic,
-            },
-            user: settings.user_id.clone(),
-            password: settings.user_pw.clone(),
-            timeout: Duration::from_secs(u64::from(settings.timeout_s.max(1))),
-            latency: Duration::from_millis(u64::from(settings.latency_ms)),
-            ..ClientOptions::default()
-        }
+    /// Logs each RTSP request and reply head to [`CAT`].
+    fn observer(&self) -> MessageObserver {
+        let weak = self.obj().downgrade();
+        MessageObserver::new(move |direction, head| {
+            let Some(obj) = weak.upgrade() else {
+                return;
+            };
+            match direction {
+                MessageDirection::Sent => gst::debug!(CAT, obj = obj, "sent:\n{head}"),
+                MessageDirection::Received => gst::debug!(CAT, obj = obj, "received:\n{head}"),
+            }
+        })
     }
 
-    /// Runs a session call on the connection's runtime.
+    /// Runs a session call on the shared runtime. The state lock is held
+    /// for the exchange, which `create` does not need while it waits.
     fn with_session<T>(
         &self,
         what: &str,
-        f: impl FnOnce(&mut Connection) -> Result<T, mjpegrtsp::client::Error>,
+        f: impl FnOnce(&mut Started, &tokio::runtime::Handle) -> Result<T, mjpegrtsp::client::Error>,
     ) -> Result<T, gst::ErrorMessage> {
-        let mut guard = self.connection.lock().unwrap();
-        let Some(conn) = guard.as_mut() else {
+        let rt = state::runtime()?;
+        let mut state = self.state.lock().unwrap();
+        let Some(started) = state.started() else {
             return Err(gst::error_msg!(
                 gst::CoreError::StateChange,
                 ("{what}: not connected")
             ));
         };
-        f(conn).map_err(|e| rtsp_error(what, &e))
+        f(started, &rt).map_err(|e| rtsp_error(what, &e))
     }
 
     fn play(&self) -> Result<(), gst::ErrorMessage> {
-        self.with_session("PLAY", |c| {
-            let range = c
+        self.with_session("PLAY", |s, rt| {
+            let range = s
                 .pending_seek
                 .take()
                 .map(mjpegrtsp::rtsp::NptRange::starting_at);
-            let r = c.runtime.block_on(c.session.play(range));
+            let r = rt.block_on(s.session.play(range));
             if r.is_ok() {
-                c.played = true;
+                s.played = true;
             }
             r
         })
     }
 
     fn pause(&self) -> Result<(), gst::ErrorMessage> {
-        self.with_session("PAUSE", |c| {
-            if !c.played {
+        self.with_session("PAUSE", |s, rt| {
+            if !s.played {
                 return Ok(());
             }
-            c.runtime.block_on(c.session.pause())
+            rt.block_on(s.session.pause())
         })
-    }
-
-    fn stats_structure(&self) -> gst::Structure {
-        let s = self.last_stats.lock().unwrap().clone();
-        gst::Structure::builder("mjpegrtspsrc-stats")
-            .field("frames", s.frames)
-            .field("bytes", s.bytes)
-            .field("bitrate", s.bitrate)
-            .field("framerate", s.framerate)
-            .field("packets-received", s.packets_received)
-            .field("packets-lost", s.packets_lost)
-            .field("packets-duplicated", s.packets_duplicated)
-            .field("packets-reordered", s.packets_reordered)
-            .field("packets-rejected", s.packets_rejected)
-            .field("frames-dropped", s.frames_dropped + s.frames_incomplete)
-            .field("frames-incomplete", s.frames_incomplete)
-            .field("jitter-ms", s.jitter_ms)
-            .field(
-                "transport",
-                match s.transport {
-                    Some(mjpegrtsp::client::TransportKind::Udp) => "udp",
-                    Some(mjpegrtsp::client::TransportKind::Tcp) => "tcp",
-                    None => "none",
-                },
-            )
-            .build()
     }
 
     /// Sets caps for a frame of `data` when they are new.
@@ -198,30 +124,32 @@ impl MjpegRtspSrc {
         let Some(info) = jpeg::parse_info(data) else {
             return Ok(());
         };
-        let framerate = self
-            .framerate
-            .lock()
-            .unwrap()
-            .unwrap_or(gst::Fraction::new(0, 1));
-        let caps = gst::Caps::builder("image/jpeg")
-            .field("parsed", true)
-            .field("width", i32::from(info.width))
-            .field("height", i32::from(info.height))
-            .field("framerate", framerate)
-            .build();
-        if self.caps.lock().unwrap().as_ref() == Some(&caps) {
-            return Ok(());
-        }
+        let caps = {
+            let mut state = self.state.lock().unwrap();
+            let Some(s) = state.started() else {
+                return Err(gst::FlowError::Flushing);
+            };
+            let caps = gst::Caps::builder("image/jpeg")
+                .field("parsed", true)
+                .field("width", i32::from(info.width))
+                .field("height", i32::from(info.height))
+                .field("framerate", s.framerate.unwrap_or(gst::Fraction::new(0, 1)))
+                .build();
+            if s.caps.as_ref() == Some(&caps) {
+                return Ok(());
+            }
+            caps
+        };
         gst::debug!(CAT, imp = self, "caps {caps}");
         self.obj()
             .set_caps(&caps)
             .map_err(|_| gst::FlowError::NotNegotiated)?;
-        *self.caps.lock().unwrap() = Some(caps);
+        if let Some(s) = self.state.lock().unwrap().started() {
+            s.caps = Some(caps);
+        }
         Ok(())
     }
-}
 
-impl MjpegRtspSrc {
     /// The running time at which a frame's last packet arrived: a live
     /// source's timestamp. Taking it at arrival rather than when `create`
     /// returns keeps a syncing sink from pushing timestamps ever later.
@@ -232,12 +160,79 @@ impl MjpegRtspSrc {
         let age = gst::ClockTime::from_nseconds(arrival.elapsed().as_nanos() as u64);
         Some(clock.time().saturating_sub(base).saturating_sub(age))
     }
-}
 
-/// `d` as a clock time, when it is one (a duration from the network may be
-/// anything: `None` rather than a panic or a wrapped value).
-fn clock_time(d: Duration) -> Option<gst::ClockTime> {
-    gst::ClockTime::try_from(d).ok()
+    /// Connects, DESCRIBEs and SETs UP: what READY → PAUSED needs.
+    fn connect(&self) -> Result<(), gst::ErrorMessage> {
+        let settings = self.settings.lock().unwrap().clone();
+        let Some(location) = settings.location.clone() else {
+            return Err(gst::error_msg!(
+                gst::ResourceError::NotFound,
+                ("No RTSP URL: set the location property")
+            ));
+        };
+        let rt = state::runtime()?;
+        let opts = mjpegrtsp::client::ClientOptions {
+            observer: Some(self.observer()),
+            ..settings.client_options()
+        };
+        let shown = mjpegrtsp::client::without_password(&location);
+        let session = rt
+            .block_on(async {
+                let mut session = Session::connect(&location, opts).await?;
+                session.describe().await?;
+                session.setup().await?;
+                Ok::<_, mjpegrtsp::client::Error>(session)
+            })
+            .map_err(|e| rtsp_error(&format!("Opening {shown}"), &e))?;
+        gst::info!(CAT, imp = self, "set up {shown}: {session:?}");
+        self.flushing.store(false, Ordering::SeqCst);
+        *self.state.lock().unwrap() = State::Started(Box::new(Started::new(session)));
+        Ok(())
+    }
+
+    /// Tears the session down (bounded wait); dropping it ends its task.
+    fn disconnect(&self) {
+        self.flushing.store(true, Ordering::SeqCst);
+        self.wake.notify_one();
+        let State::Started(mut s) = std::mem::take(&mut *self.state.lock().unwrap()) else {
+            return;
+        };
+        let Ok(rt) = state::runtime() else {
+            return;
+        };
+        let teardown = rt.block_on(async {
+            tokio::time::timeout(Duration::from_secs(2), s.session.teardown()).await
+        });
+        if let Ok(Err(e)) = teardown {
+            gst::debug!(CAT, imp = self, "TEARDOWN: {e}");
+        }
+    }
+
+    /// A frame as a timestamped buffer.
+    fn buffer(&self, frame: mjpegrtsp::client::Frame) -> Result<gst::Buffer, gst::FlowError> {
+        self.ensure_caps(&frame.jpeg)?;
+        let pts = self.arrival_running_time(frame.arrival);
+        let framerate = self
+            .state
+            .lock()
+            .unwrap()
+            .started()
+            .and_then(|s| s.framerate);
+        let mut buffer = gst::Buffer::from_mut_slice(frame.jpeg);
+        let buf = buffer.get_mut().expect("new buffer is writable");
+        buf.set_pts(pts);
+        if let Some(rate) = framerate
+            && rate.numer() > 0
+        {
+            buf.set_duration(
+                gst::ClockTime::SECOND.mul_div_floor(rate.denom() as u64, rate.numer() as u64),
+            );
+        }
+        if frame.discont {
+            buf.set_flags(gst::BufferFlags::DISCONT);
+        }
+        Ok(buffer)
+    }
 }
 
 /// A client error as a GStreamer error message: the text says what failed and where.
@@ -260,88 +255,26 @@ impl ObjectSubclass for MjpegRtspSrc {
 
 impl ObjectImpl for MjpegRtspSrc {
     fn properties() -> &'static [glib::ParamSpec] {
-        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
-            vec![
-                glib::ParamSpecString::builder("location")
-                    .nick("Location")
-                    .blurb("RTSP URL to play: rtsp://[user:password@]host[:port]/path")
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecFlags::builder::<Protocols>("protocols")
-                    .nick("Protocols")
-                    .blurb("Lower transports allowed: udp, tcp, or both (UDP first, TCP when no UDP packet arrives)")
-                    .default_value(Protocols::UDP | Protocols::TCP)
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecUInt::builder("latency")
-                    .nick("Latency")
-                    .blurb("Milliseconds a missing UDP packet is waited for before its frame is given up (reordering window)")
-                    .maximum(10_000)
-                    .default_value(DEFAULT_LATENCY_MS)
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecString::builder("user-id")
-                    .nick("User ID")
-                    .blurb("User name for Basic or Digest authentication (overrides the URL's)")
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecString::builder("user-pw")
-                    .nick("User password")
-                    .blurb("Password for Basic or Digest authentication (overrides the URL's)")
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecUInt::builder("timeout")
-                    .nick("Timeout")
-                    .blurb("Seconds to wait for the connection and for each reply")
-                    .minimum(1)
-                    .maximum(3600)
-                    .default_value(DEFAULT_TIMEOUT_S)
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecEnum::builder_with_default("dialect", DialectChoice::Auto)
-                    .nick("Dialect")
-                    .blurb("RTSP dialect: auto (standard, or classic when the server ignores OPTIONS), standard or classic")
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
-                    .nick("Statistics")
-                    .blurb("frames, bytes, bitrate, framerate, packets received/lost/duplicated/reordered/rejected, frames dropped, jitter-ms, transport")
-                    .read_only()
-                    .build(),
-            ]
-        });
         PROPERTIES.as_ref()
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
-        let mut s = self.settings.lock().unwrap();
-        match pspec.name() {
-            "location" => s.location = value.get().expect("type checked upstream"),
-            "protocols" => s.protocols = value.get().expect("type checked upstream"),
-            "latency" => s.latency_ms = value.get().expect("type checked upstream"),
-            "user-id" => s.user_id = value.get().expect("type checked upstream"),
-            "user-pw" => s.user_pw = value.get().expect("type checked upstream"),
-            "timeout" => s.timeout_s = value.get().expect("type checked upstream"),
-            "dialect" => s.dialect = value.get().expect("type checked upstream"),
-            _ => unreachable!("unknown property {}", pspec.name()),
-        }
+        self.settings.lock().unwrap().set(pspec.name(), value);
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
-        let s = self.settings.lock().unwrap();
+        if let Some(v) = self.settings.lock().unwrap().get(pspec.name()) {
+            return v;
+        }
         match pspec.name() {
-            "location" => s.location.to_value(),
-            "protocols" => s.protocols.to_value(),
-            "latency" => s.latency_ms.to_value(),
-            "user-id" => s.user_id.to_value(),
-            "user-pw" => s.user_pw.to_value(),
-            "timeout" => s.timeout_s.to_value(),
-            "dialect" => s.dialect.to_value(),
             "stats" => {
-                drop(s);
-                self.stats_structure().to_value()
+                let s = match &*self.state.lock().unwrap() {
+                    State::Started(s) => s.stats.clone(),
+                    State::Stopped => Default::default(),
+                };
+                stats::structure(&s).to_value()
             }
-            _ => unreachable!("unknown property {}", pspec.name()),
+            name => unreachable!("unknown property {name}"),
         }
     }
 
@@ -413,87 +346,10 @@ impl ElementImpl for MjpegRtspSrc {
     }
 }
 
-impl MjpegRtspSrc {
-    /// Connects, DESCRIBEs and SETs UP: what READY → PAUSED needs.
-    fn connect(&self) -> Result<(), gst::ErrorMessage> {
-        let settings = self.settings.lock().unwrap().clone();
-        let Some(location) = settings.location.clone() else {
-            return Err(gst::error_msg!(
-                gst::ResourceError::NotFound,
-                ("No RTSP URL: set the location property")
-            ));
-        };
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("mjpegrtspsrc")
-            .enable_all()
-            .build()
-            .map_err(|e| {
-                gst::error_msg!(
-                    gst::CoreError::Failed,
-                    ("Cannot start the network thread: {e}")
-                )
-            })?;
-        let opts = self.options(&settings);
-        let mut session = runtime
-            .block_on(async {
-                let mut session = Session::connect(&location, opts).await?;
-                session.describe().await?;
-                session.setup().await?;
-                Ok::<_, mjpegrtsp::client::Error>(session)
-            })
-            .map_err(|e| {
-                let shown = mjpegrtsp::client::without_password(&location);
-                rtsp_error(&format!("Opening {shown}"), &e)
-            })?;
-        let events = session.events();
-        *self.duration.lock().unwrap() = session.duration().and_then(clock_time);
-        *self.framerate.lock().unwrap() = session
-            .framerate()
-            .map(|r| gst::Fraction::new(r.num(), r.den()));
-        gst::info!(
-            CAT,
-            imp = self,
-            "set up {}: {session:?}",
-            mjpegrtsp::client::without_password(&location)
-        );
-        *self.events.lock().unwrap() = events;
-        *self.handle.lock().unwrap() = Some(runtime.handle().clone());
-        *self.caps.lock().unwrap() = None;
-        *self.last_stats.lock().unwrap() = Stats::default();
-        self.flushing.store(false, Ordering::SeqCst);
-        *self.connection.lock().unwrap() = Some(Connection {
-            runtime,
-            session,
-            played: false,
-            pending_seek: None,
-        });
-        Ok(())
-    }
-
-    /// Tears the session down (bounded wait) and stops the network thread.
-    fn disconnect(&self) {
-        self.flushing.store(true, Ordering::SeqCst);
-        self.wake.notify_one();
-        let conn = self.connection.lock().unwrap().take();
-        *self.events.lock().unwrap() = None;
-        *self.handle.lock().unwrap() = None;
-        if let Some(mut c) = conn {
-            let teardown = c.runtime.block_on(async {
-                tokio::time::timeout(Duration::from_secs(2), c.session.teardown()).await
-            });
-            if let Ok(Err(e)) = teardown {
-                gst::debug!(CAT, imp = self, "TEARDOWN: {e}");
-            }
-            c.runtime.shutdown_timeout(Duration::from_millis(500));
-        }
-    }
-}
-
 impl BaseSrcImpl for MjpegRtspSrc {
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         // Normally already connected by change_state (READY → PAUSED).
-        if self.connection.lock().unwrap().is_some() {
+        if matches!(*self.state.lock().unwrap(), State::Started(_)) {
             return Ok(());
         }
         self.connect()
@@ -505,7 +361,8 @@ impl BaseSrcImpl for MjpegRtspSrc {
     }
 
     fn is_seekable(&self) -> bool {
-        self.duration.lock().unwrap().is_some()
+        let mut state = self.state.lock().unwrap();
+        state.started().is_some_and(|s| s.duration.is_some())
     }
 
     fn do_seek(&self, segment: &mut gst::Segment) -> bool {
@@ -513,39 +370,42 @@ impl BaseSrcImpl for MjpegRtspSrc {
             return false;
         };
         let start = Duration::from_nanos(segment.start().map_or(0, |s| s.nseconds()));
-        let mut guard = self.connection.lock().unwrap();
-        let Some(c) = guard.as_mut() else {
-            return true;
-        };
-        let ok = if !c.played {
-            c.pending_seek = (start > Duration::ZERO).then_some(start);
-            true
-        } else {
-            match c.runtime.block_on(c.session.seek(start)) {
-                Ok(()) => true,
-                Err(e) => {
-                    gst::warning!(CAT, imp = self, "seek to {start:?}: {e}");
-                    false
-                }
-            }
-        };
-        if ok {
-            // Buffers carry the running time of their arrival, which starts
-            // again from 0 after a flushing seek: the segment starts at 0 too,
-            // and its stream time says where in the media that is.
-            let position = segment.start().unwrap_or(gst::ClockTime::ZERO);
-            segment.set_time(position);
-            segment.set_start(gst::ClockTime::ZERO);
-            segment.set_position(gst::ClockTime::ZERO);
-            segment.set_stop(gst::ClockTime::NONE);
+        if matches!(*self.state.lock().unwrap(), State::Stopped) {
+            return true; // not connected yet: nothing to seek
         }
-        ok
+        let sought = self.with_session("seek", |s, rt| {
+            if s.played {
+                rt.block_on(s.session.seek(start))
+            } else {
+                s.pending_seek = (start > Duration::ZERO).then_some(start);
+                Ok(())
+            }
+        });
+        if let Err(e) = sought {
+            gst::warning!(CAT, imp = self, "seek to {start:?}: {e:?}");
+            return false;
+        }
+        // Buffers carry the running time of their arrival, which starts again
+        // from 0 after a flushing seek: the segment starts at 0 too, and its
+        // stream time says where in the media that is.
+        let position = segment.start().unwrap_or(gst::ClockTime::ZERO);
+        segment.set_time(position);
+        segment.set_start(gst::ClockTime::ZERO);
+        segment.set_position(gst::ClockTime::ZERO);
+        segment.set_stop(gst::ClockTime::NONE);
+        true
     }
 
     fn query(&self, query: &mut gst::QueryRef) -> bool {
         match query.view_mut() {
             gst::QueryViewMut::Duration(q) if q.format() == gst::Format::Time => {
-                match *self.duration.lock().unwrap() {
+                let duration = self
+                    .state
+                    .lock()
+                    .unwrap()
+                    .started()
+                    .and_then(|s| s.duration);
+                match duration {
                     Some(d) => {
                         q.set(d);
                         true
@@ -581,57 +441,46 @@ impl PushSrcImpl for MjpegRtspSrc {
         &self,
         _buffer: Option<&mut gst::BufferRef>,
     ) -> Result<CreateSuccess, gst::FlowError> {
-        let Some(handle) = self.handle.lock().unwrap().clone() else {
-            return Err(gst::FlowError::Flushing);
-        };
+        let rt = state::runtime().map_err(|_| gst::FlowError::Error)?;
         loop {
             if self.flushing.load(Ordering::SeqCst) {
                 return Err(gst::FlowError::Flushing);
             }
-            // Wait for the next event; unlock() wakes the wait.
-            let event = {
-                let mut guard = self.events.lock().unwrap();
-                let Some(events) = guard.as_mut() else {
-                    return Err(gst::FlowError::Flushing);
-                };
-                let wake = self.wake.clone();
-                handle.block_on(async {
-                    tokio::select! {
-                        e = events.recv() => Some(e),
-                        _ = wake.notified() => None,
-                    }
-                })
+            // Wait for the next event without the state lock; unlock()
+            // wakes the wait.
+            let Some(mut events) = self
+                .state
+                .lock()
+                .unwrap()
+                .started()
+                .and_then(|s| s.events.take())
+            else {
+                return Err(gst::FlowError::Flushing);
             };
+            let wake = self.wake.clone();
+            let event = rt.block_on(async {
+                tokio::select! {
+                    e = events.recv() => Some(e),
+                    _ = wake.notified() => None,
+                }
+            });
+            if let Some(s) = self.state.lock().unwrap().started() {
+                s.events = Some(events);
+            }
             match event {
                 None => continue, // woken up: check flushing
                 Some(None) => return Err(gst::FlowError::Eos),
                 Some(Some(Event::Frame(frame))) => {
-                    self.ensure_caps(&frame.jpeg)?;
-                    let pts = self.arrival_running_time(frame.arrival);
-                    let mut buffer = gst::Buffer::from_mut_slice(frame.jpeg);
-                    {
-                        let buffer = buffer.get_mut().expect("new buffer is writable");
-                        buffer.set_pts(pts);
-                        if let Some(rate) = *self.framerate.lock().unwrap()
-                            && rate.numer() > 0
-                        {
-                            buffer.set_duration(
-                                gst::ClockTime::SECOND
-                                    .mul_div_floor(rate.denom() as u64, rate.numer() as u64),
-                            );
-                        }
-                        if frame.discont {
-                            buffer.set_flags(gst::BufferFlags::DISCONT);
-                        }
-                    }
-                    return Ok(CreateSuccess::NewBuffer(buffer));
+                    return self.buffer(frame).map(CreateSuccess::NewBuffer);
                 }
-                Some(Some(Event::Stats(stats))) => {
-                    *self.last_stats.lock().unwrap() = stats;
-                    let s = self.stats_structure();
-                    let _ = self
-                        .obj()
-                        .post_message(gst::message::Element::builder(s).src(&*self.obj()).build());
+                Some(Some(Event::Stats(s))) => {
+                    let structure = stats::structure(&s);
+                    if let Some(started) = self.state.lock().unwrap().started() {
+                        started.stats = s;
+                    }
+                    let obj = self.obj();
+                    let _ = obj
+                        .post_message(gst::message::Element::builder(structure).src(&*obj).build());
                 }
                 Some(Some(Event::End(reason))) => {
                     gst::info!(CAT, imp = self, "stream ended: {reason:?}");
@@ -643,23 +492,5 @@ impl PushSrcImpl for MjpegRtspSrc {
                 }
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_convert_only_when_they_are_clock_times() {
-        assert_eq!(
-            clock_time(Duration::from_millis(2500)),
-            Some(gst::ClockTime::from_mseconds(2500))
-        );
-        // GST_CLOCK_TIME_NONE in nanoseconds, and beyond u64.
-        assert_eq!(clock_time(Duration::from_nanos(u64::MAX)), None);
-        assert_eq!(clock_time(Duration::from_secs(u64::MAX)), None);
-        let max = Duration::from_nanos(u64::MAX - 1);
-        assert_eq!(clock_time(max), Some(gst::ClockTime::MAX));
     }
 }

@@ -6,6 +6,9 @@ use gst::glib;
 use gst::prelude::*;
 
 mod imp;
+mod settings;
+mod state;
+mod stats;
 
 /// Which lower transports the element may use.
 #[glib::flags(name = "GstMjpegRtspProtocols")]

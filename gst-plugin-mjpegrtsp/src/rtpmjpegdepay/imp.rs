@@ -200,7 +200,7 @@ impl RtpMjpegDepay {
         gst::Structure::builder("application/x-rtp-mjpeg-depay-stats")
             .field("packets-received", s.packets_received)
             .field("packets-invalid", s.packets_invalid)
-            .field("packets-duplicate", s.packets_duplicate)
+            .field("packets-duplicated", s.packets_duplicate)
             .field("packets-late", s.packets_late)
             .field("frames-pushed", state.frames_pushed)
             .field("frames-incomplete", s.frames_incomplete)
@@ -472,10 +472,11 @@ impl ObjectImpl for RtpMjpegDepay {
                 glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
                     .nick("Statistics")
                     .blurb(
-                        "packets-received, packets-invalid, packets-duplicate, packets-late, \
+                        "Structure application/x-rtp-mjpeg-depay-stats, all u64 counts: \
+                         packets-received, packets-invalid, packets-duplicated, packets-late, \
                          frames-pushed, frames-incomplete, frames-corrupt, restarts \
                          (sequence numbers starting over, e.g. a classic server looping its \
-                         file), bytes-pushed",
+                         file), bytes-pushed (JPEG bytes in the frames pushed)",
                     )
                     .read_only()
                     .build(),

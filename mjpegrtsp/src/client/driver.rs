@@ -142,6 +142,7 @@ pub struct DriverConfig {
     pub user_agent: String,
     pub stats_interval: Option<Duration>,
     pub receiver_reports: bool,
+    pub observer: Option<super::MessageObserver>,
 }
 
 /// The task; see the [module docs](self).
@@ -515,6 +516,9 @@ impl Driver {
             }
         }
         let bytes = f.req.to_bytes();
+        if let Some(o) = &self.cfg.observer {
+            o.notify(super::MessageDirection::Sent, &bytes);
+        }
         let Some(conn) = self.conn.as_mut() else {
             return Err((
                 f,
@@ -582,7 +586,12 @@ impl Driver {
                         Item::Interleaved(frame) => {
                             self.on_interleaved(frame.channel, frame.payload, now)
                         }
-                        Item::Response(resp) => self.on_response(resp).await,
+                        Item::Response(resp) => {
+                            if let Some(o) = &self.cfg.observer {
+                                o.notify(super::MessageDirection::Received, &resp.to_bytes());
+                            }
+                            self.on_response(resp).await
+                        }
                         Item::Request(req) => {
                             tracing::debug!(method = %req.method, "ignoring a request from the server");
                         }

@@ -64,6 +64,7 @@ mod error;
 mod events;
 mod jitter;
 mod media;
+mod observer;
 mod peer;
 mod url;
 
@@ -71,6 +72,7 @@ pub use auth::{Algorithm, DigestInput, digest_response};
 pub use error::Error;
 pub use events::Events;
 pub use jitter::{JitterBuffer, JitterStats, Pushed, Released};
+pub use observer::{MessageDirection, MessageObserver};
 pub use url::{DEFAULT_PORT, RtspUrl, without_password};
 
 use std::net::{IpAddr, SocketAddr};
@@ -173,6 +175,9 @@ pub struct ClientOptions {
     pub receiver_reports: bool,
     /// The `User-Agent` header.
     pub user_agent: String,
+    /// Called with the head of each request and reply, credentials redacted
+    /// (default none); see [`MessageObserver`].
+    pub observer: Option<MessageObserver>,
 }
 
 impl Default for ClientOptions {
@@ -192,6 +197,7 @@ impl Default for ClientOptions {
             classic_framerate: FrameRate::new(24, 1).expect("24/1 is a frame rate"),
             receiver_reports: true,
             user_agent: concat!("mjpegrtsp-client/", env!("CARGO_PKG_VERSION")).to_owned(),
+            observer: None,
         }
     }
 }
@@ -398,6 +404,7 @@ impl Session {
                 user_agent: opts.user_agent.clone(),
                 stats_interval: opts.stats_interval,
                 receiver_reports: opts.receiver_reports,
+                observer: opts.observer.clone(),
             },
             stream,
             cmd_rx,
