@@ -19,9 +19,10 @@ pub enum MessageDirection {
     Received,
 }
 
-/// A callback given the head of each RTSP request and reply; see the
-/// [module docs](self). It runs on the client's network task: it must be
-/// quick and must not block.
+/// A callback given the head (start line and headers, no body) of each RTSP
+/// request as it is written and of each reply as it is parsed, with
+/// `Authorization` values and URL passwords redacted. It runs on the
+/// client's network task: it must be quick and must not block.
 #[derive(Clone)]
 pub struct MessageObserver(Arc<ObserverFn>);
 
