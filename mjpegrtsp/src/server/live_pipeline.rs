@@ -23,14 +23,16 @@ impl LivePipeline {
         );
         let pipeline = gst::parse::launch(&full)
             .map_err(|e| {
-                StartError::new(format!("cannot build the live pipeline {launch:?}: {e}"))
+                StartError::LivePipeline(format!("cannot build the live pipeline {launch:?}: {e}"))
             })?
             .downcast::<gst::Pipeline>()
-            .map_err(|_| StartError::new("the live description is not a pipeline"))?;
+            .map_err(|_| {
+                StartError::LivePipeline("the live description is not a pipeline".into())
+            })?;
         let sink = pipeline
             .by_name("mjpegrtsp_live_sink")
             .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
-            .ok_or_else(|| StartError::new("internal: live appsink missing"))?;
+            .ok_or_else(|| StartError::LivePipeline("internal: live appsink missing".into()))?;
         let weak = Arc::downgrade(source);
         sink.set_callbacks(
             gst_app::AppSinkCallbacks::builder()
@@ -60,7 +62,7 @@ impl LivePipeline {
                 .build(),
         );
         pipeline.set_state(gst::State::Playing).map_err(|_| {
-            StartError::new(format!(
+            StartError::LivePipeline(format!(
                 "the live pipeline {launch:?} does not start (is its output image/jpeg? end it with `! jpegenc`)"
             ))
         })?;

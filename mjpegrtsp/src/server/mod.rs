@@ -87,22 +87,58 @@ impl ServerConfig {
 
 /// Why a server could not start.
 #[derive(Debug)]
-pub struct StartError(String);
-
-impl StartError {
-    /// An error saying `why`.
-    pub fn new(why: impl Into<String>) -> Self {
-        Self(why.into())
-    }
+pub enum StartError {
+    /// The media directory cannot be read.
+    MediaDir {
+        /// The directory given.
+        dir: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The RTSP port cannot be listened on (in use, no permission, …).
+    Listen {
+        /// The address and port asked for.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// No RTP/RTCP port pair could be bound, or set up.
+    MediaPorts(std::io::Error),
+    /// The media engine's thread could not start.
+    Engine(std::io::Error),
+    /// The live pipeline cannot be built or does not start (GStreamer says
+    /// why in the text).
+    LivePipeline(String),
+    /// A live pipeline was asked for in a build without the `live` feature.
+    NoLiveSupport,
 }
 
 impl fmt::Display for StartError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            Self::MediaDir { dir, source } => {
+                write!(f, "cannot serve media directory {}: {source}", dir.display())
+            }
+            Self::Listen { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
+            Self::MediaPorts(e) => write!(f, "cannot bind RTP/RTCP ports: {e}"),
+            Self::Engine(e) => write!(f, "cannot start the media engine: {e}"),
+            Self::LivePipeline(why) => f.write_str(why),
+            Self::NoLiveSupport => f.write_str(
+                "this build serves files only: a live --pipeline needs the `live` feature (GStreamer)",
+            ),
+        }
     }
 }
 
-impl std::error::Error for StartError {}
+impl std::error::Error for StartError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::MediaDir { source, .. } | Self::Listen { source, .. } => Some(source),
+            Self::MediaPorts(e) | Self::Engine(e) => Some(e),
+            Self::LivePipeline(_) | Self::NoLiveSupport => None,
+        }
+    }
+}
 
 /// A bound server, ready to [`run`](Server::run).
 pub struct Server {
@@ -162,37 +198,29 @@ impl Server {
     /// media engine.
     pub async fn bind(config: ServerConfig) -> Result<Server, StartError> {
         let rate = config.fps;
-        let library = Library::new(&config.media_dir, rate).map_err(|e| {
-            StartError(format!(
-                "cannot serve media directory {}: {e}",
-                config.media_dir.display()
-            ))
-        })?;
+        let library =
+            Library::new(&config.media_dir, rate).map_err(|source| StartError::MediaDir {
+                dir: config.media_dir.clone(),
+                source,
+            })?;
         let listener = TcpListener::bind((config.bind, config.port))
             .await
-            .map_err(|e| {
-                StartError(format!(
-                    "cannot listen on {}:{}: {e}",
-                    config.bind, config.port
-                ))
+            .map_err(|source| StartError::Listen {
+                addr: SocketAddr::new(config.bind, config.port),
+                source,
             })?;
-        let (rtp, rtcp) = crate::net::bind_rtp_pair(config.bind)
-            .map_err(|e| StartError(format!("cannot bind RTP/RTCP ports: {e}")))?;
+        let (rtp, rtcp) = crate::net::bind_rtp_pair(config.bind).map_err(StartError::MediaPorts)?;
         let server_ports = PortPair::new(
-            rtp.local_addr()
-                .map_err(|e| StartError(e.to_string()))?
-                .port(),
-            rtcp.local_addr()
-                .map_err(|e| StartError(e.to_string()))?
-                .port(),
+            rtp.local_addr().map_err(StartError::MediaPorts)?.port(),
+            rtcp.local_addr().map_err(StartError::MediaPorts)?.port(),
         );
-        let rtcp_socket = Arc::new(rtcp.try_clone().map_err(|e| StartError(e.to_string()))?);
+        let rtcp_socket = Arc::new(rtcp.try_clone().map_err(StartError::MediaPorts)?);
         let engine = Engine::start(
-            udp::PacketSocket::new(rtp).map_err(|e| StartError(e.to_string()))?,
-            udp::PacketSocket::new(rtcp).map_err(|e| StartError(e.to_string()))?,
+            udp::PacketSocket::new(rtp).map_err(StartError::MediaPorts)?,
+            udp::PacketSocket::new(rtcp).map_err(StartError::MediaPorts)?,
             config.mtu,
         )
-        .map_err(|e| StartError(format!("cannot start the media engine: {e}")))?;
+        .map_err(StartError::Engine)?;
         let live = config
             .pipeline
             .as_ref()
@@ -206,9 +234,7 @@ impl Server {
         };
         #[cfg(not(feature = "live"))]
         if config.pipeline.is_some() {
-            return Err(StartError::new(
-                "this build serves files only: a live --pipeline needs the `live` feature (GStreamer)",
-            ));
+            return Err(StartError::NoLiveSupport);
         }
         Ok(Server {
             listener,
