@@ -164,3 +164,25 @@ pub fn start_errors(launch: &str) -> Vec<String> {
     let _ = pipeline.set_state(gst::State::Null);
     errors
 }
+
+/// The directory holding the freshly built plugin (`libgstmjpegrtsp.so`),
+/// next to the running test binary: what `GST_PLUGIN_PATH` needs for a
+/// GStreamer tool or peer run by a test. Another cargo run in the same
+/// target directory may be replacing it: it is given a moment.
+pub fn plugin_dir() -> std::path::PathBuf {
+    let deps = std::env::current_exe()
+        .expect("the test binary's path")
+        .parent()
+        .expect("the test binary is in a directory")
+        .to_path_buf();
+    let end = std::time::Instant::now() + Duration::from_secs(10);
+    while !deps.join("libgstmjpegrtsp.so").exists() {
+        assert!(
+            std::time::Instant::now() < end,
+            "plugin built in {}",
+            deps.display()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    deps
+}

@@ -159,23 +159,6 @@ fn peers_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("peers")
 }
 
-/// The directory holding the freshly built plugin: next to this test binary.
-/// (Another cargo run in the same target directory may be replacing it: give
-/// it a moment.)
-fn plugin_dir() -> PathBuf {
-    let deps = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let end = Instant::now() + Duration::from_secs(10);
-    while !deps.join("libgstmjpegrtsp.so").exists() {
-        assert!(Instant::now() < end, "plugin built in {}", deps.display());
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    deps
-}
-
 /// gst-rtsp-server serving `media` (RFC 2435); returns it and its URL.
 fn gst_server(media: &Path, extra: &[&str]) -> (Peer, String) {
     let mut cmd = Command::new("/usr/bin/python3");

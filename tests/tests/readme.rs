@@ -3,7 +3,7 @@
 //! `fakesink`), using the real `gst-launch-1.0` and `gst-discoverer-1.0`.
 
 use mjpegrtsp_tests::*;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -25,21 +25,6 @@ fn readme_commands() -> Vec<String> {
         }
     }
     out
-}
-
-/// The directory holding the freshly built plugin: next to this test binary.
-fn plugin_dir() -> PathBuf {
-    let deps = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    assert!(
-        deps.join("libgstmjpegrtsp.so").exists(),
-        "plugin built in {}",
-        deps.display()
-    );
-    deps
 }
 
 fn run_shell(cmd: &str, dir: &Path) -> (bool, String) {
