@@ -9,8 +9,10 @@
 //! Each session runs OPTIONS, DESCRIBE, SETUP (UDP with its own RTP/RTCP socket pair,
 //! or RTP/AVP/TCP interleaved) and PLAY, then receives until the end of the measuring
 //! window, then TEARDOWN. All sessions are tasks on one current-thread tokio runtime;
-//! datagrams are read into one shared buffer. See `USAGE` for what is measured.
+//! datagrams are read into one shared buffer. See `REPORTED` (and `--help`)
+//! for what is measured.
 
+use clap::Parser;
 use mjpegrtsp::net;
 use mjpegrtsp::rtp::rtcp;
 use std::cell::{Cell, RefCell};
@@ -26,28 +28,7 @@ use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::time::{Instant, sleep_until, timeout_at};
 
-const USAGE: &str = "\
-rtsp_load: many RTSP sessions against one server, from one event loop
-
-USAGE:
-    rtsp_load URL [OPTIONS]        (URL: rtsp://127.0.0.1:PORT/path, loopback only)
-
-OPTIONS:
-    --sessions N       sessions to open (default 50)
-    --seconds T        length of the measuring window, once every session is set
-                       up (default 10)
-    --rate R           sessions started per second (default 0: all at once, at most
-                       --concurrency setting up at a time)
-    --concurrency C    sessions in OPTIONS..PLAY at the same time (default 64)
-    --tcp              RTP/AVP/TCP interleaved instead of UDP
-    --rtcp             send RTCP receiver reports every 5 s
-    --fps F            expected frame rate (default: the SDP's a=framerate, else 24)
-    --timeout S        timeout of each RTSP step, seconds (default 10)
-    --server-pid PID   sample the server's CPU and memory in /proc
-    --json             print the report as one JSON line on stdout (the table goes
-                       to stderr)
-    -h, --help         print this help
-
+const REPORTED: &str = "\
 Each session: OPTIONS, DESCRIBE, SETUP, PLAY; receive; TEARDOWN. It plays from its
 PLAY reply to the end of the window, which starts once all sessions are set up (or
 failed) and lasts T seconds. Reported:
@@ -75,82 +56,80 @@ const GAP_BUCKETS: usize = 100_000; // 10 s in 100 µs buckets, then one overflo
 // ---------------------------------------------------------------------------------
 // Arguments
 
+/// rtsp_load: many RTSP sessions against one server, from one event loop.
+#[derive(Debug, Parser)]
+#[command(name = "rtsp_load", after_help = REPORTED)]
 struct Args {
+    /// The stream: rtsp://127.0.0.1:PORT/path (loopback only).
+    #[arg(value_parser = rtsp_url)]
     url: String,
+    /// Sessions to open.
+    #[arg(long, default_value_t = 50, value_parser = count_in(1, 100_000))]
     sessions: usize,
+    /// Length of the measuring window in seconds, once every session is set up.
+    #[arg(long, default_value_t = 10.0, value_parser = positive_up_to(86_400.0))]
     seconds: f64,
+    /// Sessions started per second (0: all at once, at most --concurrency
+    /// setting up at a time).
+    #[arg(long, default_value_t = 0.0, value_parser = non_negative)]
     rate: f64,
+    /// Sessions in OPTIONS..PLAY at the same time.
+    #[arg(long, default_value_t = 64, value_parser = count_in(1, 100_000))]
     concurrency: usize,
+    /// RTP/AVP/TCP interleaved instead of UDP.
+    #[arg(long)]
     tcp: bool,
+    /// Send RTCP receiver reports every 5 s.
+    #[arg(long)]
     rtcp: bool,
+    /// Expected frame rate (default: the SDP's a=framerate, else 24).
+    #[arg(long, value_parser = positive_up_to(1000.0))]
     fps: Option<f64>,
-    timeout: Duration,
+    /// Timeout of each RTSP step, in seconds.
+    #[arg(long = "timeout", value_name = "SECONDS", default_value_t = 10.0, value_parser = positive_up_to(600.0))]
+    timeout_secs: f64,
+    /// Sample this server process's CPU and memory in /proc.
+    #[arg(long)]
     server_pid: Option<u32>,
+    /// Print the report as one JSON line on stdout (the table goes to stderr).
+    #[arg(long)]
     json: bool,
+    /// The timeout of each RTSP step (from --timeout).
+    #[arg(skip = Duration::ZERO)]
+    timeout: Duration,
 }
 
-fn parse_args() -> Result<Args, String> {
-    let mut a = Args {
-        url: String::new(),
-        sessions: 50,
-        seconds: 10.0,
-        rate: 0.0,
-        concurrency: 64,
-        tcp: false,
-        rtcp: false,
-        fps: None,
-        timeout: Duration::from_secs(10),
-        server_pid: None,
-        json: false,
-    };
-    let mut it = std::env::args().skip(1);
-    fn num<T: std::str::FromStr>(flag: &str, v: Option<String>) -> Result<T, String> {
-        let v = v.ok_or_else(|| format!("{flag} needs a value"))?;
-        v.parse()
-            .map_err(|_| format!("{flag}: cannot read {v:?} as a number"))
+/// An rtsp:// URL.
+fn rtsp_url(s: &str) -> Result<String, String> {
+    if s.starts_with("rtsp://") {
+        Ok(s.to_owned())
+    } else {
+        Err(format!("{s:?} is not an rtsp:// URL"))
     }
-    while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "-h" | "--help" => {
-                print!("{USAGE}");
-                std::process::exit(0);
-            }
-            "--sessions" => a.sessions = num(&arg, it.next())?,
-            "--seconds" => a.seconds = num(&arg, it.next())?,
-            "--rate" => a.rate = num(&arg, it.next())?,
-            "--concurrency" => a.concurrency = num(&arg, it.next())?,
-            "--tcp" => a.tcp = true,
-            "--rtcp" => a.rtcp = true,
-            "--fps" => a.fps = Some(num(&arg, it.next())?),
-            "--timeout" => a.timeout = Duration::from_secs_f64(num::<f64>(&arg, it.next())?),
-            "--server-pid" => a.server_pid = Some(num(&arg, it.next())?),
-            "--json" => a.json = true,
-            s if s.starts_with("rtsp://") && a.url.is_empty() => a.url = s.to_string(),
-            s => return Err(format!("unexpected argument {s:?}")),
-        }
+}
+
+/// A whole number from `low` to `high`.
+fn count_in(low: usize, high: usize) -> impl Fn(&str) -> Result<usize, String> + Clone {
+    move |s: &str| match s.parse::<usize>() {
+        Ok(v) if (low..=high).contains(&v) => Ok(v),
+        _ => Err(format!("must be a whole number from {low} to {high}")),
     }
-    if a.url.is_empty() {
-        return Err("no rtsp:// URL given".into());
+}
+
+/// A number above 0 and at most `high`.
+fn positive_up_to(high: f64) -> impl Fn(&str) -> Result<f64, String> + Clone {
+    move |s: &str| match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= high => Ok(v),
+        _ => Err(format!("must be a number above 0 and at most {high}")),
     }
-    if !(1..=100_000).contains(&a.sessions) {
-        return Err("--sessions must be 1..100000".into());
+}
+
+/// A finite number, 0 or more.
+fn non_negative(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err("must be a number, 0 or more".into()),
     }
-    if !(a.seconds > 0.0 && a.seconds <= 86_400.0) {
-        return Err("--seconds must be in (0, 86400]".into());
-    }
-    if !(a.rate >= 0.0 && a.rate.is_finite()) {
-        return Err("--rate must be >= 0".into());
-    }
-    if a.concurrency == 0 {
-        return Err("--concurrency must be >= 1".into());
-    }
-    if a.fps.is_some_and(|f| !(f > 0.0 && f <= 1000.0)) {
-        return Err("--fps must be in (0, 1000]".into());
-    }
-    if a.timeout.is_zero() || a.timeout > Duration::from_secs(600) {
-        return Err("--timeout must be in (0, 600]".into());
-    }
-    Ok(a)
 }
 
 /// The server's address from an rtsp:// URL; refuses anything but loopback.
@@ -1635,6 +1614,9 @@ async fn run(args: Args, nofile: u64) -> ExitCode {
         )));
     }
 
+    let progress =
+        tokio::task::spawn_local(show_progress(shared.clone(), args.sessions, args.seconds));
+
     // Every setup ends by its timeouts (5 steps); queueing behind --concurrency adds
     // rounds of them.
     let rounds = (args.sessions as f64 / args.concurrency as f64).ceil();
@@ -1664,6 +1646,10 @@ async fn run(args: Args, nofile: u64) -> ExitCode {
         s.end = proc_sample(p);
     }
     let own_end = proc_sample("self");
+    progress.abort();
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        eprintln!();
+    }
     let udp_drops = if args.tcp { None } else { own_udp_drops() };
     let _ = stop_tx.send(true);
 
@@ -1710,14 +1696,42 @@ async fn run(args: Args, nofile: u64) -> ExitCode {
     }
 }
 
-fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("rtsp_load: {e}\n\n{USAGE}");
-            return ExitCode::from(2);
+/// Says on stderr how far the run is, about every second: sessions set up,
+/// then how much of the measuring window has passed. On a terminal the line
+/// is rewritten in place.
+async fn show_progress(shared: Rc<Shared>, sessions: usize, seconds: f64) {
+    use std::io::IsTerminal;
+    let terminal = std::io::stderr().is_terminal();
+    let start = Instant::now();
+    let mut window_start = None;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let line = if shared.window.get() {
+            let w0 = *window_start.get_or_insert_with(Instant::now);
+            format!(
+                "rtsp_load: measuring {:.0}/{seconds:.0} s with {} sessions set up",
+                w0.elapsed().as_secs_f64(),
+                shared.set_up.get()
+            )
+        } else {
+            format!(
+                "rtsp_load: setting up {}/{sessions} sessions ({:.0} s)",
+                shared.set_up.get(),
+                start.elapsed().as_secs_f64()
+            )
+        };
+        if terminal {
+            eprint!("\r{line}\x1b[K");
+        } else {
+            eprintln!("{line}");
         }
-    };
+    }
+}
+
+fn main() -> ExitCode {
+    let mut args = Args::parse();
+    args.timeout = Duration::from_secs_f64(args.timeout_secs);
     // Three descriptors per session (RTSP, RTP, RTCP) and some to spare.
     let want = args.sessions as u64 * 3 + 64;
     let nofile = raise_nofile(want);
