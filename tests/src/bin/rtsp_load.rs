@@ -15,6 +15,7 @@
 use clap::Parser;
 use mjpegrtsp::net;
 use mjpegrtsp::rtp::rtcp;
+use mjpegrtsp::rtsp::{self, Response};
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
@@ -171,24 +172,8 @@ fn url_addr(url: &str) -> Result<SocketAddr, String> {
 // ---------------------------------------------------------------------------------
 // RTSP messages
 
-#[derive(Debug)]
-struct Response {
-    status: u16,
-    reason: String,
-    cseq: Option<u32>,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Response {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
+/// One item of the control connection, as the core's RTSP parser
+/// ([`rtsp::Parser`]) reads it.
 enum Parsed<'a> {
     /// More bytes are needed.
     Need,
@@ -204,82 +189,29 @@ enum Parsed<'a> {
     Garbage(usize),
 }
 
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
-fn parse_one(buf: &[u8]) -> Parsed<'_> {
-    let Some(&first) = buf.first() else {
-        return Parsed::Need;
-    };
-    if first == b'$' {
-        if buf.len() < 4 {
-            return Parsed::Need;
+fn parse_one<'a>(parser: &rtsp::Parser, buf: &'a [u8]) -> Parsed<'a> {
+    match parser.parse(buf, false) {
+        rtsp::Parsed::Complete(rtsp::Item::Interleaved(frame), used) => Parsed::Interleaved {
+            channel: frame.channel,
+            packet: frame.payload,
+            used,
+        },
+        rtsp::Parsed::Complete(rtsp::Item::Response(resp), used) => Parsed::Message {
+            resp: Some(resp),
+            used,
+        },
+        rtsp::Parsed::Complete(rtsp::Item::Request(_), used) => {
+            Parsed::Message { resp: None, used }
         }
-        let len = u16::from_be_bytes([buf[2], buf[3]]) as usize;
-        if buf.len() < 4 + len {
-            return Parsed::Need;
-        }
-        return Parsed::Interleaved {
-            channel: buf[1],
-            packet: &buf[4..4 + len],
-            used: 4 + len,
-        };
+        rtsp::Parsed::Incomplete(_) => Parsed::Need,
+        // Skip to the next thing that could start an item.
+        rtsp::Parsed::Error(_) => Parsed::Garbage(
+            buf.iter()
+                .skip(1)
+                .position(|&b| b == b'$' || b.is_ascii_alphabetic())
+                .map_or(buf.len(), |p| p + 1),
+        ),
     }
-    if !first.is_ascii_alphabetic() {
-        let skip = buf
-            .iter()
-            .position(|&b| b == b'$' || b.is_ascii_alphabetic())
-            .unwrap_or(buf.len());
-        return Parsed::Garbage(skip);
-    }
-    let (head_len, sep) = match (find(buf, b"\r\n\r\n"), find(buf, b"\n\n")) {
-        (Some(a), Some(b)) if b + 2 < a + 4 => (b, 2),
-        (Some(a), _) => (a, 4),
-        (None, Some(b)) => (b, 2),
-        (None, None) if buf.len() > SCRATCH => return Parsed::Garbage(buf.len()),
-        (None, None) => return Parsed::Need,
-    };
-    let head = String::from_utf8_lossy(&buf[..head_len]);
-    let mut lines = head.lines();
-    let start = lines.next().unwrap_or_default().trim().to_string();
-    let mut headers = Vec::new();
-    for line in lines {
-        if let Some((k, v)) = line.split_once(':') {
-            headers.push((k.trim().to_string(), v.trim().to_string()));
-        }
-    }
-    let content_length = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.parse::<usize>().ok())
-        .unwrap_or(0);
-    let used = head_len + sep + content_length;
-    if buf.len() < used {
-        return if used > 16 * SCRATCH {
-            Parsed::Garbage(buf.len())
-        } else {
-            Parsed::Need
-        };
-    }
-    let resp = start.strip_prefix("RTSP/").map(|rest| {
-        let mut words = rest.splitn(3, ' ');
-        let _version = words.next();
-        let status = words.next().and_then(|s| s.parse().ok()).unwrap_or(0);
-        let reason = words.next().unwrap_or_default().to_string();
-        let cseq = headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case("cseq"))
-            .and_then(|(_, v)| v.parse().ok());
-        Response {
-            status,
-            reason,
-            cseq,
-            headers,
-            body: buf[head_len + sep..used].to_vec(),
-        }
-    });
-    Parsed::Message { resp, used }
 }
 
 /// Parses whole items from `buf`, handing interleaved packets to `on_packet` and
@@ -289,9 +221,10 @@ fn parse_items(
     responses: &mut VecDeque<Response>,
     on_packet: &mut dyn FnMut(u8, &[u8]),
 ) -> usize {
+    let parser = rtsp::Parser::new();
     let mut off = 0;
     loop {
-        match parse_one(&buf[off..]) {
+        match parse_one(&parser, &buf[off..]) {
             Parsed::Need => return off,
             Parsed::Interleaved {
                 channel,
@@ -425,11 +358,11 @@ impl Conn {
         };
         for _ in 0..100_000 {
             while let Some(r) = self.responses.pop_front() {
-                if r.cseq == Some(cseq) || r.cseq.is_none() {
-                    return if (200..300).contains(&r.status) {
+                if r.cseq() == Some(cseq) || r.cseq().is_none() {
+                    return if r.status.is_success() {
                         Ok(r)
                     } else {
-                        Err(format!("{method}: {} {}", r.status, r.reason))
+                        Err(format!("{method}: {} {}", r.status.as_u16(), r.reason))
                     };
                 }
             }
@@ -457,72 +390,6 @@ fn io_reason(e: &io::Error) -> String {
 
 // ---------------------------------------------------------------------------------
 // SDP and URLs
-
-#[derive(Default)]
-struct Sdp {
-    session_control: Option<String>,
-    media_control: Option<String>,
-    clock_rate: Option<u32>,
-    framerate: Option<f64>,
-    /// End of `a=range:npt=0-END` when the media is finite.
-    range_end: Option<f64>,
-}
-
-fn parse_sdp(text: &str) -> Sdp {
-    let mut sdp = Sdp::default();
-    let mut in_media = false;
-    let mut media_seen = false;
-    for line in text.lines().map(str::trim) {
-        if let Some(m) = line.strip_prefix("m=") {
-            // The first video section (or the first section at all).
-            if media_seen {
-                break;
-            }
-            in_media = true;
-            media_seen = m.starts_with("video") || !m.is_empty();
-            continue;
-        }
-        let Some(attr) = line.strip_prefix("a=") else {
-            continue;
-        };
-        if let Some(c) = attr.strip_prefix("control:") {
-            if in_media {
-                sdp.media_control = Some(c.to_string());
-            } else {
-                sdp.session_control = Some(c.to_string());
-            }
-        } else if let Some(r) = attr.strip_prefix("rtpmap:") {
-            // rtpmap:26 JPEG/90000
-            sdp.clock_rate = r.split('/').nth(1).and_then(|c| c.trim().parse().ok());
-        } else if let Some(f) = attr.strip_prefix("framerate:") {
-            sdp.framerate = f.trim().parse().ok();
-        } else if let Some(r) = attr.strip_prefix("range:npt=") {
-            sdp.range_end = r
-                .split_once('-')
-                .and_then(|(_, end)| end.trim().parse::<f64>().ok())
-                .filter(|e| *e > 0.0);
-        }
-    }
-    sdp
-}
-
-fn resolve(base: &str, control: Option<&str>) -> String {
-    match control {
-        None | Some("*") | Some("") => base.to_string(),
-        Some(c) if c.starts_with("rtsp://") || c.starts_with("rtsps://") => c.to_string(),
-        Some(c) if base.ends_with('/') => format!("{base}{c}"),
-        Some(c) => format!("{base}/{c}"),
-    }
-}
-
-/// `server_port=a-b` or `interleaved=a-b` from a Transport header.
-fn transport_pair(transport: &str, key: &str) -> Option<(u16, u16)> {
-    transport.split(';').find_map(|p| {
-        let v = p.trim().strip_prefix(key)?.strip_prefix('=')?;
-        let (a, b) = v.split_once('-').unwrap_or((v, v));
-        Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
-    })
-}
 
 // ---------------------------------------------------------------------------------
 // Shared state and statistics
@@ -929,17 +796,37 @@ async fn setup_session(
         )
         .await?;
     let base = desc
-        .header("Content-Base")
-        .or_else(|| desc.header("Content-Location"))
+        .headers
+        .get("Content-Base")
+        .or_else(|| desc.headers.get("Content-Location"))
         .unwrap_or(url)
         .to_string();
-    let sdp = parse_sdp(&String::from_utf8_lossy(&desc.body));
+    // The core's SDP parser: the first video stream (or the first stream).
+    let sdp = rtsp::Sdp::parse_bytes(&desc.body).map_err(|e| format!("DESCRIBE: {e}"))?;
+    let stream = sdp
+        .media
+        .iter()
+        .find(|m| m.kind == "video")
+        .or(sdp.media.first())
+        .ok_or("DESCRIBE: no media in the SDP")?;
+    let range = stream.range().or(sdp.range());
     let media = Media {
-        control_url: resolve(&base, sdp.media_control.as_deref()),
-        play_url: resolve(&base, sdp.session_control.as_deref()),
-        fps: args.fps.or(sdp.framerate).unwrap_or(24.0),
-        range_end: sdp.range_end,
-        clock_rate: sdp.clock_rate.filter(|c| *c > 0).unwrap_or(90_000),
+        control_url: stream.control_url(&base),
+        play_url: sdp.aggregate_url(&base),
+        fps: args
+            .fps
+            .or(stream.framerate().map(|r| r.fps()))
+            .unwrap_or(24.0),
+        range_end: range
+            .and_then(|r| r.end_time())
+            .map(|d| d.as_secs_f64())
+            .filter(|e| *e > 0.0),
+        clock_rate: stream
+            .rtpmaps()
+            .first()
+            .map(|m| m.clock_rate)
+            .filter(|c| *c > 0)
+            .unwrap_or(90_000),
     };
 
     let (transport, udp) = if args.tcp {
@@ -972,7 +859,8 @@ async fn setup_session(
         )
         .await?;
     let session = reply
-        .header("Session")
+        .headers
+        .get("Session")
         .ok_or("SETUP: no Session header in the reply")?;
     let mut parts = session.split(';');
     conn.session = Some(parts.next().unwrap_or_default().trim().to_string());
@@ -987,10 +875,17 @@ async fn setup_session(
         .filter(|t| *t > 0)
         .map(Duration::from_secs)
         .unwrap_or(Duration::from_secs(60));
-    let reply_transport = reply.header("Transport").unwrap_or_default().to_string();
+    let reply_transport = reply
+        .headers
+        .get("Transport")
+        .unwrap_or_default()
+        .to_string();
     let udp = udp.map(|mut u| {
-        u.server_rtcp = transport_pair(&reply_transport, "server_port")
-            .map(|(_, rtcp)| SocketAddr::new(addr.ip(), rtcp));
+        u.server_rtcp = rtsp::Transport::parse(&reply_transport)
+            .ok()
+            .and_then(|t| t.server_port)
+            .and_then(|p| p.rtcp_port())
+            .map(|rtcp| SocketAddr::new(addr.ip(), rtcp));
         u
     });
 
