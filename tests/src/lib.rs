@@ -1,12 +1,14 @@
 //! Helpers for the end-to-end tests and benchmarks, one concern a module:
 //! media ([`media`]), pipelines ([`pipeline`]), this project's server in
 //! process ([`server`]), a raw-text RTSP client ([`rtsp_text`]), a loopback
-//! RTSP/RTP proxy ([`proxy`]) with impairments ([`impair`]), and the
+//! RTSP/RTP proxy ([`proxy`]) with impairments ([`impair`]), an RTSP front
+//! with a hook on every request ([`front`]), and the
 //! benchmarks' options ([`bench`]). Everything is re-exported at the root.
 
 use std::sync::Once;
 
 pub mod bench;
+pub mod front;
 pub mod impair;
 pub mod media;
 pub mod pipeline;
@@ -15,6 +17,7 @@ pub mod rtsp_text;
 pub mod server;
 
 pub use bench::*;
+pub use front::*;
 pub use impair::*;
 pub use media::*;
 pub use pipeline::*;

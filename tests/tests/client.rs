@@ -13,10 +13,9 @@ use mjpegrtsp::rtsp::{
 };
 use mjpegrtsp_tests::*;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -182,116 +181,6 @@ fn classic_server(media: &Path, extra: &[&str]) -> (Peer, String) {
     let peer = Peer::start(cmd);
     let url = format!("rtsp://127.0.0.1:{}/movie.Mjpeg", peer.ready);
     (peer, url)
-}
-
-// ---------------------------------------------------------------------------
-// An RTSP front: forwards a client's connection to a server, letting a hook
-// answer (or rewrite) requests on the way.
-
-type Hook = Arc<dyn Fn(&mut Request) -> Option<Response> + Send + Sync>;
-
-struct Front {
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Front {
-    fn start(backend: SocketAddr, hook: Hook) -> Front {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let stopping = stop.clone();
-        let thread = std::thread::spawn(move || {
-            while !stopping.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((client, _)) => {
-                        client.set_nonblocking(false).unwrap();
-                        let hook = hook.clone();
-                        std::thread::spawn(move || front_connection(client, backend, hook));
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
-                }
-            }
-        });
-        Front {
-            addr,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("rtsp://{}/{path}", self.addr)
-    }
-}
-
-impl Drop for Front {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-fn front_connection(client: TcpStream, backend: SocketAddr, hook: Hook) {
-    let Ok(server) = TcpStream::connect(backend) else {
-        return;
-    };
-    let client_w = Arc::new(Mutex::new(client.try_clone().unwrap()));
-    // Server to client: whole items only, so that the hook's replies never
-    // land inside an interleaved frame.
-    let mut server_r = server.try_clone().unwrap();
-    let to_client = client_w.clone();
-    let back = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let mut chunk = vec![0u8; 65536];
-        while let Ok(n) = server_r.read(&mut chunk) {
-            if n == 0 {
-                break;
-            }
-            buf.extend_from_slice(&chunk[..n]);
-            while let Parsed::Complete(_, used) = Parser::new().parse(&buf, true) {
-                if to_client.lock().unwrap().write_all(&buf[..used]).is_err() {
-                    return;
-                }
-                buf.drain(..used);
-            }
-        }
-        let _ = to_client.lock().unwrap().shutdown(std::net::Shutdown::Both);
-    });
-    let mut client_r = client;
-    let mut server_w = server;
-    let mut buf = Vec::new();
-    let mut chunk = vec![0u8; 65536];
-    'read: while let Ok(n) = client_r.read(&mut chunk) {
-        if n == 0 {
-            break;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        loop {
-            let (item, used) = match Parser::new().parse(&buf, true) {
-                Parsed::Complete(Item::Request(req), used) => (Some(req), used),
-                Parsed::Complete(_, used) => (None, used),
-                _ => break,
-            };
-            let ok = match item {
-                Some(mut req) => match hook(&mut req) {
-                    Some(resp) => client_w.lock().unwrap().write_all(&resp.to_bytes()).is_ok(),
-                    None => server_w.write_all(&req.to_bytes()).is_ok(),
-                },
-                None => server_w.write_all(&buf[..used]).is_ok(),
-            };
-            buf.drain(..used);
-            if !ok {
-                break 'read;
-            }
-        }
-    }
-    let _ = server_w.shutdown(std::net::Shutdown::Both);
-    let _ = back.join();
 }
 
 // ---------------------------------------------------------------------------
@@ -772,7 +661,7 @@ fn digest_sha256_with_qop_auth() {
     let server = TestServer::start(dir.path(), false);
     let verified = Arc::new(Mutex::new(Vec::<(String, u32)>::new()));
     let challenges = Arc::new(Mutex::new(0u32));
-    let hook: Hook = {
+    let hook: RequestHook = {
         let verified = verified.clone();
         let challenges = challenges.clone();
         Arc::new(move |req: &mut Request| {
@@ -832,7 +721,7 @@ fn digest_sha256_with_qop_auth() {
             }
         })
     };
-    let front = Front::start(server.addr, hook);
+    let front = RtspFront::start(server.addr, hook);
     block_on(async {
         let opts = ClientOptions {
             user: Some("alice".into()),
@@ -878,7 +767,7 @@ fn no_udp_packets_fall_back_to_tcp() {
         sink_rtcp.local_addr().unwrap().port()
     );
     let methods = Arc::new(Mutex::new(Vec::<String>::new()));
-    let hook: Hook = {
+    let hook: RequestHook = {
         let methods = methods.clone();
         Arc::new(move |req: &mut Request| {
             methods.lock().unwrap().push(req.method.as_str().to_owned());
@@ -893,7 +782,7 @@ fn no_udp_packets_fall_back_to_tcp() {
             None
         })
     };
-    let front = Front::start(server.addr, hook);
+    let front = RtspFront::start(server.addr, hook);
     block_on(async {
         let opts = ClientOptions {
             udp_fallback_after: Duration::from_secs(1),
@@ -939,7 +828,7 @@ fn keep_alives_keep_the_session_and_fall_back_to_options() {
     config.session_timeout = Duration::from_secs(2);
     let server = TestServer::start_with(config);
     let seen = Arc::new(Mutex::new(Vec::<String>::new()));
-    let hook: Hook = {
+    let hook: RequestHook = {
         let seen = seen.clone();
         Arc::new(move |req: &mut Request| {
             let with_session = req.headers.get("Session").is_some();
@@ -952,7 +841,7 @@ fn keep_alives_keep_the_session_and_fall_back_to_options() {
                 .then(|| Response::reply_to(req, StatusCode::NOT_IMPLEMENTED))
         })
     };
-    let front = Front::start(server.addr, hook);
+    let front = RtspFront::start(server.addr, hook);
     block_on(async {
         let opts = ClientOptions {
             transport: TransportPreference::Tcp,
@@ -1277,7 +1166,7 @@ fn a_silent_server_gives_a_timeout_naming_the_method() {
 fn a_description_without_jpeg_video_is_no_media() {
     let (dir, _, _) = media(4);
     let server = TestServer::start(dir.path(), false);
-    let hook: Hook = Arc::new(|req: &mut Request| {
+    let hook: RequestHook = Arc::new(|req: &mut Request| {
         (req.method == Method::Describe).then(|| {
             Response::reply_to(req, StatusCode::OK).with_body(
                 "application/sdp",
@@ -1286,7 +1175,7 @@ fn a_description_without_jpeg_video_is_no_media() {
             )
         })
     });
-    let front = Front::start(server.addr, hook);
+    let front = RtspFront::start(server.addr, hook);
     block_on(async {
         let mut s = Session::connect(&front.url("movie.Mjpeg"), options())
             .await
