@@ -12,18 +12,20 @@
 mod display;
 
 use gtk::prelude::*;
-use mjpegrtsp_tests::{TestServer, movie_dir};
+use mjpegrtsp::rtsp::{Method, Request, Response, StatusCode};
+use mjpegrtsp_tests::{RtspFront, TestServer, movie_dir};
 use player_gtk::application;
 use player_gtk::state::{Controls, Phase};
 use player_gtk::window::Window;
 use std::cell::RefCell;
 use std::future::Future;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::process::{Command, ExitCode};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The whole run, Xvfb start included, ends by then.
@@ -36,7 +38,8 @@ type TestFuture<'a> = Pin<Box<dyn Future<Output = TestResult> + 'a>>;
 struct Env {
     win: Window,
     server: TestServer,
-    auth_proxy: Proxy,
+    /// Where [`auth_front`] listens.
+    auth_addr: std::net::SocketAddr,
     media: PathBuf,
     config_dir: PathBuf,
     keys: bool,
@@ -982,7 +985,7 @@ async fn lost_connection(env: &Env) -> TestResult {
 /// ones connect and play.
 async fn unauthorized(env: &Env) -> TestResult {
     let win = &env.win;
-    let url = format!("rtsp://{}/movie.Mjpeg", env.auth_proxy.addr);
+    let url = format!("rtsp://{}/movie.Mjpeg", env.auth_addr);
     act_with(win, "win.open-location", url.to_variant());
     act(win, "win.setup");
     wait_for("the credentials dialog", 15, || win.credentials_requested()).await?;
@@ -1008,31 +1011,21 @@ async fn unauthorized(env: &Env) -> TestResult {
 /// The server no longer knows the session at PLAY (it restarted, or timed
 /// the session out): its 454 is shown with Retry, and Retry plays.
 async fn session_not_found(env: &Env) -> TestResult {
-    use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
     let win = &env.win;
     let forget = Arc::new(AtomicBool::new(false));
     let proxy = {
         let forget = forget.clone();
-        Proxy::start(env.server.addr, move |lines| {
-            let play = lines[0].starts_with("PLAY ");
-            if !(play && forget.load(Ordering::SeqCst)) {
-                return Verdict::Forward(lines);
-            }
-            // The server is asked about a session it never made.
-            Verdict::Forward(
-                lines
-                    .into_iter()
-                    .map(|l| {
-                        if l.to_ascii_lowercase().starts_with("session:") {
-                            "Session: 1234567890".to_owned()
-                        } else {
-                            l
-                        }
-                    })
-                    .collect(),
-            )
-        })
+        RtspFront::start(
+            env.server.addr,
+            Arc::new(move |req: &mut Request| {
+                // The server is asked about a session it never made.
+                if req.method == Method::Play && forget.load(Ordering::SeqCst) {
+                    req.headers.insert("Session", "1234567890");
+                }
+                None
+            }),
+        )
     };
     act_with(
         win,
@@ -1077,14 +1070,14 @@ async fn session_not_found(env: &Env) -> TestResult {
 /// neither shown in the window nor written to the recent list.
 async fn password_in_url(env: &Env) -> TestResult {
     let win = &env.win;
-    let url = format!("rtsp://viewer:s3cret@{}/movie.Mjpeg", env.auth_proxy.addr);
+    let url = format!("rtsp://viewer:s3cret@{}/movie.Mjpeg", env.auth_addr);
     open_and_play(win, &url).await?;
     expect_frames(win, 12).await?;
     check!(!win.credentials_requested(), "no dialog: the URL had them");
     let shown = format!("{:?} {:?}", win.address_text(), win.status());
     check!(!shown.contains("s3cret"), "{shown}");
     check!(
-        win.address_text() == format!("rtsp://viewer@{}/movie.Mjpeg", env.auth_proxy.addr),
+        win.address_text() == format!("rtsp://viewer@{}/movie.Mjpeg", env.auth_addr),
         "{}",
         win.address_text()
     );
@@ -1398,133 +1391,25 @@ async fn close_sends_teardown(env: &Env) -> TestResult {
     Ok(())
 }
 
-// -------------------------------------------------------- an RTSP proxy --
+// ------------------------------------------------- an RTSP front with auth --
 
-/// What a [`Proxy`] does with a request: forwards it (possibly changed) to
-/// the server, or answers it itself.
-enum Verdict {
-    Forward(Vec<String>),
-    Answer(Vec<String>),
-}
-
-/// Passes the RTSP requests of each connection through `rule` on their way
-/// to the server. Media goes over UDP straight from the server to the client.
-struct Proxy {
-    addr: std::net::SocketAddr,
-}
-
-impl Proxy {
-    fn start(
-        upstream: std::net::SocketAddr,
-        rule: impl Fn(Vec<String>) -> Verdict + Send + Sync + 'static,
-    ) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let rule = std::sync::Arc::new(rule);
-        std::thread::spawn(move || {
-            for client in listener.incoming().flatten() {
-                let rule = rule.clone();
-                std::thread::spawn(move || {
-                    let _ = proxy_connection(client, upstream, &*rule);
-                });
+/// Lets requests through to `upstream` only with `Authorization: Basic` for
+/// viewer:s3cret (taken off on the way), answering 401 otherwise.
+fn auth_front(upstream: std::net::SocketAddr) -> RtspFront {
+    let expected = format!("Basic {}", base64("viewer:s3cret"));
+    RtspFront::start(
+        upstream,
+        Arc::new(move |req: &mut Request| {
+            if req.headers.get("Authorization") != Some(expected.as_str()) {
+                return Some(
+                    Response::reply_to(req, StatusCode::UNAUTHORIZED)
+                        .with_header("WWW-Authenticate", "Basic realm=\"player-test\""),
+                );
             }
-        });
-        Proxy { addr }
-    }
-
-    /// Lets requests through only with `Authorization: Basic` for
-    /// viewer:s3cret, answering 401 otherwise.
-    fn with_auth(upstream: std::net::SocketAddr) -> Proxy {
-        let expected = format!("Basic {}", base64("viewer:s3cret"));
-        Proxy::start(upstream, move |lines| {
-            if header(&lines, "authorization").as_deref() != Some(expected.as_str()) {
-                let cseq = header(&lines, "cseq").unwrap_or_else(|| "0".into());
-                return Verdict::Answer(vec![
-                    "RTSP/1.0 401 Unauthorized".into(),
-                    format!("CSeq: {cseq}"),
-                    "WWW-Authenticate: Basic realm=\"player-test\"".into(),
-                    "Content-Length: 0".into(),
-                ]);
-            }
-            Verdict::Forward(
-                lines
-                    .into_iter()
-                    .filter(|l| !l.to_ascii_lowercase().starts_with("authorization:"))
-                    .collect(),
-            )
-        })
-    }
-}
-
-/// The value of header `name` in a message's lines.
-fn header(lines: &[String], name: &str) -> Option<String> {
-    lines.iter().skip(1).find_map(|l| {
-        let (k, v) = l.split_once(':')?;
-        k.trim()
-            .eq_ignore_ascii_case(name)
-            .then(|| v.trim().to_owned())
-    })
-}
-
-fn read_message(r: &mut impl BufRead) -> std::io::Result<Option<(Vec<String>, Vec<u8>)>> {
-    let mut lines = Vec::new();
-    loop {
-        let mut line = String::new();
-        if r.read_line(&mut line)? == 0 {
-            return Ok(None);
-        }
-        let line = line.trim_end().to_owned();
-        if line.is_empty() {
-            if lines.is_empty() {
-                continue;
-            }
-            break;
-        }
-        lines.push(line);
-    }
-    let len = lines
-        .iter()
-        .find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case("content-length")
-                .then(|| v.trim().parse().ok())?
-        })
-        .unwrap_or(0usize);
-    let mut body = vec![0; len];
-    r.read_exact(&mut body)?;
-    Ok(Some((lines, body)))
-}
-
-fn write_message(w: &mut impl Write, lines: &[String], body: &[u8]) -> std::io::Result<()> {
-    let mut out = lines.join("\r\n").into_bytes();
-    out.extend_from_slice(b"\r\n\r\n");
-    out.extend_from_slice(body);
-    w.write_all(&out)
-}
-
-fn proxy_connection(
-    client: TcpStream,
-    upstream: std::net::SocketAddr,
-    rule: &dyn Fn(Vec<String>) -> Verdict,
-) -> std::io::Result<()> {
-    let server = TcpStream::connect(upstream)?;
-    let mut from_client = BufReader::new(client.try_clone()?);
-    let mut to_client = client;
-    let mut from_server = BufReader::new(server.try_clone()?);
-    let mut to_server = server;
-    while let Some((lines, body)) = read_message(&mut from_client)? {
-        match rule(lines) {
-            Verdict::Answer(reply) => write_message(&mut to_client, &reply, &[])?,
-            Verdict::Forward(lines) => {
-                write_message(&mut to_server, &lines, &body)?;
-                let Some((reply, reply_body)) = read_message(&mut from_server)? else {
-                    return Ok(());
-                };
-                write_message(&mut to_client, &reply, &reply_body)?;
-            }
-        }
-    }
-    Ok(())
+            req.headers.remove("Authorization");
+            None
+        }),
+    )
 }
 
 fn base64(s: &str) -> String {
@@ -1587,7 +1472,7 @@ fn main() -> ExitCode {
     application::init_gstreamer().expect("GStreamer");
     let media = movie_dir(480, 640, 480, 75, "ball");
     let server = TestServer::start(media.path(), false);
-    let auth_proxy = Proxy::with_auth(server.addr);
+    let auth_proxy = auth_front(server.addr);
     let keys = Command::new("xdotool")
         .arg("version")
         .output()
@@ -1620,7 +1505,7 @@ fn main() -> ExitCode {
             let env = Rc::new(Env {
                 win: win.clone(),
                 server,
-                auth_proxy: Proxy { addr: auth_addr },
+                auth_addr,
                 media: media.clone(),
                 config_dir: config_dir.clone(),
                 keys,
