@@ -13,15 +13,25 @@ use gtk::subclass::prelude::*;
 /// What the status bar shows, as text (for tests and the screenshot).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusText {
+    /// The RTSP state: INIT, READY or PLAYING.
     pub state: String,
+    /// The frame counter (`Frame 411`).
     pub frame: String,
+    /// The received bitrate (`1102 kbps`).
     pub bitrate: String,
+    /// Frames per second received (`23.9 fps`).
     pub fps: String,
+    /// Packets lost (`Loss 0`).
     pub loss: String,
+    /// Frames dropped (`Dropped 0`).
     pub dropped: String,
+    /// Arrival-to-paint latency (`Latency 5 ms`).
     pub latency: String,
+    /// The message line (errors, end of stream).
     pub message: String,
+    /// The position label under the progress bar.
     pub position: String,
+    /// The duration label under the progress bar.
     pub duration: String,
 }
 
