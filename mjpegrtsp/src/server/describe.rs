@@ -45,10 +45,6 @@ pub(super) fn live_sdp(live: &LiveSource, server: IpAddr) -> String {
 
 /// Average bitrate of a file at its frame rate, in kbit/s.
 fn bitrate_kbps(media: &MediaFile) -> u64 {
-    let secs = media.duration_secs();
-    if secs <= 0.0 {
-        return 0;
-    }
     // A float to integer cast saturates; sizes and durations are finite.
-    (media.index.size() as f64 * 8.0 / secs / 1000.0).ceil() as u64
+    (media.bytes_per_second() * 8.0 / 1000.0).ceil() as u64
 }

@@ -78,15 +78,8 @@ impl Source {
     /// may queue for a slow reader ([`Outgoing::allow`]).
     pub fn bytes_per_second(&self) -> usize {
         match self {
-            Source::File(media) => {
-                let secs = media.duration_secs();
-                if secs > 0.0 {
-                    // Float to int saturates; the queue clamps it anyway.
-                    (media.index.size() as f64 / secs).ceil() as usize
-                } else {
-                    0
-                }
-            }
+            // Float to int saturates; the queue clamps it anyway.
+            Source::File(media) => media.bytes_per_second().ceil() as usize,
             // Unknown ahead of time: the most a connection may hold.
             Source::Live(_) => MAX_QUEUE_BYTES,
         }

@@ -97,6 +97,17 @@ impl MediaFile {
         self.rate.frame_start_ns(self.frames()) as f64 / 1e9
     }
 
+    /// Average bytes per second at the file's frame rate (0 for an empty
+    /// file): for the SDP's `b=AS` and a connection's queue budget.
+    pub fn bytes_per_second(&self) -> f64 {
+        let secs = self.duration_secs();
+        if secs > 0.0 {
+            self.index.size() as f64 / secs
+        } else {
+            0.0
+        }
+    }
+
     /// Frame `n` of the file (counting from 0) as a whole JPEG.
     pub fn frame(&self, n: u64) -> io::Result<Vec<u8>> {
         let entry = usize::try_from(n)
