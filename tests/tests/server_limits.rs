@@ -5,6 +5,7 @@
 //! counts. Most tests were written against a defect an audit found, and
 //! failed before its fix (each says what it saw then).
 
+use mjpegrtsp::rtsp::{Parsed, decode_interleaved};
 use mjpegrtsp_tests::rtsp_text::*;
 use mjpegrtsp_tests::*;
 use std::collections::BTreeSet;
@@ -85,15 +86,17 @@ fn play_interleaved(
         + 4;
     let reply = String::from_utf8_lossy(&buf[..head_end]).into_owned();
     let mut frames = Vec::new();
-    let mut at = head_end;
-    while at + 4 <= buf.len() {
-        assert_eq!(buf[at], b'$', "only interleaved frames after the reply");
-        let len = usize::from(u16::from_be_bytes([buf[at + 2], buf[at + 3]]));
-        if at + 4 + len > buf.len() {
-            break;
+    let mut rest = &buf[head_end..];
+    loop {
+        match decode_interleaved(rest) {
+            Parsed::Complete(frame, used) => {
+                frames.push((frame.channel, frame.payload.to_vec()));
+                rest = &rest[used..];
+            }
+            // The window ended inside a frame.
+            Parsed::Incomplete(_) => break,
+            Parsed::Error(e) => panic!("only interleaved frames after the reply: {e:?}"),
         }
-        frames.push((buf[at + 1], buf[at + 4..at + 4 + len].to_vec()));
-        at += 4 + len;
     }
     (reply, frames)
 }
