@@ -172,50 +172,9 @@ fn url_addr(url: &str) -> Result<SocketAddr, String> {
 // ---------------------------------------------------------------------------------
 // RTSP messages
 
-/// One item of the control connection, as the core's RTSP parser
-/// ([`rtsp::Parser`]) reads it.
-enum Parsed<'a> {
-    /// More bytes are needed.
-    Need,
-    /// `$`, channel, 16-bit length, packet (RFC 2326 §10.12): `used` bytes in all.
-    Interleaved {
-        channel: u8,
-        packet: &'a [u8],
-        used: usize,
-    },
-    /// A message: a response, or `None` for a request from the server.
-    Message { resp: Option<Response>, used: usize },
-    /// Bytes that start nothing known: skip them.
-    Garbage(usize),
-}
-
-fn parse_one<'a>(parser: &rtsp::Parser, buf: &'a [u8]) -> Parsed<'a> {
-    match parser.parse(buf, false) {
-        rtsp::Parsed::Complete(rtsp::Item::Interleaved(frame), used) => Parsed::Interleaved {
-            channel: frame.channel,
-            packet: frame.payload,
-            used,
-        },
-        rtsp::Parsed::Complete(rtsp::Item::Response(resp), used) => Parsed::Message {
-            resp: Some(resp),
-            used,
-        },
-        rtsp::Parsed::Complete(rtsp::Item::Request(_), used) => {
-            Parsed::Message { resp: None, used }
-        }
-        rtsp::Parsed::Incomplete(_) => Parsed::Need,
-        // Skip to the next thing that could start an item.
-        rtsp::Parsed::Error(_) => Parsed::Garbage(
-            buf.iter()
-                .skip(1)
-                .position(|&b| b == b'$' || b.is_ascii_alphabetic())
-                .map_or(buf.len(), |p| p + 1),
-        ),
-    }
-}
-
-/// Parses whole items from `buf`, handing interleaved packets to `on_packet` and
-/// queueing responses; returns the bytes used.
+/// Parses whole items from `buf` with the core's RTSP parser, handing
+/// interleaved packets to `on_packet` and queueing responses (requests from
+/// the server are passed over); returns the bytes used.
 fn parse_items(
     buf: &[u8],
     responses: &mut VecDeque<Response>,
@@ -224,23 +183,24 @@ fn parse_items(
     let parser = rtsp::Parser::new();
     let mut off = 0;
     loop {
-        match parse_one(&parser, &buf[off..]) {
-            Parsed::Need => return off,
-            Parsed::Interleaved {
-                channel,
-                packet,
-                used,
-            } => {
-                on_packet(channel, packet);
-                off += used;
-            }
-            Parsed::Message { resp, used } => {
-                if let Some(r) = resp {
-                    responses.push_back(r);
+        match parser.parse(&buf[off..], false) {
+            rtsp::Parsed::Complete(item, used) => {
+                match item {
+                    rtsp::Item::Interleaved(frame) => on_packet(frame.channel, frame.payload),
+                    rtsp::Item::Response(resp) => responses.push_back(resp),
+                    rtsp::Item::Request(_) => {}
                 }
                 off += used;
             }
-            Parsed::Garbage(n) => off += n.max(1),
+            rtsp::Parsed::Incomplete(_) => return off,
+            // Bytes that start nothing known: skip to the next thing that
+            // could start an item.
+            rtsp::Parsed::Error(_) => {
+                off += buf[off + 1..]
+                    .iter()
+                    .position(|&b| b == b'$' || b.is_ascii_alphabetic())
+                    .map_or(buf.len() - off, |p| p + 1);
+            }
         }
     }
 }
