@@ -63,17 +63,37 @@ pub fn add_pads(element: &impl IsA<gst::Element>, pads: &[&gst::Pad]) {
     }
 }
 
+/// A pad template; its name and caps are the element's own constants, so a
+/// failure is a bug.
+pub fn template(
+    name: &str,
+    direction: gst::PadDirection,
+    presence: gst::PadPresence,
+    caps: &gst::Caps,
+) -> gst::PadTemplate {
+    gst::PadTemplate::new(name, direction, presence, caps)
+        .unwrap_or_else(|e| panic!("pad template {name}: {e}"))
+}
+
 /// The always-present `sink` and `src` pad templates of a one-in, one-out element.
 pub fn sink_src_templates(sink: &gst::Caps, src: &gst::Caps) -> Vec<gst::PadTemplate> {
     vec![
-        gst::PadTemplate::new(
+        template(
             "sink",
             gst::PadDirection::Sink,
             gst::PadPresence::Always,
             sink,
-        )
-        .expect("valid sink pad template"),
-        gst::PadTemplate::new("src", gst::PadDirection::Src, gst::PadPresence::Always, src)
-            .expect("valid src pad template"),
+        ),
+        template("src", gst::PadDirection::Src, gst::PadPresence::Always, src),
     ]
+}
+
+/// The one always-present `src` template of a source of whole JPEG images.
+pub fn jpeg_src_templates() -> Vec<gst::PadTemplate> {
+    vec![template(
+        "src",
+        gst::PadDirection::Src,
+        gst::PadPresence::Always,
+        &crate::playhead::jpeg_template_caps(),
+    )]
 }

@@ -75,6 +75,13 @@ impl FrameRate {
         u64::try_from(ns).unwrap_or(u64::MAX)
     }
 
+    /// Start of frame `n` in ticks of a `clock_rate` Hz media clock (an RTP
+    /// timestamp before its random base and 32-bit wrap): exact, so frame
+    /// after frame the ticks never drift from the frame times.
+    pub fn frame_start_ticks(&self, n: u64, clock_rate: u32) -> u128 {
+        u128::from(n) * u128::from(clock_rate) * u128::from(self.den) / u128::from(self.num)
+    }
+
     /// Duration of frame `n`, in nanoseconds (exact start of the next minus its start).
     pub fn frame_duration_ns(&self, n: u64) -> u64 {
         self.frame_start_ns(n + 1) - self.frame_start_ns(n)
@@ -150,6 +157,16 @@ mod tests {
         assert_eq!(FrameRate::new(0, 1), None);
         assert_eq!(FrameRate::new(24, 0), None);
         assert_eq!(FrameRate::new(-24, 1), None);
+    }
+
+    #[test]
+    fn media_clock_ticks_are_exact_for_ntsc_rates() {
+        let ntsc = FrameRate::new(30000, 1001).unwrap();
+        // 30,000 frames at 29.97 fps last exactly 1001 s: 90,090,000 ticks.
+        assert_eq!(ntsc.frame_start_ticks(30_000, 90_000), 90_090_000);
+        assert_eq!(ntsc.frame_start_ticks(1, 90_000), 3003);
+        let pal = FrameRate::new(25, 1).unwrap();
+        assert_eq!(pal.frame_start_ticks(7, 90_000), 7 * 3600);
     }
 
     fn rate(num: i32, den: i32) -> Option<FrameRate> {

@@ -17,6 +17,7 @@
 //! ```
 
 use crate::CONTAINER_CAPS_NAME;
+use crate::pads::template;
 use crate::playhead::{Playhead, jpeg_caps, jpeg_template_caps, report_anomalies};
 use gst::glib;
 use gst::prelude::*;
@@ -437,20 +438,18 @@ impl ElementImpl for LengthMjpegDemux {
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
             vec![
-                gst::PadTemplate::new(
+                template(
                     "sink",
                     gst::PadDirection::Sink,
                     gst::PadPresence::Always,
                     &gst::Caps::new_empty_simple(CONTAINER_CAPS_NAME),
-                )
-                .expect("valid template"),
-                gst::PadTemplate::new(
+                ),
+                template(
                     "video_%u",
                     gst::PadDirection::Src,
                     gst::PadPresence::Sometimes,
                     &jpeg_template_caps(),
-                )
-                .expect("valid template"),
+                ),
             ]
         });
         TEMPLATES.as_ref()

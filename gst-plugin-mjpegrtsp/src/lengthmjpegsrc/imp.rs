@@ -20,7 +20,7 @@
 //! file reaches `lengthmjpegdemux` through the typefinder — that path already
 //! plays, seeks and reports duration, and it serves every other file type too.
 
-use crate::playhead::{Playhead, jpeg_caps, jpeg_template_caps, report_anomalies};
+use crate::playhead::{Playhead, jpeg_caps, report_anomalies};
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
@@ -360,18 +360,8 @@ impl ElementImpl for LengthMjpegSrc {
     }
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
-        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-            let caps = jpeg_template_caps();
-            vec![
-                gst::PadTemplate::new(
-                    "src",
-                    gst::PadDirection::Src,
-                    gst::PadPresence::Always,
-                    &caps,
-                )
-                .expect("valid template"),
-            ]
-        });
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> =
+            LazyLock::new(crate::pads::jpeg_src_templates);
         TEMPLATES.as_ref()
     }
 

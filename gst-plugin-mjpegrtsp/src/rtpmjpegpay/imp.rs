@@ -42,10 +42,11 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 
 use super::PayMode;
+use super::settings::{self, Settings};
 use mjpegrtsp::container::SOI;
 use mjpegrtsp::rtp::{
-    CLASSIC_PAYLOAD_TYPE, DYNAMIC_PAYLOAD_TYPE, ENCODING_NAME, FRAGMENTED_CLOCK_RATE, HEADER_LEN,
-    MAX_UDP_PAYLOAD, MAX_WHOLE_FRAME_JPEG, RtpHeader, WHOLE_FRAME_CLOCK_RATE,
+    ENCODING_NAME, FRAGMENTED_CLOCK_RATE, HEADER_LEN, MAX_WHOLE_FRAME_JPEG, RtpHeader,
+    WHOLE_FRAME_CLOCK_RATE,
 };
 use mjpegrtsp::timing::FrameRate;
 
@@ -57,50 +58,9 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     )
 });
 
-const DEFAULT_MODE: PayMode = PayMode::WholeFrame;
-const DEFAULT_MTU: u32 = 1400;
-/// Header plus four payload bytes.
-const MIN_MTU: u32 = HEADER_LEN as u32 + 4;
-const DEFAULT_SSRC: u32 = 0;
-const DEFAULT_SEQNUM_OFFSET: u32 = 1;
-/// -1: pick a random offset when the element starts.
-const DEFAULT_TIMESTAMP_OFFSET: i64 = -1;
 /// More packets than this for one frame would make its sequence numbers
 /// ambiguous to receivers (half the 16-bit space, with margin).
 const MAX_PACKETS_PER_FRAME: usize = 16_384;
-
-#[derive(Debug, Clone)]
-struct Settings {
-    mode: PayMode,
-    /// `None` until set: then the mode's default applies.
-    pt: Option<u8>,
-    mtu: u32,
-    ssrc: u32,
-    seqnum_offset: u16,
-    timestamp_offset: Option<u32>,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            mode: DEFAULT_MODE,
-            pt: None,
-            mtu: DEFAULT_MTU,
-            ssrc: DEFAULT_SSRC,
-            seqnum_offset: DEFAULT_SEQNUM_OFFSET as u16,
-            timestamp_offset: None,
-        }
-    }
-}
-
-impl Settings {
-    fn pt(&self) -> u8 {
-        self.pt.unwrap_or(match self.mode {
-            PayMode::WholeFrame => CLASSIC_PAYLOAD_TYPE,
-            PayMode::Fragmented => DYNAMIC_PAYLOAD_TYPE,
-        })
-    }
-}
 
 /// What the current output caps promise.
 #[derive(Debug, Clone, Copy)]
@@ -451,120 +411,19 @@ impl ObjectSubclass for RtpMjpegPay {
 
 impl ObjectImpl for RtpMjpegPay {
     fn properties() -> &'static [glib::ParamSpec] {
-        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
-            vec![
-                glib::ParamSpecEnum::builder_with_default("mode", DEFAULT_MODE)
-                    .nick("Mode")
-                    .blurb(
-                        "whole-frame: one packet per frame, frame-numbered, wall-clock-second \
-                         timestamps (the classic server); fragmented: frames split at the MTU with \
-                         the marker bit on each frame's last packet and 90 kHz timestamps",
-                    )
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecUInt::builder("pt")
-                    .nick("Payload type")
-                    .blurb(
-                        "RTP payload type. Default 26 in whole-frame mode (like the classic \
-                         server) and 96 in fragmented mode, where 26 with clock-rate 90000 would \
-                         make decodebin/rtspsrc pick the RFC 2435 rtpjpegdepay; a value set here \
-                         wins in both modes",
-                    )
-                    .maximum(u32::from(mjpegrtsp::rtp::header::MAX_PAYLOAD_TYPE))
-                    .default_value(u32::from(CLASSIC_PAYLOAD_TYPE))
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecUInt::builder("mtu")
-                    .nick("MTU")
-                    .blurb(
-                        "Largest RTP packet in fragmented mode, the 12-byte header included \
-                         (whole-frame packets are one frame each, up to 65507 bytes)",
-                    )
-                    .minimum(MIN_MTU)
-                    .maximum(MAX_UDP_PAYLOAD as u32)
-                    .default_value(DEFAULT_MTU)
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecUInt::builder("ssrc")
-                    .nick("SSRC")
-                    .blurb("Synchronization source identifier (0 like the classic server)")
-                    .default_value(DEFAULT_SSRC)
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecUInt::builder("seqnum-offset")
-                    .nick("Sequence number offset")
-                    .blurb(
-                        "Sequence number of the first packet; in whole-frame mode it is the \
-                         number of the first frame. Counting never restarts while running",
-                    )
-                    .maximum(u32::from(u16::MAX))
-                    .default_value(DEFAULT_SEQNUM_OFFSET)
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecInt64::builder("timestamp-offset")
-                    .nick("Timestamp offset")
-                    .blurb(
-                        "Fragmented mode: RTP timestamp of PTS 0 (-1 = random at start). \
-                         Whole-frame timestamps are wall-clock seconds and take no offset",
-                    )
-                    .minimum(-1)
-                    .maximum(i64::from(u32::MAX))
-                    .default_value(DEFAULT_TIMESTAMP_OFFSET)
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
-                    .nick("Statistics")
-                    .blurb(
-                        "frames-in, frames-sent, packets-sent, bytes-sent (headers included), \
-                         frames-dropped-oversize, frames-dropped-invalid",
-                    )
-                    .read_only()
-                    .build(),
-            ]
-        });
+        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(settings::param_specs);
         PROPERTIES.as_ref()
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
-        let mut settings = lock(&self.settings);
-        match pspec.name() {
-            "mode" => settings.mode = value.get().expect("type checked upstream"),
-            "pt" => {
-                let pt: u32 = value.get().expect("type checked upstream");
-                settings.pt = Some(pt as u8);
-            }
-            "mtu" => settings.mtu = value.get().expect("type checked upstream"),
-            "ssrc" => settings.ssrc = value.get().expect("type checked upstream"),
-            "seqnum-offset" => {
-                let v: u32 = value.get().expect("type checked upstream");
-                settings.seqnum_offset = v as u16;
-            }
-            "timestamp-offset" => {
-                let v: i64 = value.get().expect("type checked upstream");
-                settings.timestamp_offset = u32::try_from(v).ok();
-            }
-            other => unreachable!("no writable property {other}"),
-        }
+        lock(&self.settings).set(pspec.name(), value);
         gst::debug!(CAT, imp = self, "{} set to {:?}", pspec.name(), value);
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
-        let settings = lock(&self.settings);
         match pspec.name() {
-            "mode" => settings.mode.to_value(),
-            "pt" => u32::from(settings.pt()).to_value(),
-            "mtu" => settings.mtu.to_value(),
-            "ssrc" => settings.ssrc.to_value(),
-            "seqnum-offset" => u32::from(settings.seqnum_offset).to_value(),
-            "timestamp-offset" => settings
-                .timestamp_offset
-                .map_or(-1i64, i64::from)
-                .to_value(),
-            "stats" => {
-                drop(settings);
-                self.stats_structure().to_value()
-            }
-            other => unreachable!("no property {other}"),
+            "stats" => self.stats_structure().to_value(),
+            name => lock(&self.settings).get(name),
         }
     }
 

@@ -4,6 +4,7 @@
 use glib::prelude::*;
 
 mod imp;
+mod settings;
 
 /// How frames are put into packets.
 #[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, Default, glib::Enum)]

@@ -31,7 +31,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::auth::{Authenticator, Credentials};
 use super::error::Error;
 use super::events::FrameBudget;
-use super::media::{Media, MediaConfig, MediaCounters, PlayStart};
+use super::media::{Media, MediaConfig, PlayStart};
 use super::peer::PeerFilter;
 use super::{EndReason, Event, Frame, Stats, TransportKind};
 use crate::rtp::rtcp;
@@ -44,8 +44,6 @@ use crate::rtsp::{
 mod control;
 mod media_path;
 mod timers;
-
-use timers::add_counters;
 
 const RR_INTERVAL: Duration = Duration::from_secs(5);
 /// After a BYE, packets still in flight get this long to arrive.
@@ -179,7 +177,7 @@ pub struct Driver {
     stats: Arc<Mutex<Stats>>,
     /// Counters of media read before the current one (a fallback to TCP
     /// starts a new one).
-    past: MediaCounters,
+    past: Stats,
     frames_dropped: u64,
     /// Datagrams not from the server, and BYEs not for the stream.
     packets_rejected: u64,
@@ -250,7 +248,7 @@ impl Driver {
             budget,
             backlog: VecDeque::new(),
             stats,
-            past: MediaCounters::default(),
+            past: Stats::default(),
             frames_dropped: 0,
             packets_rejected: 0,
             next_stats,
@@ -467,7 +465,7 @@ impl Driver {
     fn stop_media(&mut self) {
         if let Some(m) = self.media.take() {
             let c = m.media.counters();
-            self.past = add_counters(&self.past, &c);
+            self.past = self.past.followed_by(&c);
         }
         self.playing = false;
     }

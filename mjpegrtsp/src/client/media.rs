@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 use super::jitter::{ArrivalJitter, JitterBuffer, Pushed};
-use super::{Frame, PayloadFormat};
+use super::{Frame, PayloadFormat, Stats};
 use crate::container::is_whole_jpeg;
 use crate::rtp::reassembly::{Reassembler, ReassemblyMode};
 use crate::rtp::rfc2435_depay::Depacketizer;
@@ -49,23 +49,6 @@ pub struct PlayStart {
     pub seq: Option<u16>,
     /// `RTP-Info` `rtptime`: the timestamp at `npt`.
     pub rtptime: Option<u32>,
-}
-
-/// Counters of the packet path.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct MediaCounters {
-    pub packets_received: u64,
-    pub packets_lost: u64,
-    pub packets_duplicated: u64,
-    pub packets_reordered: u64,
-    pub packets_late: u64,
-    pub packets_invalid: u64,
-    pub restarts: u64,
-    pub frames: u64,
-    pub bytes: u64,
-    pub frames_incomplete: u64,
-    pub jitter_ms: f64,
-    pub dimensions: Option<(u32, u32)>,
 }
 
 struct Packet {
@@ -453,8 +436,9 @@ impl Media {
         })
     }
 
-    /// The counters now.
-    pub fn counters(&self) -> MediaCounters {
+    /// The counters of this media path now (the fields of [`Stats`] the
+    /// packet path knows; the rest stay zero).
+    pub fn counters(&self) -> Stats {
         let j = self.jitter.stats();
         let (depay_incomplete, depay_invalid) = match &self.depay {
             Depay::Rfc2435 { depay, .. } => {
@@ -466,7 +450,7 @@ impl Media {
                 (s.frames_incomplete + s.frames_corrupt, s.packets_invalid)
             }
         };
-        MediaCounters {
+        Stats {
             packets_received: j.received,
             packets_lost: j.lost,
             packets_duplicated: j.duplicates,
@@ -479,6 +463,7 @@ impl Media {
             frames_incomplete: depay_incomplete + self.frames_corrupt,
             jitter_ms: self.arrival.millis(),
             dimensions: self.dimensions,
+            ..Stats::default()
         }
     }
 }

@@ -67,6 +67,7 @@ mod media;
 mod observer;
 mod peer;
 mod session;
+mod stats;
 mod url;
 
 pub use auth::{Algorithm, DigestInput, digest_response};
@@ -75,6 +76,7 @@ pub use events::Events;
 pub use jitter::{JitterBuffer, JitterStats, Pushed, Released};
 pub use observer::{MessageDirection, MessageObserver};
 pub use session::Session;
+pub use stats::Stats;
 pub use url::{DEFAULT_PORT, RtspUrl, without_password};
 
 use std::net::{IpAddr, SocketAddr};
@@ -247,48 +249,6 @@ pub enum Event {
     /// Something failed in the background (e.g. a keep-alive found the
     /// session gone).
     Error(Error),
-}
-
-/// Statistics of a session's media, since it was set up.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Stats {
-    /// Frames handed on (or dropped for a slow consumer).
-    pub frames: u64,
-    /// Bytes of JPEG in them.
-    pub bytes: u64,
-    /// JPEG bits per second over about the last second.
-    pub bitrate: f64,
-    /// Frames per second over about the last second.
-    pub framerate: f64,
-    /// RTP packets received.
-    pub packets_received: u64,
-    /// Sequence numbers that never arrived.
-    pub packets_lost: u64,
-    /// Packets received twice.
-    pub packets_duplicated: u64,
-    /// Packets that arrived after one with a higher number.
-    pub packets_reordered: u64,
-    /// Packets that arrived after their place was given up.
-    pub packets_late: u64,
-    /// Packets that were not RTP of this stream or not a valid payload.
-    pub packets_invalid: u64,
-    /// RTP and RTCP packets dropped for not being the server's: from another
-    /// address or port, or an RTCP BYE that does not name the stream's
-    /// source.
-    pub packets_rejected: u64,
-    /// Sequence number restarts (classic loops, new sources).
-    pub restarts: u64,
-    /// Frames dropped because a piece was missing or they were not JPEGs.
-    pub frames_incomplete: u64,
-    /// Frames dropped because the consumer's channel was full.
-    pub frames_dropped: u64,
-    /// RFC 3550 interarrival jitter, in milliseconds (0 in the classic
-    /// dialect, whose timestamps are whole seconds).
-    pub jitter_ms: f64,
-    /// Width and height of the last frame (or from the SDP).
-    pub dimensions: Option<(u32, u32)>,
-    /// The transport in use.
-    pub transport: Option<TransportKind>,
 }
 
 /// What DESCRIBE said (or, in the classic dialect, what is known without it).

@@ -55,6 +55,9 @@ use super::rfc2435::MAX_DATA_LEN;
 use crate::container::jpeg::EOI;
 use payload::{FrameKey, Payload, QuantTables, parse_payload, tables_for_q, write_headers};
 
+/// What one pushed packet gives: a whole JPEG, nothing yet, or an error.
+type Pushed = Result<Option<Vec<u8>>, DepayError>;
+
 /// Default limit on a frame's data (scan + EOI): 16 MiB, as much as the
 /// 24-bit fragment offset can address.
 pub const MAX_FRAME_LEN: usize = MAX_DATA_LEN;
@@ -270,7 +273,7 @@ impl Depacketizer {
         marker: bool,
         payload: &[u8],
     ) -> Result<Option<Vec<u8>>, DepayError> {
-        match self.push_inner(seq, timestamp, marker, payload) {
+        match self.assemble(seq, timestamp, marker, payload) {
             Ok(jpeg) => Ok(jpeg),
             Err(e) => {
                 self.stats.packets_invalid += 1;
@@ -280,13 +283,7 @@ impl Depacketizer {
         }
     }
 
-    fn push_inner(
-        &mut self,
-        seq: u16,
-        timestamp: u32,
-        marker: bool,
-        payload: &[u8],
-    ) -> Result<Option<Vec<u8>>, DepayError> {
+    fn assemble(&mut self, seq: u16, timestamp: u32, marker: bool, payload: &[u8]) -> Pushed {
         let p = parse_payload(payload)?;
         // From here on an error leaves the state Idle; `push` then skips the
         // rest of this timestamp's frame.

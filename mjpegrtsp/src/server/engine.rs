@@ -466,11 +466,7 @@ impl Worker {
 pub fn rtp_time(stream: &Stream, n: u64) -> u32 {
     match &stream.source {
         Source::File(media) => {
-            let (num, den) = (media.rate.num(), media.rate.den());
-            // FrameRate keeps both positive.
-            let (num, den) = (num.unsigned_abs(), den.unsigned_abs());
-            let ticks = u128::from(n) * 90_000 * u128::from(den) / u128::from(num);
-            wrap_ticks(stream, ticks)
+            wrap_ticks(stream, media.rate.frame_start_ticks(n, rfc2435::CLOCK_RATE))
         }
         Source::Live(_) => rtp_time_at(stream, 0),
     }
@@ -478,7 +474,10 @@ pub fn rtp_time(stream: &Stream, n: u64) -> u32 {
 
 /// RTP timestamp of media time `ns` at 90 kHz.
 pub fn rtp_time_at(stream: &Stream, ns: u64) -> u32 {
-    wrap_ticks(stream, u128::from(ns) * 90_000 / 1_000_000_000)
+    wrap_ticks(
+        stream,
+        u128::from(ns) * u128::from(rfc2435::CLOCK_RATE) / 1_000_000_000,
+    )
 }
 
 /// `ticks` after the stream's base, wrapping at 2^32 as RTP timestamps do.

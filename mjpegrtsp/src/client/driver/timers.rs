@@ -134,29 +134,21 @@ impl Driver {
             .as_ref()
             .map(|m| m.media.counters())
             .unwrap_or_default();
-        let c = add_counters(&self.past, &current);
+        let previous = self.stats.lock().map(|s| s.clone()).unwrap_or_default();
+        let mut stats = self.past.followed_by(&current);
         let (mark_at, mark_bytes, mark_frames) = self.rate_mark;
         let secs = now.saturating_duration_since(mark_at).as_secs_f64();
-        let mut stats = self.stats.lock().map(|s| s.clone()).unwrap_or_default();
         if secs >= 1.0 {
-            stats.bitrate = (c.bytes - mark_bytes.min(c.bytes)) as f64 * 8.0 / secs;
-            stats.framerate = (c.frames - mark_frames.min(c.frames)) as f64 / secs;
-            self.rate_mark = (now, c.bytes, c.frames);
+            stats.bitrate = (stats.bytes - mark_bytes.min(stats.bytes)) as f64 * 8.0 / secs;
+            stats.framerate = (stats.frames - mark_frames.min(stats.frames)) as f64 / secs;
+            self.rate_mark = (now, stats.bytes, stats.frames);
+        } else {
+            stats.bitrate = previous.bitrate;
+            stats.framerate = previous.framerate;
         }
-        stats.frames = c.frames;
-        stats.bytes = c.bytes;
-        stats.packets_received = c.packets_received;
-        stats.packets_lost = c.packets_lost;
-        stats.packets_duplicated = c.packets_duplicated;
-        stats.packets_reordered = c.packets_reordered;
-        stats.packets_late = c.packets_late;
-        stats.packets_invalid = c.packets_invalid;
         stats.packets_rejected = self.packets_rejected;
-        stats.restarts = c.restarts;
-        stats.frames_incomplete = c.frames_incomplete;
         stats.frames_dropped = self.frames_dropped;
-        stats.jitter_ms = current.jitter_ms;
-        stats.dimensions = current.dimensions.or(stats.dimensions);
+        stats.dimensions = stats.dimensions.or(previous.dimensions);
         stats.transport = self.media.as_ref().map(|m| match m.transport {
             MediaTransport::Udp { .. } => TransportKind::Udp,
             MediaTransport::Tcp { .. } => TransportKind::Tcp,
@@ -165,22 +157,5 @@ impl Driver {
             *s = stats.clone();
         }
         stats
-    }
-}
-
-pub(super) fn add_counters(a: &MediaCounters, b: &MediaCounters) -> MediaCounters {
-    MediaCounters {
-        packets_received: a.packets_received + b.packets_received,
-        packets_lost: a.packets_lost + b.packets_lost,
-        packets_duplicated: a.packets_duplicated + b.packets_duplicated,
-        packets_reordered: a.packets_reordered + b.packets_reordered,
-        packets_late: a.packets_late + b.packets_late,
-        packets_invalid: a.packets_invalid + b.packets_invalid,
-        restarts: a.restarts + b.restarts,
-        frames: a.frames + b.frames,
-        bytes: a.bytes + b.bytes,
-        frames_incomplete: a.frames_incomplete + b.frames_incomplete,
-        jitter_ms: b.jitter_ms,
-        dimensions: b.dimensions.or(a.dimensions),
     }
 }
