@@ -8,8 +8,8 @@
 mod jpeg_rtp;
 
 use jpeg_rtp::{
-    RESTART_MARKER_ARGS, TS_STEP, bytes, decode_jpegs, decode_rtp, dri, ffmpeg_jpegs, frame_pts,
-    has_rst_markers, have_ffmpeg, init, jpegenc, rtpjpegpay, run,
+    FfmpegJpegs, RESTART_MARKER_ARGS, TS_STEP, bytes, decode_jpegs, decode_rtp, dri, frame_pts,
+    has_rst_markers, init, jpegenc, rtpjpegpay, run,
 };
 use mjpegrtsp::rtp::RtpHeader;
 use mjpegrtsp::rtp::rfc2435::{
@@ -229,11 +229,10 @@ fn has_restart_markers(jpeg: &[u8]) -> bool {
 #[test]
 fn restart_markers_from_ffmpeg() {
     init();
-    if !have_ffmpeg("the ffmpeg-encoded cases") {
+    let Some(ffmpeg) = FfmpegJpegs::new("the ffmpeg-encoded cases") else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let jpegs = ffmpeg_jpegs(dir.path(), "yuvj420p", &RESTART_MARKER_ARGS, 3);
+    };
+    let jpegs = ffmpeg.encode("yuvj420p", &RESTART_MARKER_ARGS, 3);
     assert!(
         has_restart_markers(&jpegs[0]),
         "ffmpeg wrote no restart markers"
@@ -244,7 +243,7 @@ fn restart_markers_from_ffmpeg() {
         assert_eq!(frames[0].info().restart_interval, 20);
         compare_with_rtpjpegpay("ffmpeg yuvj420p with DRI", &jpegs, mtu);
     }
-    let jpegs = ffmpeg_jpegs(dir.path(), "yuvj422p", &RESTART_MARKER_ARGS, 1);
+    let jpegs = ffmpeg.encode("yuvj422p", &RESTART_MARKER_ARGS, 1);
     assert!(has_restart_markers(&jpegs[0]));
     assert_eq!(
         packetize(&jpegs[0], 1400),
@@ -262,11 +261,10 @@ fn restart_markers_from_ffmpeg() {
 #[test]
 fn optimised_huffman_tables_from_ffmpeg_are_unsupported() {
     init();
-    if !have_ffmpeg("the ffmpeg-encoded cases") {
+    let Some(ffmpeg) = FfmpegJpegs::new("the ffmpeg-encoded cases") else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let jpegs = ffmpeg_jpegs(dir.path(), "yuvj420p", &["-huffman", "optimal"], 1);
+    };
+    let jpegs = ffmpeg.encode("yuvj420p", &["-huffman", "optimal"], 1);
     let err = packetize(&jpegs[0], 1400).unwrap_err();
     assert!(
         matches!(
@@ -280,6 +278,6 @@ fn optimised_huffman_tables_from_ffmpeg_are_unsupported() {
     );
     println!("ffmpeg -huffman optimal: {err}");
     // The same encoder with the standard tables is fine.
-    let jpegs = ffmpeg_jpegs(dir.path(), "yuvj420p", &["-huffman", "default"], 2);
+    let jpegs = ffmpeg.encode("yuvj420p", &["-huffman", "default"], 2);
     round_trip(&jpegs, 1400, 1);
 }

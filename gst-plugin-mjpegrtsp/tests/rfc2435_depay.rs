@@ -8,8 +8,8 @@
 mod jpeg_rtp;
 
 use jpeg_rtp::{
-    RESTART_MARKER_ARGS, TS_STEP, decode_jpegs, decode_rtp, dri, ffmpeg_jpegs, has_rst_markers,
-    have_ffmpeg, init, jpegenc, rtpjpegpay, segment_body,
+    FfmpegJpegs, RESTART_MARKER_ARGS, TS_STEP, decode_jpegs, decode_rtp, dri, has_rst_markers,
+    init, jpegenc, rtpjpegpay, segment_body,
 };
 use mjpegrtsp::container::jpeg::{self, marker};
 use mjpegrtsp::rtp::RtpHeader;
@@ -316,11 +316,10 @@ fn hand_made_q_factor_frames_decode() {
 #[test]
 fn restart_markers_from_ffmpeg_decode_identically() {
     init();
-    if !have_ffmpeg("the restart-marker cases") {
+    let Some(ffmpeg) = FfmpegJpegs::new("the restart-marker cases") else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let jpegs = ffmpeg_jpegs(dir.path(), "yuvj420p", &RESTART_MARKER_ARGS, 3);
+    };
+    let jpegs = ffmpeg.encode("yuvj420p", &RESTART_MARKER_ARGS, 3);
     let interval = dri(&jpegs[0]).expect("ffmpeg wrote a DRI segment");
     assert!(interval > 0 && has_rst_markers(&jpegs[0]));
     for mtu in [300, 1400] {

@@ -191,7 +191,7 @@ pub fn rtpjpegpay(jpegs: &[Vec<u8>], width: u32, height: u32, mtu: usize) -> Vec
 }
 
 /// Whether ffmpeg is installed; if not, says that `skipping` is skipped.
-pub fn have_ffmpeg(skipping: &str) -> bool {
+fn have_ffmpeg(skipping: &str) -> bool {
     let found = Command::new("ffmpeg")
         .arg("-version")
         .output()
@@ -215,8 +215,28 @@ pub const RESTART_MARKER_ARGS: [&str; 6] = [
     "slice",
 ];
 
+/// ffmpeg's mjpeg encoder writing into a temporary folder.
+pub struct FfmpegJpegs {
+    dir: tempfile::TempDir,
+}
+
+impl FfmpegJpegs {
+    /// The encoder, or `None` (and a note that `skipping` is skipped) when
+    /// ffmpeg is not installed.
+    pub fn new(skipping: &str) -> Option<FfmpegJpegs> {
+        have_ffmpeg(skipping).then(|| FfmpegJpegs {
+            dir: tempfile::tempdir().expect("a temporary folder"),
+        })
+    }
+
+    /// `count` 320x240 JPEGs in `pix_fmt`, with extra encoder arguments.
+    pub fn encode(&self, pix_fmt: &str, args: &[&str], count: u32) -> Vec<Vec<u8>> {
+        ffmpeg_jpegs(self.dir.path(), pix_fmt, args, count)
+    }
+}
+
 /// `count` 320x240 JPEGs from ffmpeg's mjpeg encoder with extra arguments.
-pub fn ffmpeg_jpegs(dir: &Path, pix_fmt: &str, args: &[&str], count: u32) -> Vec<Vec<u8>> {
+fn ffmpeg_jpegs(dir: &Path, pix_fmt: &str, args: &[&str], count: u32) -> Vec<Vec<u8>> {
     let pattern = dir.join(format!("{pix_fmt}-%03d.jpg"));
     let status = Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi"])
