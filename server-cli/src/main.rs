@@ -7,7 +7,7 @@
 mod sample;
 
 use clap::Parser;
-use mjpegrtsp::server::{Server, ServerConfig};
+use mjpegrtsp::server::{Server, ServerConfig, limits};
 use mjpegrtsp::timing::FrameRate;
 use std::io::IsTerminal;
 use std::net::IpAddr;
@@ -48,6 +48,26 @@ struct Args {
     /// Most sessions at once; more get 453 Not Enough Bandwidth.
     #[arg(long, default_value_t = 1000)]
     max_sessions: usize,
+    /// Most sessions one client address may hold (0: no limit); more get 453.
+    #[arg(long, default_value_t = limits::DEFAULT_MAX_SESSIONS_PER_ADDRESS, value_name = "N")]
+    max_sessions_per_address: usize,
+    /// Most connections at once; more are answered 503 and closed. Kept
+    /// below the open-file limit (raised to its hard limit at start), with
+    /// 256 descriptors spare.
+    #[arg(long, default_value_t = limits::DEFAULT_MAX_CONNECTIONS, value_name = "N")]
+    max_connections: usize,
+    /// Most connections one client address may hold (0: no limit); more
+    /// are answered 503 and closed.
+    #[arg(long, default_value_t = limits::DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, value_name = "N")]
+    max_connections_per_address: usize,
+    /// Seconds a request may take from its first byte to its end; a slower
+    /// one (slowloris) closes its connection.
+    #[arg(long, default_value_t = limits::DEFAULT_REQUEST_TIMEOUT.as_secs(), value_name = "SECONDS")]
+    request_timeout: u64,
+    /// Seconds a connection holding no session may stay silent before it
+    /// is closed.
+    #[arg(long, default_value_t = limits::DEFAULT_IDLE_TIMEOUT.as_secs(), value_name = "SECONDS")]
+    idle_timeout: u64,
     /// Seconds without a request (or RTCP from the client) before a session
     /// is reclaimed; advertised in the Session header.
     #[arg(long, default_value_t = 60, value_name = "SECONDS")]
@@ -109,6 +129,11 @@ fn main() -> ExitCode {
         looping: args.looping,
         pipeline: args.pipeline,
         max_sessions: args.max_sessions,
+        max_sessions_per_address: args.max_sessions_per_address,
+        max_connections: args.max_connections.max(1),
+        max_connections_per_address: args.max_connections_per_address,
+        request_timeout: Duration::from_secs(args.request_timeout.max(1)),
+        idle_timeout: Duration::from_secs(args.idle_timeout.max(1)),
         session_timeout: Duration::from_secs(args.session_timeout.max(1)),
         mtu: args.mtu.clamp(256, 65_000),
     };

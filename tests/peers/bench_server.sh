@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Load benchmark of RTSP servers on loopback: the same rtsp_load run against
 #   (a) gst-rtsp-server (tests/peers/gst_rtsp_server.py, unshared, looping the file)
-#   (b) our server, target/release/server-cli, when it has been built (with --loop
-#       and --max-sessions when its --help lists them)
+#   (b) our server, target/release/server-cli, when it has been built (with --loop,
+#       --max-sessions and no per-address maximums when its --help lists them)
 # for each session count, each server started fresh; prints a comparison table.
 #
 #   bash tests/peers/bench_server.sh [--sessions "50 200 500"] [--seconds 10]
@@ -153,6 +153,10 @@ start_server() { # kind, log, sessions
             help=$(timeout 5 "$OURS" --help 2>&1 || true)
             if [ -n "$LOOP" ] && grep -q -- '--loop' <<<"$help"; then extra+=(--loop); fi
             if grep -q -- '--max-sessions' <<<"$help"; then extra+=(--max-sessions "$((n + 16))"); fi
+            # Every load session comes from 127.0.0.1: no per-address maximums.
+            if grep -q -- '--max-sessions-per-address' <<<"$help"; then
+                extra+=(--max-sessions-per-address 0 --max-connections-per-address 0)
+            fi
             "$OURS" --bind 127.0.0.1 --port "$port" --media-dir "$(dirname "$MEDIA")" "${extra[@]}" >"$log.stdout" 2>"$log" &
             SERVER_PID=$!
             wait_port "$port" 10 || { echo "bench_server: server-cli did not listen on $port (see $log)" >&2; stop_server; return 1; }

@@ -37,7 +37,11 @@
 //! 1. the next line is the start line of another message
 //!    (`PLAY movie.Mjpeg RTSP/1.0`, `RTSP/1.0 200 OK`), or the next byte is
 //!    the `$` of an interleaved frame; or
-//! 2. its last line is whole, the buffer ends right after it, and the caller
+//! 2. its last line is whole, the buffer ends right after it, and its shape
+//!    is the seed client's whole request: a SETUP whose last line is
+//!    `Transport`, a PLAY, PAUSE or TEARDOWN whose last line is `Session`
+//!    (the seed client writes these headers last); or
+//! 3. its last line is whole, the buffer ends right after it, and the caller
 //!    says the stream is *at rest* (`at_rest = true`): no more bytes of this
 //!    message are on their way.
 //!
@@ -58,9 +62,10 @@
 //! }
 //! ```
 //!
-//! The classic client sends each request in one write and then waits for the
-//! reply, so the idle wait ends with nothing more and costs one
-//! [`CLASSIC_IDLE_DELAY`] of latency per classic request. Standard (CRLF)
+//! Rule 2 answers the seed client at once. For other classic messages the
+//! idle wait ends with nothing more (the classic client sends each request
+//! in one write and then waits for the reply) and costs one
+//! [`CLASSIC_IDLE_DELAY`] of latency. Standard (CRLF)
 //! messages never depend on `at_rest`: they need their blank line. A server
 //! may also skip the delay and pass `at_rest = true` whenever its buffer
 //! holds just what its reads returned (a classic request arrives in one read

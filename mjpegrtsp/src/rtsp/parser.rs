@@ -261,7 +261,7 @@ impl Parser {
                         if self.content_length(&headers)?.unwrap_or(0) > 0 {
                             return Ok(Scan::Incomplete(Incomplete::NeedMore));
                         }
-                        if !at_rest {
+                        if !at_rest && !classic_shape_is_whole(start, &headers) {
                             return Ok(Scan::Incomplete(Incomplete::CompleteIfIdle));
                         }
                         return classic_end(start, headers, pos);
@@ -379,6 +379,23 @@ struct Head<'a> {
     len: usize,
     /// Whether a blank line ended it (else it is a classic message).
     blank_line: bool,
+}
+
+/// Whether a classic request is whole by the seed client's known shape,
+/// with no need to wait for silence: its SETUP ends with its `Transport`
+/// line, its PLAY, PAUSE and TEARDOWN with `Session`. Anything else (a
+/// reply, another method, another last header) is not known to be whole.
+fn classic_shape_is_whole(start: Option<&[u8]>, headers: &[(&[u8], Vec<u8>)]) -> bool {
+    let (Some(start), Some((last, _))) = (start, headers.last()) else {
+        return false;
+    };
+    let method = start.split(|&b| b == b' ').next().unwrap_or_default();
+    let ends_with = match method {
+        b"SETUP" => names::TRANSPORT,
+        b"PLAY" | b"PAUSE" | b"TEARDOWN" => names::SESSION,
+        _ => return false,
+    };
+    last.eq_ignore_ascii_case(ends_with.as_bytes())
 }
 
 fn classic_end<'a>(
@@ -537,8 +554,46 @@ mod tests {
     }
 
     #[test]
+    fn the_seed_clients_requests_are_whole_by_their_shape() {
+        for whole in [
+            &b"SETUP movie.Mjpeg RTSP/1.0\nCSeq: 1\nTransport: RTP/UDP; client_port= 25000\n"[..],
+            b"PLAY movie.Mjpeg RTSP/1.0\nCSeq: 2\nSession: 419485\n",
+            b"PAUSE movie.Mjpeg RTSP/1.0\nCSeq: 3\nsession: 419485\n",
+            b"TEARDOWN movie.Mjpeg RTSP/1.0\nCSeq: 4\nSession: 419485\n",
+        ] {
+            let (r, n) = request(whole, false);
+            assert_eq!((r.dialect, n), (Dialect::Classic, whole.len()));
+            // Cut after an earlier line, it still waits.
+            let cut = whole.len()
+                - 1
+                - whole[..whole.len() - 1]
+                    .iter()
+                    .rev()
+                    .position(|&b| b == b'\n')
+                    .unwrap();
+            assert_eq!(
+                parse_message(&whole[..cut], false),
+                Parsed::Incomplete(Incomplete::CompleteIfIdle)
+            );
+        }
+        // Other shapes wait for rest: a reply, another method, another
+        // last header.
+        for unsure in [
+            &b"RTSP/1.0 200 OK\nCSeq: 1\nSession: 419485\n"[..],
+            b"DESCRIBE movie.Mjpeg RTSP/1.0\nCSeq: 1\nSession: 1\n",
+            b"SETUP movie.Mjpeg RTSP/1.0\nTransport: RTP/UDP; client_port= 25000\nCSeq: 1\n",
+        ] {
+            assert_eq!(
+                parse_message(unsure, false),
+                Parsed::Incomplete(Incomplete::CompleteIfIdle)
+            );
+        }
+    }
+
+    #[test]
     fn classic_request_needs_rest_or_a_successor() {
-        let one = b"PLAY movie.Mjpeg RTSP/1.0\nCSeq: 2\nSession: 419485\n";
+        // Not of a known whole shape (its last line is CSeq).
+        let one = b"PLAY movie.Mjpeg RTSP/1.0\nSession: 419485\nCSeq: 2\n";
         assert_eq!(
             parse_message(one, false),
             Parsed::Incomplete(Incomplete::CompleteIfIdle)

@@ -7,7 +7,7 @@ use super::engine::{Command, Source};
 use super::live::LIVE_MOUNT;
 use super::media::MediaError;
 use super::queue::{self, Outgoing};
-use super::{SERVER_NAME, Session, SessionState, Shared, describe};
+use super::{ConnectionSlot, SERVER_NAME, Session, SessionState, Shared, describe};
 use crate::rtsp::{
     self, Dialect, Incomplete, Item, Method, NptRange, NptTime, Parsed, Parser, Request, Response,
     RtpInfo, SessionHeader, StatusCode, Version, names,
@@ -19,14 +19,18 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// A request that never completes is dropped after this long.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// The latest Range start a PLAY may ask for: beyond it, a looping file's
 /// media time would no longer fit in 64-bit nanoseconds as it plays on.
 const MAX_RANGE_START: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
-/// Reads requests from one connection and answers them.
-pub(super) async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
+/// Reads requests from one connection and answers them. The connection
+/// counts against the server's maximums until this returns (`_slot`).
+pub(super) async fn serve_connection(
+    shared: Arc<Shared>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    _slot: ConnectionSlot,
+) {
     let connection = shared.next_connection.fetch_add(1, Ordering::Relaxed);
     tracing::debug!(%peer, connection, "connected");
     let local = stream
@@ -56,6 +60,9 @@ pub(super) async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, pee
     let parser = Parser::new();
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
     let mut chunk = vec![0u8; 16 * 1024];
+    // When the request in the buffer began, and when the last one ended.
+    let mut request_began: Option<Instant> = None;
+    let mut last_request = Instant::now();
     'read: loop {
         // Handle every whole item in the buffer.
         let mut at_rest = false;
@@ -73,6 +80,8 @@ pub(super) async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, pee
                     };
                     buf.drain(..used);
                     at_rest = false;
+                    last_request = Instant::now();
+                    request_began = None;
                     if let Some(reply) = reply
                         && !tx.send_reply(reply.to_bytes()).await
                     {
@@ -105,21 +114,31 @@ pub(super) async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, pee
                 }
             }
         }
-        let timeout = if buf.is_empty() {
-            None
+        if buf.is_empty() {
+            request_began = None;
         } else {
-            Some(REQUEST_TIMEOUT)
+            request_began.get_or_insert_with(Instant::now);
+        }
+        let deadline = match request_began {
+            Some(began) => began + shared.config.request_timeout,
+            None => last_request + shared.config.idle_timeout,
         };
-        let read = match timeout {
-            Some(t) => match tokio::time::timeout(t, reader.read(&mut chunk)).await {
-                Ok(r) => r,
-                Err(_) => break,
-            },
-            None => reader.read(&mut chunk).await,
-        };
-        match read {
-            Ok(0) | Err(_) => break,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        match tokio::time::timeout_at(deadline.into(), reader.read(&mut chunk)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
+            Err(_) if request_began.is_some() => {
+                tracing::info!(%peer, connection, "closed: a request not whole after {:?} (--request-timeout)", shared.config.request_timeout);
+                break;
+            }
+            Err(_) => {
+                conn.prune_sessions();
+                if conn.sessions.is_empty() {
+                    tracing::info!(%peer, connection, "closed: no session and silent for {:?} (--idle-timeout)", shared.config.idle_timeout);
+                    break;
+                }
+                // Its sessions keep it open; look again later.
+                last_request = Instant::now();
+            }
         }
     }
     tracing::debug!(%peer, connection, "disconnected");

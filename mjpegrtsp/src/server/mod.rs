@@ -12,9 +12,11 @@
 //! interleaved; classic clients get the seed's whole-frame packets (12-byte
 //! header, sequence number = frame number) on the UDP port they name.
 
+mod config;
 mod connection;
 mod describe;
 pub mod engine;
+pub mod limits;
 pub mod live;
 #[cfg(feature = "live")]
 pub mod live_pipeline;
@@ -24,121 +26,24 @@ mod rtcp;
 mod setup;
 pub mod udp;
 
+pub use config::{ServerConfig, StartError};
 pub use setup::MAX_SESSIONS_PER_CONNECTION;
 
 use crate::rtsp::{Dialect, PortPair, generate_session_id};
-use crate::timing::FrameRate;
 use engine::{Command, Counters, Engine, Stream};
+use limits::{Full, RateLimitedLog, Tally};
 use live::{LIVE_MOUNT, LiveSource};
 use media::Library;
 use std::collections::HashMap;
-use std::fmt;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 
 const SERVER_NAME: &str = concat!("mjpegrtsp/", env!("CARGO_PKG_VERSION"));
-
-/// What a server serves and how.
-#[derive(Debug, Clone)]
-pub struct ServerConfig {
-    /// Address to listen on (RTSP, and the UDP ports media goes from).
-    pub bind: IpAddr,
-    /// RTSP port (0: any free port; see [`Server::local_addr`]).
-    pub port: u16,
-    /// Every `.Mjpeg` under it is served at its relative path.
-    pub media_dir: PathBuf,
-    /// Frame rate files are played at.
-    pub fps: FrameRate,
-    /// Files start again from the beginning when they end.
-    pub looping: bool,
-    /// A live GStreamer source to serve at `/live`: a gst-launch-1.0
-    /// description producing `image/jpeg`, shared by its viewers (needs the
-    /// `live` feature; without it, [`Server::bind`] refuses).
-    pub pipeline: Option<String>,
-    /// Sessions alive at once; more get 453.
-    pub max_sessions: usize,
-    /// A standard session with no request or RTCP for this long ends.
-    pub session_timeout: Duration,
-    /// Largest RTP packet over UDP, header included.
-    pub mtu: usize,
-}
-
-impl ServerConfig {
-    /// Defaults for serving `media_dir` on loopback at an ephemeral port.
-    pub fn new(media_dir: impl Into<PathBuf>) -> Self {
-        Self {
-            bind: IpAddr::from([127, 0, 0, 1]),
-            port: 0,
-            media_dir: media_dir.into(),
-            fps: FrameRate::new(24, 1).expect("24/1 is a frame rate"),
-            looping: false,
-            pipeline: None,
-            max_sessions: 1000,
-            session_timeout: Duration::from_secs(60),
-            mtu: 1400,
-        }
-    }
-}
-
-/// Why a server could not start.
-#[derive(Debug)]
-pub enum StartError {
-    /// The media directory cannot be read.
-    MediaDir {
-        /// The directory given.
-        dir: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The RTSP port cannot be listened on (in use, no permission, …).
-    Listen {
-        /// The address and port asked for.
-        addr: SocketAddr,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// No RTP/RTCP port pair could be bound, or set up.
-    MediaPorts(std::io::Error),
-    /// The media engine's thread could not start.
-    Engine(std::io::Error),
-    /// The live pipeline cannot be built or does not start (GStreamer says
-    /// why in the text).
-    LivePipeline(String),
-    /// A live pipeline was asked for in a build without the `live` feature.
-    NoLiveSupport,
-}
-
-impl fmt::Display for StartError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::MediaDir { dir, source } => {
-                write!(f, "cannot serve media directory {}: {source}", dir.display())
-            }
-            Self::Listen { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
-            Self::MediaPorts(e) => write!(f, "cannot bind RTP/RTCP ports: {e}"),
-            Self::Engine(e) => write!(f, "cannot start the media engine: {e}"),
-            Self::LivePipeline(why) => f.write_str(why),
-            Self::NoLiveSupport => f.write_str(
-                "this build serves files only: a live --pipeline needs the `live` feature (GStreamer)",
-            ),
-        }
-    }
-}
-
-impl std::error::Error for StartError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Self::MediaDir { source, .. } | Self::Listen { source, .. } => Some(source),
-            Self::MediaPorts(e) | Self::Engine(e) => Some(e),
-            Self::LivePipeline(_) | Self::NoLiveSupport => None,
-        }
-    }
-}
 
 /// A bound server, ready to [`run`](Server::run).
 pub struct Server {
@@ -158,6 +63,10 @@ struct Shared {
     server_ports: PortPair,
     rtcp_socket: Arc<UdpSocket>,
     sessions: Mutex<Sessions>,
+    /// Open connections, by client address.
+    connections: Mutex<Tally>,
+    /// `max_connections`, kept below the open-file limit.
+    max_connections: usize,
     next_engine_id: AtomicU64,
     next_connection: AtomicU64,
     stopping: AtomicBool,
@@ -168,11 +77,15 @@ struct Shared {
 struct Sessions {
     by_id: HashMap<String, Arc<Session>>,
     by_rtcp: HashMap<SocketAddr, Arc<Session>>,
+    /// Sessions by client address.
+    tally: Tally,
 }
 
 /// One RTSP session: a client's stream of one file.
 struct Session {
     id: String,
+    /// The client's address (its control connection's).
+    client: IpAddr,
     engine_id: u64,
     dialect: Dialect,
     counters: Arc<Counters>,
@@ -197,6 +110,15 @@ impl Server {
     /// Binds the RTSP port and the server's RTP/RTCP ports and starts the
     /// media engine.
     pub async fn bind(config: ServerConfig) -> Result<Server, StartError> {
+        let descriptors = limits::raise_descriptor_limit().unwrap_or(1024);
+        let max_connections = limits::connections_within(config.max_connections, descriptors);
+        if max_connections < config.max_connections {
+            tracing::warn!(
+                "at most {max_connections} connections: {descriptors} open files are allowed \
+                 (ulimit -n) and {} are kept for the rest",
+                limits::RESERVED_DESCRIPTORS
+            );
+        }
         let rate = config.fps;
         let library =
             Library::new(&config.media_dir, rate).map_err(|source| StartError::MediaDir {
@@ -248,6 +170,8 @@ impl Server {
                 server_ports,
                 rtcp_socket,
                 sessions: Mutex::new(Sessions::default()),
+                connections: Mutex::new(Tally::default()),
+                max_connections,
                 next_engine_id: AtomicU64::new(1),
                 next_connection: AtomicU64::new(1),
                 stopping: AtomicBool::new(false),
@@ -310,19 +234,29 @@ impl Server {
             move || rtcp::receive(&shared)
         });
         tokio::pin!(shutdown);
+        let mut refused = RateLimitedLog::new("connections refused");
+        let mut accept_failed = RateLimitedLog::new("accept failed");
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
                 accepted = self.listener.accept() => match accepted {
-                    Ok((stream, peer)) => {
-                        let _ = stream.set_nodelay(true);
-                        let shared = shared.clone();
-                        tokio::spawn(async move {
-                            connection::serve_connection(shared, stream, peer).await
-                        });
-                    }
+                    Ok((stream, peer)) => match shared.admit(peer.ip()) {
+                        Ok(slot) => {
+                            let _ = stream.set_nodelay(true);
+                            let shared = shared.clone();
+                            tokio::spawn(async move {
+                                connection::serve_connection(shared, stream, peer, slot).await
+                            });
+                        }
+                        Err(full) => {
+                            refused.event(&format_args!("connection from {peer}: {full}"));
+                            refuse(stream, full);
+                        }
+                    },
                     Err(e) => {
-                        tracing::warn!("accept failed: {e}");
+                        // Out of descriptors or memory: wait rather than spin
+                        // on a backlog accept cannot take.
+                        accept_failed.event(&e);
                         tokio::time::sleep(Duration::from_millis(50)).await;
                     }
                 },
@@ -345,6 +279,34 @@ impl Server {
     }
 }
 
+/// Answers a connection the server does not take with a 503, if the reply
+/// fits in the socket's buffer at once, and closes it.
+fn refuse(stream: TcpStream, full: Full) {
+    let why = match full {
+        Full::Total { .. } => "the server is serving as many connections as it can",
+        Full::Address { .. } => "your address holds as many connections as one may",
+    };
+    let reply = format!(
+        "RTSP/1.0 503 Service Unavailable\r\nServer: {SERVER_NAME}\r\nRetry-After: 10\r\n\
+         Content-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n\r\n{why}\r\n",
+        why.len() + 2
+    );
+    let _ = stream.try_write(reply.as_bytes());
+}
+
+/// A connection the server took: counted against the maximums until it is
+/// dropped.
+pub(super) struct ConnectionSlot {
+    shared: Arc<Shared>,
+    ip: IpAddr,
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        self.shared.connections.lock().unwrap().give_back(self.ip);
+    }
+}
+
 fn encode_path(mount: &str) -> String {
     let mut out = String::with_capacity(mount.len());
     for b in mount.bytes() {
@@ -358,18 +320,38 @@ fn encode_path(mount: &str) -> String {
 }
 
 impl Shared {
+    /// Counts a new connection from `ip`, if the maximums allow it.
+    fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<ConnectionSlot, Full> {
+        let ip = ip.to_canonical();
+        self.connections.lock().unwrap().take(
+            ip,
+            self.max_connections,
+            self.config.max_connections_per_address,
+        )?;
+        Ok(ConnectionSlot {
+            shared: self.clone(),
+            ip,
+        })
+    }
+
     fn session(&self, id: &str) -> Option<Arc<Session>> {
         self.sessions.lock().unwrap().by_id.get(id).cloned()
     }
 
-    /// Registers the session `make` builds from a fresh id; the number of
-    /// sessions if `--max-sessions` are already alive.
-    fn add_session(&self, make: impl FnOnce(String) -> Session) -> Result<Arc<Session>, usize> {
+    /// Registers the session `make` builds from a fresh id for a client at
+    /// `client`; why not if `--max-sessions` are alive, or the address holds
+    /// its maximum.
+    fn add_session(
+        &self,
+        client: IpAddr,
+        make: impl FnOnce(String) -> Session,
+    ) -> Result<Arc<Session>, Full> {
         let mut sessions = self.sessions.lock().unwrap();
-        let count = sessions.by_id.len();
-        if count >= self.config.max_sessions {
-            return Err(count);
-        }
+        sessions.tally.take(
+            client,
+            self.config.max_sessions,
+            self.config.max_sessions_per_address,
+        )?;
         let id = loop {
             let id = generate_session_id();
             if !sessions.by_id.contains_key(&id) {
@@ -390,6 +372,7 @@ impl Shared {
             let Some(session) = sessions.by_id.remove(id) else {
                 return;
             };
+            sessions.tally.give_back(session.client);
             if let Some(from) = session.rtcp_from
                 && sessions
                     .by_rtcp

@@ -3,6 +3,7 @@
 
 use super::connection::{Connection, Refusal, standard_playable};
 use super::engine::{Counters, Route, Stream, Wire};
+use super::limits::Full;
 use super::{Session, SessionState};
 use crate::rtsp::{self, Dialect, LowerTransport, Request, Response, StatusCode, Transport, names};
 use rand::Rng;
@@ -122,10 +123,12 @@ impl Connection {
             connected: true,
             stream,
         };
+        let client = self.peer.ip().to_canonical();
         let session = self
             .shared
-            .add_session(|id| Session {
+            .add_session(client, |id| Session {
                 id,
+                client,
                 engine_id: self.shared.next_engine_id.fetch_add(1, Ordering::Relaxed),
                 dialect: if classic {
                     Dialect::Classic
@@ -137,11 +140,14 @@ impl Connection {
                 removed: AtomicBool::new(false),
                 state: Mutex::new(state),
             })
-            .map_err(|count| {
-                Refusal(
-                    StatusCode::NOT_ENOUGH_BANDWIDTH,
-                    format!("{count} sessions already (--max-sessions)"),
-                )
+            .map_err(|full| {
+                let why = match full {
+                    Full::Total { limit } => format!("{limit} sessions already (--max-sessions)"),
+                    Full::Address { ip, limit } => {
+                        format!("{ip} holds {limit} sessions already (--max-sessions-per-address)")
+                    }
+                };
+                Refusal(StatusCode::NOT_ENOUGH_BANDWIDTH, why)
             })?;
         self.sessions.push(session.clone());
         tracing::info!(peer = %self.peer, connection = self.id, session = %session.id, "SETUP {} ({})", request.uri, reply_transport);

@@ -1,0 +1,126 @@
+//! What a server is asked to serve and how, and why it may fail to start.
+
+use super::limits;
+use crate::timing::FrameRate;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// What a server serves and how.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to listen on (RTSP, and the UDP ports media goes from).
+    pub bind: IpAddr,
+    /// RTSP port (0: any free port; see [`Server::local_addr`]).
+    pub port: u16,
+    /// Every `.Mjpeg` under it is served at its relative path.
+    pub media_dir: PathBuf,
+    /// Frame rate files are played at.
+    pub fps: FrameRate,
+    /// Files start again from the beginning when they end.
+    pub looping: bool,
+    /// A live GStreamer source to serve at `/live`: a gst-launch-1.0
+    /// description producing `image/jpeg`, shared by its viewers (needs the
+    /// `live` feature; without it, [`Server::bind`] refuses).
+    pub pipeline: Option<String>,
+    /// Sessions alive at once; more get 453.
+    pub max_sessions: usize,
+    /// Sessions one client address may hold at once (0: no maximum); more
+    /// get 453.
+    pub max_sessions_per_address: usize,
+    /// Connections open at once. The server raises its open-file limit as
+    /// far as it may and keeps this below it, with room for everything
+    /// else; more are answered 503 and closed.
+    pub max_connections: usize,
+    /// Connections one client address may hold at once (0: no maximum);
+    /// more are answered 503 and closed.
+    pub max_connections_per_address: usize,
+    /// A request not whole this long after its first byte closes its
+    /// connection (a slow or stalled sender).
+    pub request_timeout: Duration,
+    /// A connection that holds no session and sends nothing for this long
+    /// is closed.
+    pub idle_timeout: Duration,
+    /// A standard session with no request or RTCP for this long ends.
+    pub session_timeout: Duration,
+    /// Largest RTP packet over UDP, header included.
+    pub mtu: usize,
+}
+
+impl ServerConfig {
+    /// Defaults for serving `media_dir` on loopback at an ephemeral port.
+    pub fn new(media_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            bind: IpAddr::from([127, 0, 0, 1]),
+            port: 0,
+            media_dir: media_dir.into(),
+            fps: FrameRate::new(24, 1).expect("24/1 is a frame rate"),
+            looping: false,
+            pipeline: None,
+            max_sessions: 1000,
+            max_sessions_per_address: limits::DEFAULT_MAX_SESSIONS_PER_ADDRESS,
+            max_connections: limits::DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_address: limits::DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+            request_timeout: limits::DEFAULT_REQUEST_TIMEOUT,
+            idle_timeout: limits::DEFAULT_IDLE_TIMEOUT,
+            session_timeout: Duration::from_secs(60),
+            mtu: 1400,
+        }
+    }
+}
+
+/// Why a server could not start.
+#[derive(Debug)]
+pub enum StartError {
+    /// The media directory cannot be read.
+    MediaDir {
+        /// The directory given.
+        dir: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The RTSP port cannot be listened on (in use, no permission, …).
+    Listen {
+        /// The address and port asked for.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// No RTP/RTCP port pair could be bound, or set up.
+    MediaPorts(std::io::Error),
+    /// The media engine's thread could not start.
+    Engine(std::io::Error),
+    /// The live pipeline cannot be built or does not start (GStreamer says
+    /// why in the text).
+    LivePipeline(String),
+    /// A live pipeline was asked for in a build without the `live` feature.
+    NoLiveSupport,
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::MediaDir { dir, source } => {
+                write!(f, "cannot serve media directory {}: {source}", dir.display())
+            }
+            Self::Listen { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
+            Self::MediaPorts(e) => write!(f, "cannot bind RTP/RTCP ports: {e}"),
+            Self::Engine(e) => write!(f, "cannot start the media engine: {e}"),
+            Self::LivePipeline(why) => f.write_str(why),
+            Self::NoLiveSupport => f.write_str(
+                "this build serves files only: a live --pipeline needs the `live` feature (GStreamer)",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for StartError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::MediaDir { source, .. } | Self::Listen { source, .. } => Some(source),
+            Self::MediaPorts(e) | Self::Engine(e) => Some(e),
+            Self::LivePipeline(_) | Self::NoLiveSupport => None,
+        }
+    }
+}
