@@ -18,10 +18,13 @@
 //! * [`server`]: the RTSP server and its media engine.
 //!
 //! Cargo feature `live` (off by default) adds the server's live source, a
-//! GStreamer pipeline; without it nothing here links GStreamer.
+//! GStreamer pipeline; without it nothing here links GStreamer. Feature
+//! `fuzzing` adds [`fuzzing`]: the invariants the fuzz targets check.
 
 pub mod client;
 pub mod container;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod net;
 pub mod rtp;
 pub mod rtsp;

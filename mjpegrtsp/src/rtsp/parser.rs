@@ -241,8 +241,13 @@ impl Parser {
                 let bad = ParseError::BadHeaderLine { line: line_no };
                 check_value(line).map_err(|()| bad)?;
                 let (_, value) = headers.last_mut().ok_or(bad)?;
-                value.push(b' ');
-                value.extend_from_slice(line.trim_ascii());
+                // One space joins two non-empty parts, and nothing else: the
+                // value must read the same once written out again.
+                let more = line.trim_ascii();
+                if !value.is_empty() && !more.is_empty() {
+                    value.push(b' ');
+                }
+                value.extend_from_slice(more);
             } else {
                 let (name, value) =
                     split_header(line).ok_or(ParseError::BadHeaderLine { line: line_no })?;
@@ -551,6 +556,17 @@ mod tests {
         assert_eq!(r.body, b"abc");
         assert_eq!(r.dialect, Dialect::Standard);
         assert_eq!(r.cseq(), Some(9));
+    }
+
+    /// Found by fuzzing: a value folded onto an empty one began with a
+    /// space, which writing the header out and reading it back lost.
+    #[test]
+    fn folding_onto_an_empty_value_adds_no_space() {
+        let (r, _) = request(
+            b"OPTIONS * RTSP/1.0\r\nX-A:\r\n  folded\r\nCSeq: 1\r\n\r\n",
+            false,
+        );
+        assert_eq!(r.headers.get("X-A"), Some("folded"));
     }
 
     #[test]

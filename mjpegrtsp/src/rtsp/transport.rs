@@ -235,6 +235,9 @@ impl Transport {
     /// Parses one transport specification (no commas between alternatives).
     pub fn parse(spec: &str) -> Result<Self, TransportError> {
         let malformed = |why: &str| TransportError::Malformed(format!("{why} in {spec:?}"));
+        if spec.bytes().filter(|&b| b == b'"').count() % 2 == 1 {
+            return Err(malformed("an unterminated quote"));
+        }
         let mut params = split_outside_quotes(spec, b';').into_iter().map(str::trim);
         let id = params.next().unwrap_or_default();
         let mut parts = id.split('/').map(str::trim);
@@ -304,7 +307,17 @@ impl Transport {
                     }
                     t.ssrc = Some(u32::from_str_radix(v, 16).map_err(|_| malformed("bad ssrc"))?);
                 }
-                "mode" => t.mode = Some(Mode::parse(need("mode")?)),
+                "mode" => {
+                    let v = need("mode")?.trim();
+                    let inner = v
+                        .strip_prefix('"')
+                        .and_then(|v| v.strip_suffix('"'))
+                        .unwrap_or(v);
+                    if inner.contains('"') {
+                        return Err(malformed("a quote inside mode"));
+                    }
+                    t.mode = Some(Mode::parse(inner));
+                }
                 _ => t.extra.push((name.to_owned(), value.map(str::to_owned))),
             }
         }
@@ -612,5 +625,19 @@ mod tests {
                 "{v}"
             );
         }
+    }
+
+    /// Found by fuzzing: an unterminated quote was accepted, and the value
+    /// written back out (with the quote closed) read differently.
+    #[test]
+    fn an_unterminated_quote_is_malformed() {
+        assert!(matches!(
+            Transport::parse("RTP/AVP;unicast;mode=\"PLAY;client_port=1-2"),
+            Err(TransportError::Malformed(_))
+        ));
+        assert!(parse_transports("RTP/AVP;mode=\"PLAY\",RTP/AVP;x=\"").is_err());
+        // A quote inside the mode, with the quotes balanced.
+        assert!(Transport::parse("RTP/AVP;mode=\"PLAY\"x\"\"").is_err());
+        assert!(Transport::parse("RTP/AVP;mode=\"PLAY\"").is_ok());
     }
 }

@@ -1,0 +1,5 @@
+//! See [`mjpegrtsp::fuzzing::reassembly`].
+
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| mjpegrtsp::fuzzing::reassembly(data));
