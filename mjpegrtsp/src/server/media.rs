@@ -10,7 +10,7 @@ use std::fmt;
 use std::fs::File;
 use std::io;
 use std::path::{Component, Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -53,6 +53,9 @@ pub struct MediaFile {
     /// 4:2:0/4:2:2 JPEG with 8-bit tables (judged on the first frame).
     pub rfc2435: Result<(), rfc2435::Unsupported>,
     modified: Option<SystemTime>,
+    /// A frame could not be read (the file changed under the server): said
+    /// once in the log, not once a frame.
+    unreadable_said: AtomicBool,
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -85,6 +88,7 @@ impl MediaFile {
             rate,
             rfc2435,
             modified: meta.modified().ok(),
+            unreadable_said: AtomicBool::new(false),
         })
     }
 
@@ -108,13 +112,24 @@ impl MediaFile {
         }
     }
 
-    /// Frame `n` of the file (counting from 0) as a whole JPEG.
+    /// Frame `n` of the file (counting from 0) as a whole JPEG. A frame
+    /// that cannot be read whole (the file was truncated or rewritten in
+    /// place while served) is an error, never partial or foreign data; the
+    /// first such error is logged.
     pub fn frame(&self, n: u64) -> io::Result<Vec<u8>> {
         let entry = usize::try_from(n)
             .ok()
             .and_then(|n| self.index.get(n))
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("no frame {n}")))?;
-        entry.read(&self.file)
+        entry.read(&self.file).inspect_err(|e| {
+            if !self.unreadable_said.swap(true, Ordering::Relaxed) {
+                tracing::warn!(
+                    mount = %self.mount,
+                    "frame {n} cannot be read ({e}): the file changed while served; \
+                     its sessions skip what cannot be read, new ones see the file as it is now"
+                );
+            }
+        })
     }
 
     fn is_current(&self, meta: &std::fs::Metadata) -> bool {
