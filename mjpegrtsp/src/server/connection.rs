@@ -369,7 +369,7 @@ impl Connection {
 
     fn teardown(&self, request: &Request) -> Result<Response, Refusal> {
         let session = self.required_session(request)?;
-        self.shared.remove_session(&session.id, "TEARDOWN");
+        self.shared.remove_session(&session.id, "TEARDOWN", false);
         Ok(
             Response::reply_to(request, StatusCode::OK)
                 .with_session(&self.session_header(&session)),
@@ -475,7 +475,7 @@ impl Connection {
         for s in &self.sessions {
             s.state.lock().unwrap().connected = false;
             self.shared
-                .remove_session(&s.id, "control connection closed");
+                .remove_session(&s.id, "control connection closed", false);
         }
     }
 }

@@ -111,6 +111,9 @@ pub enum Command {
     Stop {
         id: u64,
         done: Option<std::sync::mpsc::SyncSender<()>>,
+        /// Say goodbye first: an RTCP BYE, so that the client knows the
+        /// stream ended (the server is shutting down).
+        bye: bool,
     },
     /// A frame from live source `source`, at running time `pts_ns`.
     LiveFrame {
@@ -180,6 +183,7 @@ impl Engine {
         self.send(Command::Stop {
             id,
             done: Some(done_tx),
+            bye: false,
         });
         let _ = done_rx.recv_timeout(Duration::from_secs(2));
     }
@@ -303,10 +307,11 @@ impl Worker {
                 }) => {
                     self.send_live(source, &jpeg, pts_ns);
                 }
-                Ok(Command::Stop { id, done }) => {
-                    self.sessions.remove(&id);
-                    for viewers in self.live.values_mut() {
-                        viewers.remove(&id);
+                Ok(Command::Stop { id, done, bye }) => {
+                    let stopped = self.sessions.remove(&id).map(|p| p.stream);
+                    let viewer = self.live.values_mut().find_map(|v| v.remove(&id));
+                    if bye && let Some(stream) = stopped.as_ref().or(viewer.as_ref()) {
+                        rtcp::send_bye(&self.rtcp, stream);
                     }
                     if let Some(done) = done {
                         let _ = done.try_send(());

@@ -272,7 +272,7 @@ impl Server {
             .cloned()
             .collect();
         for id in ids {
-            shared.remove_session(&id, "server shutting down");
+            shared.remove_session(&id, "server shutting down", true);
         }
         shared.stopping.store(true, Ordering::Relaxed);
         let _ = tokio::time::timeout(Duration::from_secs(1), rtcp).await;
@@ -366,7 +366,9 @@ impl Shared {
         Ok(session)
     }
 
-    fn remove_session(&self, id: &str, why: &str) {
+    /// Ends session `id`; with `bye`, the engine first tells the client
+    /// with an RTCP BYE.
+    fn remove_session(&self, id: &str, why: &str, bye: bool) {
         let session = {
             let mut sessions = self.sessions.lock().unwrap();
             let Some(session) = sessions.by_id.remove(id) else {
@@ -387,6 +389,7 @@ impl Shared {
         self.engine.send(Command::Stop {
             id: session.engine_id,
             done: None,
+            bye,
         });
         tracing::info!(session = %id, "session ended: {why}");
     }
@@ -421,7 +424,7 @@ async fn reap_sessions(shared: Arc<Shared>) {
             .map(|s| s.id.clone())
             .collect();
         for id in expired {
-            shared.remove_session(&id, "timed out");
+            shared.remove_session(&id, "timed out", false);
         }
     }
 }
