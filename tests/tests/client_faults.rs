@@ -139,3 +139,99 @@ fn mjpegrtspsrc_ends_the_stream_when_the_server_shuts_down() {
         );
     }
 }
+
+/// Frames the session reports in the next `secs` seconds.
+async fn count_frames(events: &mut mjpegrtsp::client::Events, secs: u64) -> u32 {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    let mut frames = 0;
+    while let Ok(Some(e)) = tokio::time::timeout_at(deadline, events.recv()).await {
+        if let Event::Frame(_) = e {
+            frames += 1;
+        }
+    }
+    frames
+}
+
+/// `frames-received` of every `mjpegrtspsrc-stats` message gst-launch
+/// printed (`-m`), in order.
+fn frames_received(output: &str) -> Vec<u64> {
+    output
+        .lines()
+        .filter(|l| l.contains("mjpegrtspsrc-stats"))
+        .filter_map(|l| {
+            let at = l.find("frames-received=(guint64)")? + "frames-received=(guint64)".len();
+            let digits: String = l[at..].chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().ok()
+        })
+        .collect()
+}
+
+/// A client process stopped (SIGSTOP) for 10 s in the middle of playing over
+/// TCP, then resumed: the server keeps its session, drops what its full
+/// connection cannot take, and goes on sending once it reads again; a
+/// session beside it loses nothing meanwhile.
+#[test]
+fn a_client_stopped_for_ten_seconds_resumes_and_spares_the_others() {
+    init();
+    let dir = movie_dir();
+    let server = looping_server(dir.path(), 0);
+    let url = format!("rtsp://{}/movie.Mjpeg", server.addr);
+    let out = tempfile::NamedTempFile::new().unwrap();
+    let mut stopped = std::process::Command::new("gst-launch-1.0")
+        .args([
+            "-m",
+            "mjpegrtspsrc",
+            &format!("location={url}"),
+            "protocols=tcp",
+        ])
+        .args(["!", "fakesink", "sync=false"])
+        .env("GST_PLUGIN_PATH", plugin_dir())
+        .stdout(out.reopen().unwrap())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = stopped.id() as libc::pid_t;
+    // SAFETY: kill(2) on the child this test started and still holds.
+    let signal = |sig| assert_eq!(unsafe { libc::kill(pid, sig) }, 0);
+    block_on(async {
+        let options = ClientOptions {
+            timeout: Duration::from_secs(3),
+            ..ClientOptions::default()
+        };
+        let mut s = Session::connect(&url, options).await.unwrap();
+        s.describe().await.unwrap();
+        s.setup().await.unwrap();
+        let mut events = s.events().unwrap();
+        s.play(None).await.unwrap();
+        let before = count_frames(&mut events, 2).await;
+        assert!(before >= 40, "{before} frames before the stop");
+        signal(libc::SIGSTOP);
+        let during = count_frames(&mut events, 10).await;
+        signal(libc::SIGCONT);
+        let after = count_frames(&mut events, 4).await;
+        // 24 fps: 240 frames in 10 s, 96 in 4 s; a few may fall at the edges.
+        assert!(
+            during >= 232,
+            "the other session got {during} of 240 during the stop"
+        );
+        assert!(after >= 92, "and {after} of 96 after it");
+        assert_eq!(server.sessions(), 2, "the stopped client kept its session");
+    });
+    // SIGINT: gst-launch stops the pipeline and exits, writing out what it
+    // printed.
+    signal(libc::SIGINT);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while stopped.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = stopped.kill();
+            panic!("gst-launch did not stop on SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let counts = frames_received(&std::fs::read_to_string(out.path()).unwrap());
+    // Stats come once a second: those of the last seconds, after the resume,
+    // must still be growing.
+    assert!(counts.len() >= 4, "stats messages: {counts:?}");
+    let last = &counts[counts.len() - 3..];
+    assert!(last[2] > last[0], "no frames after the resume: {counts:?}");
+}
