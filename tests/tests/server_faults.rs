@@ -91,26 +91,41 @@ fn truncate(path: &Path, len: u64) {
         .unwrap();
 }
 
+/// Plays movie.Mjpeg and other.Mjpeg side by side, calls `change` on the
+/// media folder after `wait`, and collects each session's frames (checked
+/// against `m`'s) until it ends: how many, and why it ended.
+async fn play_both_through(
+    server: &TestServer,
+    m: &Movies,
+    wait: Duration,
+    change: impl FnOnce(&Path),
+) -> [(usize, Option<EndReason>); 2] {
+    let known = scans(&m.bytes);
+    let (_a, mut a) = playing(&format!("rtsp://{}/movie.Mjpeg", server.addr)).await;
+    let (_b, mut b) = playing(&format!("rtsp://{}/other.Mjpeg", server.addr)).await;
+    tokio::time::sleep(wait).await;
+    change(m.dir.path());
+    let within = Duration::from_secs(10);
+    let (a, b) = tokio::join!(
+        frames_until_end(&mut a, &known, within),
+        frames_until_end(&mut b, &known, within),
+    );
+    [a, b]
+}
+
 #[test]
 fn a_file_truncated_while_played_gives_only_its_whole_frames() {
     init();
     let m = movies();
     let server = TestServer::start(m.dir.path(), false);
-    let known = scans(&m.bytes);
     let url = |name: &str| format!("rtsp://{}/{name}", server.addr);
     block_on(async {
-        let (_a, mut a_events) = playing(&url("movie.Mjpeg")).await;
-        let (_b, mut b_events) = playing(&url("other.Mjpeg")).await;
         // A second in (24 frames), cut movie.Mjpeg just before frame 48.
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        truncate(
-            &m.dir.path().join("movie.Mjpeg"),
-            frame_offset(&m.bytes, 48),
-        );
-        let (a, b) = tokio::join!(
-            frames_until_end(&mut a_events, &known, Duration::from_secs(10)),
-            frames_until_end(&mut b_events, &known, Duration::from_secs(10)),
-        );
+        let cut = frame_offset(&m.bytes, 48);
+        let [a, b] = play_both_through(&server, &m, Duration::from_secs(1), |dir| {
+            truncate(&dir.join("movie.Mjpeg"), cut)
+        })
+        .await;
         assert!((44..=48).contains(&a.0), "{} frames before the cut", a.0);
         assert_eq!(a.1, Some(EndReason::Bye), "it ends at the file's old end");
         assert!(b.0 >= 94, "the other file's session got {} of 96", b.0);
@@ -129,22 +144,17 @@ fn a_file_deleted_or_replaced_while_played_plays_on_as_it_was() {
     init();
     let m = movies();
     let server = TestServer::start(m.dir.path(), false);
-    let known = scans(&m.bytes);
     let url = |name: &str| format!("rtsp://{}/{name}", server.addr);
+    // A shorter file, to rename over other.Mjpeg.
+    let shorter = encoded_movie(24, 160, 120, 70, "snow");
     block_on(async {
-        let (_a, mut a_events) = playing(&url("movie.Mjpeg")).await;
-        let (_b, mut b_events) = playing(&url("other.Mjpeg")).await;
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        std::fs::remove_file(m.dir.path().join("movie.Mjpeg")).unwrap();
-        // other.Mjpeg is replaced by a shorter file, renamed over it.
-        let shorter = encoded_movie(24, 160, 120, 70, "snow");
-        let tmp = m.dir.path().join("other.Mjpeg.part");
-        std::fs::write(&tmp, &shorter).unwrap();
-        std::fs::rename(&tmp, m.dir.path().join("other.Mjpeg")).unwrap();
-        let (a, b) = tokio::join!(
-            frames_until_end(&mut a_events, &known, Duration::from_secs(10)),
-            frames_until_end(&mut b_events, &known, Duration::from_secs(10)),
-        );
+        let [a, b] = play_both_through(&server, &m, Duration::from_millis(500), |dir| {
+            std::fs::remove_file(dir.join("movie.Mjpeg")).unwrap();
+            let tmp = dir.join("other.Mjpeg.part");
+            std::fs::write(&tmp, &shorter).unwrap();
+            std::fs::rename(&tmp, dir.join("other.Mjpeg")).unwrap();
+        })
+        .await;
         assert!(a.0 >= 94, "the deleted file's session got {} of 96", a.0);
         assert!(b.0 >= 94, "the replaced file's session got {} of 96", b.0);
         // New sessions see the files as they are now.
