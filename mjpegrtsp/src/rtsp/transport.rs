@@ -334,8 +334,15 @@ impl fmt::Display for Transport {
             f.write_str("RTP/UDP")?;
         } else {
             write!(f, "RTP/{}", self.profile.as_str())?;
-            if self.lower == LowerTransport::Tcp {
-                f.write_str("/TCP")?;
+            match self.lower {
+                LowerTransport::Tcp => f.write_str("/TCP")?,
+                // `RTP/UDP` alone is the classic client's spelling: a
+                // standard transport whose profile reads `UDP` keeps its
+                // lower transport.
+                LowerTransport::Udp if self.profile.as_str().eq_ignore_ascii_case("UDP") => {
+                    f.write_str("/UDP")?
+                }
+                LowerTransport::Udp => {}
             }
         }
         match self.delivery {
@@ -639,5 +646,16 @@ mod tests {
         // A quote inside the mode, with the quotes balanced.
         assert!(Transport::parse("RTP/AVP;mode=\"PLAY\"x\"\"").is_err());
         assert!(Transport::parse("RTP/AVP;mode=\"PLAY\"").is_ok());
+    }
+
+    /// Found by fuzzing: a standard transport with the profile `UDP` was
+    /// written `RTP/UDP`, which reads back as the classic client's.
+    #[test]
+    fn a_standard_udp_profile_is_not_written_as_classic() {
+        let t = Transport::parse("RTP/UDP/UDP;unicast;client_port=5000-5001").unwrap();
+        assert!(!t.classic);
+        let written = t.to_string();
+        assert_eq!(written, "RTP/UDP/UDP;unicast;client_port=5000-5001");
+        assert_eq!(Transport::parse(&written).unwrap(), t);
     }
 }
