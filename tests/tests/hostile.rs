@@ -372,6 +372,65 @@ fn mjpegrtspsrc_plays_a_stream_whose_sdp_range_is_absurd() {
 }
 
 // ---------------------------------------------------------------------------
+// Item: a connection cut without BYE is not the end of the stream
+
+/// Sends 10 frames, then closes the connection without a BYE.
+fn cut_after_ten_frames() -> Script {
+    Script {
+        describe: Ok(sdp("npt=0-20")),
+        play: Arc::new(|w: &Wire| {
+            std::thread::sleep(Duration::from_millis(50));
+            let mut seq = 100u16;
+            for i in 0..10u32 {
+                w.frame(&mut seq, 3600 * i, &clip_frame(i, 3000), 1400);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = w.conn.lock().unwrap().shutdown(std::net::Shutdown::Both);
+        }),
+    }
+}
+
+#[test]
+fn a_connection_cut_without_bye_ends_the_client_as_closed() {
+    let addr = scripted_server(cut_after_ten_frames());
+    for transport in [TransportPreference::Udp, TransportPreference::Tcp] {
+        block_on(async {
+            let mut s = connect(addr, transport).await;
+            s.setup().await.unwrap();
+            let mut events = s.events().unwrap();
+            s.play(None).await.unwrap();
+            let (frames, end) = collect(&mut events, Duration::from_secs(8)).await;
+            assert_eq!(frames.len(), 10, "{transport:?}");
+            assert_eq!(end, Some(EndReason::ConnectionClosed), "{transport:?}");
+        });
+    }
+}
+
+#[test]
+fn mjpegrtspsrc_posts_an_error_naming_the_server_when_the_connection_is_cut() {
+    let addr = scripted_server(cut_after_ten_frames());
+    for protocols in ["udp", "tcp"] {
+        let out = run(
+            &format!(
+                "mjpegrtspsrc location=rtsp://{addr}/clip protocols={protocols} ! appsink name=sink"
+            ),
+            |_| {},
+        );
+        assert!(!out.eos, "{protocols}: a cut is not the end of the stream");
+        let error = out.error.unwrap_or_default();
+        assert!(
+            error.contains(&addr.to_string()) && error.contains("closed the connection"),
+            "{protocols}: {error}"
+        );
+        assert_eq!(
+            out.frames.len(),
+            10,
+            "{protocols}: the frames before the cut"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
 // Item: bounded memory, shown text sanitised
 
 #[test]

@@ -10,7 +10,9 @@
  *
  * GStreamer state changes map to RTSP: READY→PAUSED connects and sends
  * DESCRIBE and SETUP; PAUSED→PLAYING sends PLAY; PLAYING→PAUSED sends PAUSE;
- * PAUSED→READY sends TEARDOWN. A seek becomes a PLAY with `Range`. Packets
+ * PAUSED→READY sends TEARDOWN. A seek becomes a PLAY with `Range`. The
+ * stream ends (EOS) when the server says so with an RTCP BYE; a server that
+ * closes the connection without one is an error naming it. Packets
  * reordered or duplicated on UDP are put back in order; a frame with a missing
  * piece is dropped and counted, never pushed. The `stats` property and an
  * element message named `mjpegrtspsrc-stats` every second tell
@@ -40,7 +42,7 @@ use gst::subclass::prelude::*;
 use gst_base::prelude::*;
 use gst_base::subclass::base_src::CreateSuccess;
 use gst_base::subclass::prelude::*;
-use mjpegrtsp::client::{Event, MessageDirection, MessageObserver, Session};
+use mjpegrtsp::client::{EndReason, Event, MessageDirection, MessageObserver, Session};
 use mjpegrtsp::container::jpeg;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
@@ -473,8 +475,24 @@ impl PushSrcImpl for MjpegRtspSrc {
                     let _ = obj
                         .post_message(gst::message::Element::builder(structure).src(&*obj).build());
                 }
-                Some(Some(Event::End(reason))) => {
-                    gst::info!(CAT, imp = self, "stream ended: {reason:?}");
+                Some(Some(Event::End(EndReason::ConnectionClosed))) => {
+                    // No BYE first: the stream did not end, it was cut.
+                    let server = self
+                        .state
+                        .lock()
+                        .unwrap()
+                        .started()
+                        .map(|s| s.session.server_addr().to_string())
+                        .unwrap_or_else(|| "the server".into());
+                    gst::element_imp_error!(
+                        self,
+                        gst::ResourceError::Read,
+                        ("{server} closed the connection while playing, without ending the stream")
+                    );
+                    return Err(gst::FlowError::Error);
+                }
+                Some(Some(Event::End(EndReason::Bye))) => {
+                    gst::info!(CAT, imp = self, "stream ended: the server sent BYE");
                     return Err(gst::FlowError::Eos);
                 }
                 Some(Some(Event::Error(e))) => {

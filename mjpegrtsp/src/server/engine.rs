@@ -115,6 +115,10 @@ pub enum Command {
         /// stream ended (the server is shutting down).
         bye: bool,
     },
+    /// Tell `done` once every command sent before this one is handled.
+    Flush {
+        done: std::sync::mpsc::SyncSender<()>,
+    },
     /// A frame from live source `source`, at running time `pts_ns`.
     LiveFrame {
         source: u64,
@@ -185,6 +189,16 @@ impl Engine {
             done: Some(done_tx),
             bye: false,
         });
+        let _ = done_rx.recv_timeout(Duration::from_secs(2));
+    }
+}
+
+impl Engine {
+    /// Waits (at most 2 s) until the engine has handled every command sent
+    /// before, e.g. the BYEs of sessions that end.
+    pub fn flush(&self) {
+        let (done_tx, done_rx) = std::sync::mpsc::sync_channel(1);
+        self.send(Command::Flush { done: done_tx });
         let _ = done_rx.recv_timeout(Duration::from_secs(2));
     }
 }
@@ -316,6 +330,9 @@ impl Worker {
                     if let Some(done) = done {
                         let _ = done.try_send(());
                     }
+                }
+                Ok(Command::Flush { done }) => {
+                    let _ = done.try_send(());
                 }
                 Ok(Command::Shutdown) | Err(mpsc::RecvTimeoutError::Disconnected) => return,
                 Err(mpsc::RecvTimeoutError::Timeout) => {}

@@ -274,6 +274,8 @@ impl Server {
         for id in ids {
             shared.remove_session(&id, "server shutting down", true);
         }
+        // Every BYE is on its way before the connections close.
+        shared.engine.flush();
         shared.stopping.store(true, Ordering::Relaxed);
         let _ = tokio::time::timeout(Duration::from_secs(1), rtcp).await;
     }

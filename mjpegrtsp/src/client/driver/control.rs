@@ -180,8 +180,18 @@ impl Driver {
         }
         self.keepalive = None;
         if self.playing && self.closing.is_none() {
+            let now = Instant::now();
+            self.read_waiting_rtcp(now);
+            if let Some(m) = self.media.as_mut()
+                && m.bye_at.is_some()
+            {
+                // The server said goodbye before it closed: the stream
+                // ended. The timers end it as for any BYE, now.
+                m.bye_at = Some(now);
+                return;
+            }
             self.playing = false;
-            self.publish_stats(Instant::now());
+            self.publish_stats(now);
             self.control_event(Event::End(EndReason::ConnectionClosed));
         }
     }

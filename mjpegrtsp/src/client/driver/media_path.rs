@@ -50,6 +50,27 @@ impl Driver {
         tracing::debug!(server = %self.cfg.addr, %from, "dropping {what} from an address that is not the server's");
     }
 
+    /// Takes the RTCP datagrams already waiting on the UDP RTCP socket,
+    /// without waiting: a BYE the server sent just before it closed the
+    /// control connection may be there still unread.
+    pub(super) fn read_waiting_rtcp(&mut self, now: Instant) {
+        let mut buf = std::mem::take(&mut self.rtcp_buf);
+        while let Some(MediaTransport::Udp {
+            rtcp: Some(sock), ..
+        }) = self.media.as_ref().map(|m| &m.transport)
+        {
+            let Ok((n, from)) = sock.try_recv_from(&mut buf) else {
+                break;
+            };
+            if self.is_from_server(from, PeerFilter::accepts_rtcp) {
+                self.on_rtcp(&buf[..n], now);
+            } else {
+                self.reject(from, "RTCP");
+            }
+        }
+        self.rtcp_buf = buf;
+    }
+
     pub(super) fn on_rtcp(&mut self, data: &[u8], now: Instant) {
         let Some(m) = self.media.as_mut() else {
             return;
