@@ -78,8 +78,14 @@ struct Args {
     #[arg(long, default_value_t = 64, value_parser = count_in(1, 100_000))]
     concurrency: usize,
     /// RTP/AVP/TCP interleaved instead of UDP.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "classic")]
     tcp: bool,
+    /// Speak the seed client's classic dialect: no OPTIONS or DESCRIBE,
+    /// bare-LF requests without a blank line (`SETUP movie.Mjpeg RTSP/1.0`,
+    /// `Transport: RTP/UDP; client_port= P`), no keep-alives; one whole-JPEG
+    /// packet per frame over UDP.
+    #[arg(long, conflicts_with = "rtcp")]
+    classic: bool,
     /// Send RTCP receiver reports every 5 s.
     #[arg(long)]
     rtcp: bool,
@@ -175,15 +181,18 @@ fn url_addr(url: &str) -> Result<SocketAddr, String> {
 /// Parses whole items from `buf` with the core's RTSP parser, handing
 /// interleaved packets to `on_packet` and queueing responses (requests from
 /// the server are passed over); returns the bytes used.
+/// `at_rest`: the buffer holds all that was read (a classic reply has no
+/// blank line: it ends where the read ends).
 fn parse_items(
     buf: &[u8],
+    at_rest: bool,
     responses: &mut VecDeque<Response>,
     on_packet: &mut dyn FnMut(u8, &[u8]),
 ) -> usize {
     let parser = rtsp::Parser::new();
     let mut off = 0;
     loop {
-        match parser.parse(&buf[off..], false) {
+        match parser.parse(&buf[off..], at_rest) {
             rtsp::Parsed::Complete(item, used) => {
                 match item {
                     rtsp::Item::Interleaved(frame) => on_packet(frame.channel, frame.payload),
@@ -216,6 +225,8 @@ struct Conn {
     /// From `Session: id;timeout=N` (60 s when absent): keep-alives go at half of it.
     session_timeout: Duration,
     closed: bool,
+    /// The seed client's dialect (see `--classic`).
+    classic: bool,
 }
 
 impl Conn {
@@ -236,7 +247,7 @@ impl Conn {
                 data = &[];
             }
             let pending = std::mem::take(&mut self.pending);
-            let used = parse_items(&pending, &mut self.responses, on_packet);
+            let used = parse_items(&pending, self.classic, &mut self.responses, on_packet);
             self.pending = pending;
             self.pending.drain(..used);
             if !self.pending.is_empty() {
@@ -244,7 +255,7 @@ impl Conn {
                 return;
             }
         }
-        let used = parse_items(data, &mut self.responses, on_packet);
+        let used = parse_items(data, self.classic, &mut self.responses, on_packet);
         self.pending.extend_from_slice(&data[used..]);
         if self.pending.capacity() > 4 * SCRATCH && self.pending.len() < SCRATCH {
             self.pending.shrink_to(SCRATCH);
@@ -286,6 +297,19 @@ impl Conn {
 
     async fn send(&mut self, method: &str, url: &str, extra: &[(&str, &str)]) -> io::Result<u32> {
         self.cseq += 1;
+        if self.classic {
+            // As the seed client writes it: one write, bare LF, Session
+            // last, no blank line.
+            let mut req = format!("{method} {url} RTSP/1.0\nCSeq: {}\n", self.cseq);
+            for (k, v) in extra {
+                let _ = write!(req, "{k}: {v}\n");
+            }
+            if let Some(s) = &self.session {
+                let _ = write!(req, "Session: {s}\n");
+            }
+            self.stream.write_all(req.as_bytes()).await?;
+            return Ok(self.cseq);
+        }
         let mut req = format!(
             "{method} {url} RTSP/1.0\r\nCSeq: {}\r\nUser-Agent: rtsp_load (mjpegrtsp-tests)\r\n",
             self.cseq
@@ -431,6 +455,9 @@ struct RtpStats {
     ssrc: Option<u32>,
     epoch: Option<Instant>,
     counting: bool,
+    /// Classic packets: each one a whole frame (no marker bit, timestamps in
+    /// whole seconds).
+    classic: bool,
 }
 
 impl RtpStats {
@@ -481,6 +508,23 @@ impl RtpStats {
             }
         };
         self.packets += 1;
+
+        if self.classic {
+            let payload = &pkt[12..];
+            if gap == 0 && mjpegrtsp::container::is_whole_jpeg(payload) {
+                self.frames_complete += 1;
+                self.first_frame.get_or_insert(now);
+            } else {
+                self.frames_incomplete += 1;
+            }
+            if let Some(last) = self.last_marker
+                && shared.window.get()
+            {
+                shared.gaps.borrow_mut().add(now - last);
+            }
+            self.last_marker = Some(now);
+            return;
+        }
 
         let new_frame = self.frame_ts != Some(ts) || self.prev_marker;
         if new_frame {
@@ -703,7 +747,7 @@ async fn run_session(
     res.lost = stats.lost();
     res.late = stats.late;
     res.invalid = stats.invalid;
-    if stats.packets > 1 {
+    if stats.packets > 1 && !stats.classic {
         res.jitter_ms = Some(stats.jitter / stats.clock_rate * 1000.0);
     }
     res.failure = match play_result {
@@ -736,9 +780,13 @@ async fn setup_session(
         session: None,
         session_timeout: Duration::from_secs(60),
         closed: false,
+        classic: args.classic,
     };
     let mut on_packet = |_: u8, _: &[u8]| {};
     let url = args.url.as_str();
+    if args.classic {
+        return classic_setup(args, addr, shared, stats, conn).await;
+    }
 
     let deadline = Instant::now() + args.timeout;
     conn.request("OPTIONS", url, &[], deadline, shared, &mut on_packet)
@@ -870,6 +918,57 @@ async fn setup_session(
     Ok((conn, media, udp))
 }
 
+/// The seed client's SETUP and PLAY: the file name alone as the URI, one
+/// UDP port, no DESCRIBE (the frame rate is `--fps`, else 24).
+async fn classic_setup(
+    args: &Args,
+    addr: SocketAddr,
+    shared: &Shared,
+    stats: &mut RtpStats,
+    mut conn: Conn,
+) -> Result<(Conn, Media, Option<Udp>), String> {
+    let mut on_packet = |_: u8, _: &[u8]| {};
+    let after_host = args.url.splitn(4, '/').nth(3).unwrap_or_default();
+    let (rtp, rtcp) =
+        net::bind_rtp_pair(addr.ip()).map_err(|e| format!("bind UDP: {}", io_reason(&e)))?;
+    let port = rtp.local_addr().map_err(|e| e.to_string())?.port();
+    let udp = Udp {
+        rtp: tokio_udp(rtp, 1 << 20).map_err(|e| format!("UDP socket: {}", io_reason(&e)))?,
+        rtcp: tokio_udp(rtcp, 1 << 16).map_err(|e| format!("UDP socket: {}", io_reason(&e)))?,
+        server_rtcp: None,
+    };
+    let transport = format!("RTP/UDP; client_port= {port}");
+    let deadline = Instant::now() + args.timeout;
+    let reply = conn
+        .request(
+            "SETUP",
+            after_host,
+            &[("Transport", &transport)],
+            deadline,
+            shared,
+            &mut on_packet,
+        )
+        .await?;
+    let session = reply
+        .headers
+        .get("Session")
+        .ok_or("SETUP: no Session header in the reply")?;
+    conn.session = Some(session.trim().to_string());
+    stats.counting = true;
+    stats.classic = true;
+    let deadline = Instant::now() + args.timeout;
+    conn.request("PLAY", after_host, &[], deadline, shared, &mut on_packet)
+        .await?;
+    let media = Media {
+        control_url: after_host.to_string(),
+        play_url: after_host.to_string(),
+        fps: args.fps.unwrap_or(24.0),
+        range_end: None,
+        clock_rate: 1,
+    };
+    Ok((conn, media, Some(udp)))
+}
+
 /// Receives until the window ends (`stop`), keeping the session alive.
 async fn play(
     args: &Args,
@@ -946,7 +1045,7 @@ async fn play(
                     }
                 }
             }
-            _ = sleep_until(next_keepalive) => {
+            _ = sleep_until(next_keepalive), if !conn.classic => {
                 next_keepalive += keepalive_every;
                 let url = args.url.clone();
                 match timeout_at(Instant::now() + args.timeout, conn.send("OPTIONS", &url, &[])).await {
