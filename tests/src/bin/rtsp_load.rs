@@ -302,10 +302,10 @@ impl Conn {
             // last, no blank line.
             let mut req = format!("{method} {url} RTSP/1.0\nCSeq: {}\n", self.cseq);
             for (k, v) in extra {
-                let _ = write!(req, "{k}: {v}\n");
+                let _ = writeln!(req, "{k}: {v}");
             }
             if let Some(s) = &self.session {
-                let _ = write!(req, "Session: {s}\n");
+                let _ = writeln!(req, "Session: {s}");
             }
             self.stream.write_all(req.as_bytes()).await?;
             return Ok(self.cseq);
