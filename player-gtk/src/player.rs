@@ -112,6 +112,9 @@ pub enum Event {
         unauthorized: bool,
     },
     Warning(String),
+    /// Media came again after a stall (a warning said it stopped); how
+    /// long none came.
+    Resumed(std::time::Duration),
     /// End of the stream or file.
     Eos,
     NetStats(NetStats),
@@ -465,6 +468,10 @@ fn bus_event(msg: &gst::Message) -> Option<Event> {
         gst::MessageView::DurationChanged(_) => Some(Event::DurationChanged),
         gst::MessageView::Element(e) => {
             let s = e.structure()?;
+            if s.name() == "mjpegrtspsrc-resumed" {
+                let ms = s.get::<u64>("silent-for").unwrap_or(0);
+                return Some(Event::Resumed(std::time::Duration::from_millis(ms)));
+            }
             if s.name() != "mjpegrtspsrc-stats" {
                 return None;
             }

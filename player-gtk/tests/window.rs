@@ -13,7 +13,7 @@ mod display;
 
 use gtk::prelude::*;
 use mjpegrtsp::rtsp::{Method, Request, Response, StatusCode};
-use mjpegrtsp_tests::{RtspFront, TestServer, movie_dir};
+use mjpegrtsp_tests::{RtspProxy, TestServer, movie_dir};
 use player_gtk::application;
 use player_gtk::state::{Controls, Phase};
 use player_gtk::window::Window;
@@ -67,6 +67,7 @@ const TESTS: &[&str] = &[
     "not_found_shows_error",
     "silent_server_times_out",
     "lost_connection_shows_error",
+    "network_interruption_reported_then_resumed",
     "unauthorized_asks_for_credentials",
     "session_not_found_shows_error",
     "password_in_url_used_not_shown",
@@ -94,6 +95,7 @@ fn run_test<'a>(name: &str, env: &'a Env) -> TestFuture<'a> {
         "not_found_shows_error" => Box::pin(not_found(env)),
         "silent_server_times_out" => Box::pin(silent_server(env)),
         "lost_connection_shows_error" => Box::pin(lost_connection(env)),
+        "network_interruption_reported_then_resumed" => Box::pin(network_interruption(env)),
         "unauthorized_asks_for_credentials" => Box::pin(unauthorized(env)),
         "session_not_found_shows_error" => Box::pin(session_not_found(env)),
         "password_in_url_used_not_shown" => Box::pin(password_in_url(env)),
@@ -981,6 +983,50 @@ async fn lost_connection(env: &Env) -> TestResult {
     Ok(())
 }
 
+/// The network stops carrying anything for four seconds (a proxy that
+/// holds TCP and loses UDP), then carries again: the status line says no
+/// video comes, then that it plays again, and frames go on, with no error.
+async fn network_interruption(env: &Env) -> TestResult {
+    use mjpegrtsp_tests::{PassThrough, RtspProxy};
+    let win = &env.win;
+    let server = TestServer::start(&env.media, true);
+    let proxy = RtspProxy::start(server.addr, PassThrough);
+    open_and_play(win, &proxy.url("movie.Mjpeg")).await?;
+    expect_frames(win, 12).await?;
+    proxy.interrupt();
+    wait_for("the status line to say no video comes", 10, || {
+        win.status().message.starts_with("No media from")
+    })
+    .await?;
+    let stalled_at = frames(win);
+    sleep(2000).await;
+    check!(
+        frames(win) <= stalled_at + 2,
+        "frames went on while interrupted: {stalled_at} then {}",
+        frames(win)
+    );
+    proxy.restore();
+    wait_for("the status line to say it plays again", 10, || {
+        win.status().message.starts_with("Playing again after")
+    })
+    .await
+    .map_err(|e| format!("{e}: {:?}", win.status().message))?;
+    let resumed_at = frames(win);
+    wait_for("frames after the interruption", 10, || {
+        frames(win) >= resumed_at + 24
+    })
+    .await?;
+    check!(win.error_message().is_none(), "{:?}", win.error_message());
+    check!(
+        win.phase() == Phase::Playing,
+        "still playing: {:?}",
+        win.phase()
+    );
+    act(win, "win.stop");
+    expect_state(win, Phase::Init, INIT, 10).await?;
+    Ok(())
+}
+
 /// 401: a dialog asks for user and password; wrong ones ask again; right
 /// ones connect and play.
 async fn unauthorized(env: &Env) -> TestResult {
@@ -1016,7 +1062,7 @@ async fn session_not_found(env: &Env) -> TestResult {
     let forget = Arc::new(AtomicBool::new(false));
     let proxy = {
         let forget = forget.clone();
-        RtspFront::start(
+        RtspProxy::with_hook(
             env.server.addr,
             Arc::new(move |req: &mut Request| {
                 // The server is asked about a session it never made.
@@ -1395,9 +1441,9 @@ async fn close_sends_teardown(env: &Env) -> TestResult {
 
 /// Lets requests through to `upstream` only with `Authorization: Basic` for
 /// viewer:s3cret (taken off on the way), answering 401 otherwise.
-fn auth_front(upstream: std::net::SocketAddr) -> RtspFront {
+fn auth_front(upstream: std::net::SocketAddr) -> RtspProxy {
     let expected = format!("Basic {}", base64("viewer:s3cret"));
-    RtspFront::start(
+    RtspProxy::with_hook(
         upstream,
         Arc::new(move |req: &mut Request| {
             if req.headers.get("Authorization") != Some(expected.as_str()) {

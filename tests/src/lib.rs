@@ -1,26 +1,28 @@
 //! Helpers for the end-to-end tests and benchmarks, one concern a module:
-//! media ([`media`]), pipelines ([`pipeline`]), this project's server in
+//! media ([`media`]), a client session's events ([`events`]), pipelines ([`pipeline`]), this project's server in
 //! process ([`server`]), a raw-text RTSP client ([`rtsp_text`]), a loopback
-//! RTSP/RTP proxy ([`proxy`]) with impairments ([`impair`]), an RTSP front
-//! with a hook on every request ([`front`]), and the
-//! benchmarks' options ([`bench`]). Everything is re-exported at the root.
+//! RTSP/RTP proxy ([`proxy`]: request hooks, RTP filters, network
+//! interruptions) with impairments ([`impair`]), and the benchmarks' options
+//! ([`bench`]), and readings of a process in `/proc` ([`procfs`]). Everything is re-exported at the root.
 
 use std::sync::Once;
 
 pub mod bench;
-pub mod front;
+pub mod events;
 pub mod impair;
 pub mod media;
 pub mod pipeline;
+pub mod procfs;
 pub mod proxy;
 pub mod rtsp_text;
 pub mod server;
 
 pub use bench::*;
-pub use front::*;
+pub use events::*;
 pub use impair::*;
 pub use media::*;
 pub use pipeline::*;
+pub use procfs::*;
 pub use proxy::*;
 pub use server::*;
 

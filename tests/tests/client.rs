@@ -59,26 +59,6 @@ fn index_at(pts: Duration) -> usize {
     (pts.as_secs_f64() * 24.0).round() as usize
 }
 
-/// Frames until `count` came, the stream ended, or `within` passed.
-async fn collect(
-    events: &mut Events,
-    count: usize,
-    within: Duration,
-) -> (Vec<Frame>, Option<EndReason>) {
-    let deadline = tokio::time::Instant::now() + within;
-    let mut frames = Vec::new();
-    while frames.len() < count {
-        match tokio::time::timeout_at(deadline, events.recv()).await {
-            Ok(Some(Event::Frame(f))) => frames.push(f),
-            Ok(Some(Event::End(why))) => return (frames, Some(why)),
-            Ok(Some(Event::Error(e))) => panic!("background error: {e}"),
-            Ok(Some(Event::Stats(_))) => {}
-            Ok(None) | Err(_) => break,
-        }
-    }
-    (frames, None)
-}
-
 /// Drops whatever events wait now.
 fn drain(events: &mut Events) -> Vec<Frame> {
     let mut out = Vec::new();
@@ -208,7 +188,7 @@ fn play_whole_file(transport: TransportPreference, expect: TransportKind) {
         assert!(s.events().is_none(), "given once");
         s.play(None).await.unwrap();
         assert_eq!(s.state(), State::Playing);
-        let (frames, end) = collect(&mut events, 1000, Duration::from_secs(8)).await;
+        let (frames, end) = collect_frames(&mut events, 1000, Duration::from_secs(8)).await;
         assert_eq!(end, Some(EndReason::Bye), "RTCP BYE at the end of the file");
         assert!(
             frames.len() >= 46 && frames.len() <= 48,
@@ -270,12 +250,12 @@ fn seeking_with_range_lands_on_the_exact_frame() {
             s.play(Some(NptRange::starting_at(Duration::from_millis(1500))))
                 .await
                 .unwrap();
-            let (frames, _) = collect(&mut events, 3, Duration::from_secs(3)).await;
+            let (frames, _) = collect_frames(&mut events, 3, Duration::from_secs(3)).await;
             assert_eq!(frames[0].pts, Duration::from_millis(1500), "{transport:?}");
             assert!(scan_data(&frames[0].jpeg) == scan_data(&file[36]));
             // Seek back while playing.
             s.seek(Duration::from_secs(1)).await.unwrap();
-            let (frames, _) = collect(&mut events, 30, Duration::from_secs(3)).await;
+            let (frames, _) = collect_frames(&mut events, 30, Duration::from_secs(3)).await;
             let after: Vec<&Frame> = frames
                 .iter()
                 .skip_while(|f| f.pts > Duration::from_millis(1400))
@@ -293,7 +273,7 @@ fn seeking_with_range_lands_on_the_exact_frame() {
             tokio::time::sleep(Duration::from_millis(200)).await;
             drain(&mut events);
             s.play(None).await.unwrap();
-            let (frames, _) = collect(&mut events, 2, Duration::from_secs(3)).await;
+            let (frames, _) = collect_frames(&mut events, 2, Duration::from_secs(3)).await;
             assert_eq!(frames[0].pts, Duration::from_millis(500));
             assert!(scan_data(&frames[0].jpeg) == scan_data(&file[12]));
             s.teardown().await.unwrap();
@@ -311,7 +291,7 @@ fn pause_then_play_resumes_where_it_paused() {
         s.setup().await.unwrap();
         let mut events = s.events().unwrap();
         s.play(None).await.unwrap();
-        let (mut before, _) = collect(&mut events, 10, Duration::from_secs(3)).await;
+        let (mut before, _) = collect_frames(&mut events, 10, Duration::from_secs(3)).await;
         s.pause().await.unwrap();
         assert_eq!(s.state(), State::Ready);
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -320,7 +300,7 @@ fn pause_then_play_resumes_where_it_paused() {
         assert!(drain(&mut events).is_empty(), "nothing comes while paused");
         let last = before.last().unwrap();
         s.play(None).await.unwrap();
-        let (after, _) = collect(&mut events, 10, Duration::from_secs(3)).await;
+        let (after, _) = collect_frames(&mut events, 10, Duration::from_secs(3)).await;
         assert_eq!(after.len(), 10);
         assert_eq!(
             index_at(after[0].pts),
@@ -358,7 +338,7 @@ fn a_slow_consumer_loses_frames_not_the_stream() {
         let stats = s.stats();
         assert!(stats.frames_dropped >= 15, "{stats:?}");
         // The network task kept up: what comes now is current.
-        let (frames, _) = collect(&mut events, 5, Duration::from_secs(2)).await;
+        let (frames, _) = collect_frames(&mut events, 5, Duration::from_secs(2)).await;
         assert_eq!(frames.len(), 5);
         assert!(
             frames[0].pts >= Duration::from_millis(900),
@@ -397,7 +377,7 @@ fn classic_dialect_forced_against_our_server() {
         assert!(id.bytes().all(|b| b.is_ascii_digit()));
         let mut events = s.events().unwrap();
         s.play(None).await.unwrap();
-        let (frames, _) = collect(&mut events, 48, Duration::from_secs(4)).await;
+        let (frames, _) = collect_frames(&mut events, 48, Duration::from_secs(4)).await;
         assert!(frames.len() >= 46, "{} frames", frames.len());
         assert_pts_increasing(&frames);
         for f in &frames {
@@ -441,7 +421,7 @@ fn classic_peer_session(seed_bugs: bool) {
         let mut events = s.events().unwrap();
         s.play(None).await.unwrap();
         // 2.5 s: over two loops of the file.
-        let (mut frames, _) = collect(&mut events, 60, Duration::from_secs(4)).await;
+        let (mut frames, _) = collect_frames(&mut events, 60, Duration::from_secs(4)).await;
         assert!(frames.len() >= 50, "{} frames", frames.len());
         s.pause().await.unwrap();
         if seed_bugs {
@@ -454,7 +434,7 @@ fn classic_peer_session(seed_bugs: bool) {
         frames.extend(drain(&mut events));
         let last_seq = frames.last().unwrap().first_seq;
         s.play(None).await.unwrap();
-        let (after, _) = collect(&mut events, 10, Duration::from_secs(3)).await;
+        let (after, _) = collect_frames(&mut events, 10, Duration::from_secs(3)).await;
         assert_eq!(after.len(), 10);
         let expected_next = if seed_bugs && usize::from(last_seq) == file.len() {
             1
@@ -512,7 +492,7 @@ fn gst_rtsp_server_rfc2435_frames_decode() {
         assert_eq!(s.setup().await.unwrap(), TransportKind::Udp);
         let mut events = s.events().unwrap();
         s.play(None).await.unwrap();
-        let (frames, _) = collect(&mut events, 30, Duration::from_secs(5)).await;
+        let (frames, _) = collect_frames(&mut events, 30, Duration::from_secs(5)).await;
         assert_eq!(frames.len(), 30);
         assert_pts_increasing(&frames);
         assert!(
@@ -557,7 +537,7 @@ fn tcp_only_server_makes_auto_fall_back_to_tcp() {
         assert_eq!(s.setup().await.unwrap(), TransportKind::Tcp);
         let mut events = s.events().unwrap();
         s.play(None).await.unwrap();
-        let (frames, _) = collect(&mut events, 20, Duration::from_secs(5)).await;
+        let (frames, _) = collect_frames(&mut events, 20, Duration::from_secs(5)).await;
         assert_eq!(frames.len(), 20);
         frames.iter().for_each(assert_whole);
         assert_eq!(s.stats().transport, Some(TransportKind::Tcp));
@@ -576,7 +556,7 @@ fn digest_auth_against_gst_rtsp_server() {
         s.setup().await.unwrap();
         let mut events = s.events().unwrap();
         s.play(None).await.unwrap();
-        let (frames, _) = collect(&mut events, 10, Duration::from_secs(5)).await;
+        let (frames, _) = collect_frames(&mut events, 10, Duration::from_secs(5)).await;
         assert_eq!(frames.len(), 10);
         s.teardown().await.unwrap();
         drop(s);
@@ -721,7 +701,7 @@ fn digest_sha256_with_qop_auth() {
             }
         })
     };
-    let front = RtspFront::start(server.addr, hook);
+    let front = RtspProxy::with_hook(server.addr, hook);
     block_on(async {
         let opts = ClientOptions {
             user: Some("alice".into()),
@@ -734,7 +714,7 @@ fn digest_sha256_with_qop_auth() {
         s.setup().await.unwrap();
         let mut events = s.events().unwrap();
         s.play(None).await.unwrap();
-        let (frames, _) = collect(&mut events, 10, Duration::from_secs(5)).await;
+        let (frames, _) = collect_frames(&mut events, 10, Duration::from_secs(5)).await;
         assert_eq!(frames.len(), 10);
         s.teardown().await.unwrap();
     });
@@ -782,7 +762,7 @@ fn no_udp_packets_fall_back_to_tcp() {
             None
         })
     };
-    let front = RtspFront::start(server.addr, hook);
+    let front = RtspProxy::with_hook(server.addr, hook);
     block_on(async {
         let opts = ClientOptions {
             udp_fallback_after: Duration::from_secs(1),
@@ -797,7 +777,7 @@ fn no_udp_packets_fall_back_to_tcp() {
         s.play(None).await.unwrap();
         assert!(t0.elapsed() >= Duration::from_secs(1));
         assert_eq!(s.transport(), Some(TransportKind::Tcp));
-        let (frames, _) = collect(&mut events, 20, Duration::from_secs(4)).await;
+        let (frames, _) = collect_frames(&mut events, 20, Duration::from_secs(4)).await;
         assert_eq!(frames.len(), 20);
         assert_eq!(frames[0].pts, Duration::ZERO, "starts where the PLAY asked");
         assert_pts_increasing(&frames);
@@ -841,7 +821,7 @@ fn keep_alives_keep_the_session_and_fall_back_to_options() {
                 .then(|| Response::reply_to(req, StatusCode::NOT_IMPLEMENTED))
         })
     };
-    let front = RtspFront::start(server.addr, hook);
+    let front = RtspProxy::with_hook(server.addr, hook);
     block_on(async {
         let opts = ClientOptions {
             transport: TransportPreference::Tcp,
@@ -855,7 +835,7 @@ fn keep_alives_keep_the_session_and_fall_back_to_options() {
         let mut events = s.events().unwrap();
         s.play(None).await.unwrap();
         // Five seconds: the 2 s session timeout would end it three times over.
-        let (frames, end) = collect(&mut events, 1000, Duration::from_secs(5)).await;
+        let (frames, end) = collect_frames(&mut events, 1000, Duration::from_secs(5)).await;
         assert_eq!(end, None, "still playing");
         assert!(frames.len() >= 100, "{} frames in 5 s", frames.len());
         assert!(
@@ -1020,7 +1000,7 @@ fn whole_jpeg_scheme_with_sender_report_bye_and_receiver_reports() {
         s.setup().await.unwrap();
         let mut events = s.events().unwrap();
         s.play(None).await.unwrap();
-        let (frames, end) = collect(&mut events, 100, Duration::from_secs(5)).await;
+        let (frames, end) = collect_frames(&mut events, 100, Duration::from_secs(5)).await;
         assert_eq!(end, Some(EndReason::Bye));
         assert_eq!(frames.len(), 48);
         for (i, f) in frames.iter().enumerate() {
@@ -1175,7 +1155,7 @@ fn a_description_without_jpeg_video_is_no_media() {
             )
         })
     });
-    let front = RtspFront::start(server.addr, hook);
+    let front = RtspProxy::with_hook(server.addr, hook);
     block_on(async {
         let mut s = Session::connect(&front.url("movie.Mjpeg"), options())
             .await

@@ -1,7 +1,9 @@
-//! Clients when the server goes away in the middle of playing, over real
-//! sockets on loopback: the server shuts down (and another starts on the
-//! same port). The client library and `mjpegrtspsrc` must say so once and
-//! end cleanly, never hang, and a new session to the new server plays.
+//! Clients when the server or the network goes away in the middle of
+//! playing, over real sockets on loopback: the server shuts down (and
+//! another starts on the same port), a client process is stopped, the
+//! network stops carrying anything for a few seconds. The client library
+//! and `mjpegrtspsrc` must say so, end cleanly or play on, never hang, and
+//! the sessions beside them go on untouched.
 
 use gst::prelude::*;
 use mjpegrtsp::client::{ClientOptions, EndReason, Event, Session};
@@ -61,7 +63,7 @@ fn the_client_library_ends_once_when_the_server_stops_and_plays_from_the_next() 
                     }
                     Ok(Some(Event::End(why))) => ended = Some(Ok(why)),
                     Ok(Some(Event::Error(e))) => ended = Some(Err(e.to_string())),
-                    Ok(Some(Event::Stats(_))) => {}
+                    Ok(Some(Event::Stats(_) | Event::Stalled { .. } | Event::Resumed { .. })) => {}
                     Ok(None) => ended = Some(Err("events closed".into())),
                     Err(_) => panic!("tcp={tcp}: nothing said 15 s after the server stopped"),
                 }
@@ -234,4 +236,203 @@ fn a_client_stopped_for_ten_seconds_resumes_and_spares_the_others() {
     assert!(counts.len() >= 4, "stats messages: {counts:?}");
     let last = &counts[counts.len() - 3..];
     assert!(last[2] > last[0], "no frames after the resume: {counts:?}");
+}
+
+/// How long the network carries nothing in the interruption tests.
+const INTERRUPTION: Duration = Duration::from_secs(4);
+
+/// A session straight to the server that counts its frames until `stop`
+/// (for the sessions beside an interruption).
+fn session_beside(
+    url: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<(u32, Duration)> {
+    std::thread::spawn(move || {
+        block_on(async {
+            let mut s = Session::connect(&url, ClientOptions::default())
+                .await
+                .unwrap();
+            s.describe().await.unwrap();
+            s.setup().await.unwrap();
+            let mut events = s.events().unwrap();
+            s.play(None).await.unwrap();
+            let started = Instant::now();
+            let mut frames = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Ok(Some(Event::Frame(_))) =
+                    tokio::time::timeout(Duration::from_millis(50), events.recv()).await
+                {
+                    frames += 1;
+                }
+            }
+            (frames, started.elapsed())
+        })
+    })
+}
+
+/// The beside session got nearly all the frames its time was worth (24
+/// fps), whatever happened next to it.
+fn assert_untouched(what: &str, (frames, played): (u32, Duration)) {
+    let expected = (played.as_secs_f64() * 24.0) as u32;
+    assert!(
+        frames + 6 >= expected,
+        "{what}: the session beside got {frames} frames in {played:?} (24 fps: {expected})"
+    );
+}
+
+/// The network stops carrying anything for four seconds (a proxy that
+/// holds TCP and loses UDP), then carries again: the client library says
+/// once that media stopped (after its 2 s `stall_after`), once that it came
+/// again (and after how long), and the frames go on, whole; a session
+/// beside it, straight to the server, loses nothing.
+#[test]
+fn the_client_library_reports_a_network_interruption_and_plays_on() {
+    use mjpegrtsp::client::TransportPreference;
+    let dir = movie_dir();
+    let server = looping_server(dir.path(), 0);
+    for transport in [TransportPreference::Udp, TransportPreference::Tcp] {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let beside = session_beside(format!("rtsp://{}/movie.Mjpeg", server.addr), stop.clone());
+        let proxy = RtspProxy::start(server.addr, PassThrough);
+        block_on(async {
+            let options = ClientOptions {
+                transport,
+                ..ClientOptions::default()
+            };
+            let mut s = Session::connect(&proxy.url("movie.Mjpeg"), options)
+                .await
+                .unwrap();
+            s.describe().await.unwrap();
+            s.setup().await.unwrap();
+            let mut events = s.events().unwrap();
+            s.play(None).await.unwrap();
+            let (frames, _) = collect_frames(&mut events, 12, Duration::from_secs(10)).await;
+            assert_eq!(frames.len(), 12, "{transport:?}: frames before");
+            proxy.interrupt();
+            let cut = Instant::now();
+            let (mut stalled, mut resumed, mut after) = (None, None, 0);
+            let deadline = cut + INTERRUPTION + Duration::from_secs(8);
+            while after < 24 && Instant::now() < deadline {
+                if stalled.is_some() && resumed.is_none() && cut.elapsed() >= INTERRUPTION {
+                    proxy.restore();
+                }
+                let event = tokio::time::timeout(Duration::from_millis(50), events.recv()).await;
+                match event {
+                    Ok(Some(Event::Stalled { silent_for })) => {
+                        assert!(stalled.is_none(), "{transport:?}: stalled twice");
+                        stalled = Some((cut.elapsed(), silent_for));
+                    }
+                    Ok(Some(Event::Resumed { silent_for })) => {
+                        assert!(stalled.is_some(), "{transport:?}: resumed before a stall");
+                        resumed = Some(silent_for);
+                    }
+                    Ok(Some(Event::Frame(f))) => {
+                        assert!(mjpegrtsp::container::is_whole_jpeg(&f.jpeg));
+                        if resumed.is_some() {
+                            after += 1;
+                        }
+                    }
+                    Ok(Some(Event::End(why))) => panic!("{transport:?}: ended: {why:?}"),
+                    Ok(Some(Event::Error(e))) => panic!("{transport:?}: {e}"),
+                    Ok(None) => panic!("{transport:?}: the session is gone"),
+                    Ok(Some(Event::Stats(_))) | Err(_) => {}
+                }
+            }
+            let (stalled_after, silent) = stalled.expect("a stall was reported");
+            // Packets already on their way may come just after the cut.
+            assert!(
+                stalled_after >= Duration::from_secs(2) && stalled_after < Duration::from_secs(3),
+                "{transport:?}: stall reported {stalled_after:?} after the cut"
+            );
+            assert!(
+                silent >= Duration::from_secs(2),
+                "{transport:?}: {silent:?}"
+            );
+            let resumed = resumed.expect("the end of the stall was reported");
+            assert!(
+                resumed >= Duration::from_millis(3500) && resumed < Duration::from_secs(6),
+                "{transport:?}: media came again after {resumed:?}"
+            );
+            assert_eq!(after, 24, "{transport:?}: frames after the interruption");
+            let dropped = proxy.counts().dropped_interrupted;
+            if transport == TransportPreference::Udp {
+                assert!(
+                    dropped >= 48,
+                    "{transport:?}: the proxy lost only {dropped} datagrams"
+                );
+            }
+        });
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert_untouched(&format!("{transport:?}"), beside.join().unwrap());
+    }
+}
+
+/// The same interruption under `mjpegrtspsrc` (TCP): one warning that no
+/// media comes, an `mjpegrtspsrc-resumed` message once it does, buffers
+/// again after it, and no error.
+#[test]
+fn mjpegrtspsrc_warns_of_a_network_interruption_and_plays_on() {
+    let dir = movie_dir();
+    let server = looping_server(dir.path(), 0);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let beside = session_beside(format!("rtsp://{}/movie.Mjpeg", server.addr), stop.clone());
+    let proxy = RtspProxy::start(server.addr, PassThrough);
+    let (pipeline, sink) = launch_with_appsink(&format!(
+        "mjpegrtspsrc location={} protocols=tcp ! appsink name=sink sync=false",
+        proxy.url("movie.Mjpeg")
+    ));
+    let bus = pipeline.bus().unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let pull = |within: Duration| {
+        sink.try_pull_sample(gst::ClockTime::from_nseconds(within.as_nanos() as u64))
+            .is_some()
+    };
+    for i in 0..12 {
+        assert!(pull(Duration::from_secs(10)), "buffer {i} before the cut");
+    }
+    proxy.interrupt();
+    let cut = Instant::now();
+    let (mut warned, mut resumed, mut after) = (None, None, 0);
+    let deadline = cut + INTERRUPTION + Duration::from_secs(8);
+    while after < 24 && Instant::now() < deadline {
+        if warned.is_some() && resumed.is_none() && cut.elapsed() >= INTERRUPTION {
+            proxy.restore();
+        }
+        if pull(Duration::from_millis(20)) && resumed.is_some() {
+            after += 1;
+        }
+        while let Some(msg) = bus.pop() {
+            match msg.view() {
+                gst::MessageView::Warning(w) => {
+                    assert!(warned.is_none(), "warned twice: {}", w.error());
+                    warned = Some((cut.elapsed(), w.error().to_string()));
+                }
+                gst::MessageView::Element(e)
+                    if e.structure()
+                        .is_some_and(|s| s.name() == "mjpegrtspsrc-resumed") =>
+                {
+                    let ms = e.structure().unwrap().get::<u64>("silent-for").unwrap();
+                    resumed = Some(Duration::from_millis(ms));
+                }
+                gst::MessageView::Error(e) => panic!("{}: {:?}", e.error(), e.debug()),
+                gst::MessageView::Eos(_) => panic!("EOS"),
+                _ => {}
+            }
+        }
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    let (at, text) = warned.expect("a warning that no media comes");
+    assert!(
+        at >= Duration::from_secs(2) && at < Duration::from_secs(3),
+        "warned {at:?} after the cut"
+    );
+    assert!(
+        text.contains("No media from") && text.contains(&proxy.addr.to_string()),
+        "{text}"
+    );
+    let resumed = resumed.expect("an mjpegrtspsrc-resumed message");
+    assert!(resumed >= Duration::from_millis(3500), "{resumed:?}");
+    assert_eq!(after, 24, "buffers after the interruption");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert_untouched("beside mjpegrtspsrc", beside.join().unwrap());
 }

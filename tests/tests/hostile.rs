@@ -4,9 +4,7 @@
 //! and forged RTCP/RTP sent from other sockets to the client's ports.
 
 use gst::prelude::*;
-use mjpegrtsp::client::{
-    ClientOptions, EndReason, Error, Event, Events, Frame, Session, TransportPreference,
-};
+use mjpegrtsp::client::{ClientOptions, EndReason, Error, Event, Session, TransportPreference};
 use mjpegrtsp::rtsp::{
     Item, Method, Parsed, Parser, Request, Response, StatusCode, encode_interleaved,
 };
@@ -234,21 +232,6 @@ fn options(transport: TransportPreference) -> ClientOptions {
     }
 }
 
-/// Frames until the stream ends or `within` passed.
-async fn collect(events: &mut Events, within: Duration) -> (Vec<Frame>, Option<EndReason>) {
-    let deadline = tokio::time::Instant::now() + within;
-    let mut frames = Vec::new();
-    loop {
-        match tokio::time::timeout_at(deadline, events.recv()).await {
-            Ok(Some(Event::Frame(f))) => frames.push(f),
-            Ok(Some(Event::End(why))) => return (frames, Some(why)),
-            Ok(Some(Event::Error(e))) => panic!("background error: {e}"),
-            Ok(Some(Event::Stats(_))) => {}
-            Ok(None) | Err(_) => return (frames, None),
-        }
-    }
-}
-
 /// Frame `i` of a clip: a JPEG-shaped frame of `len` bytes.
 fn clip_frame(i: u32, len: usize) -> Vec<u8> {
     synthetic_jpeg(320, 240, i, len)
@@ -296,7 +279,7 @@ fn forged_rtcp_bye_and_rtp_from_elsewhere_do_not_end_or_disturb_the_stream() {
         s.setup().await.unwrap();
         let mut events = s.events().unwrap();
         s.play(None).await.unwrap();
-        let (frames, end) = collect(&mut events, Duration::from_secs(8)).await;
+        let (frames, end) = collect_frames(&mut events, usize::MAX, Duration::from_secs(8)).await;
         let stats = s.stats();
         assert_eq!(
             (frames.len(), end),
@@ -399,7 +382,8 @@ fn a_connection_cut_without_bye_ends_the_client_as_closed() {
             s.setup().await.unwrap();
             let mut events = s.events().unwrap();
             s.play(None).await.unwrap();
-            let (frames, end) = collect(&mut events, Duration::from_secs(8)).await;
+            let (frames, end) =
+                collect_frames(&mut events, usize::MAX, Duration::from_secs(8)).await;
             assert_eq!(frames.len(), 10, "{transport:?}");
             assert_eq!(end, Some(EndReason::ConnectionClosed), "{transport:?}");
         });

@@ -351,7 +351,8 @@ fn library_run() -> Result<(), String> {
                 Ok(Some(Event::Frame(f))) => frames.push(f),
                 Ok(Some(Event::Error(e))) => panic!("background error: {e}"),
                 Ok(Some(Event::End(why))) => panic!("the stream ended early: {why:?}"),
-                Ok(Some(Event::Stats(_))) | Err(_) => {}
+                Ok(Some(Event::Stats(_) | Event::Stalled { .. } | Event::Resumed { .. }))
+                | Err(_) => {}
                 Ok(None) => panic!("the session is gone"),
             }
             if gated_at.is_none()

@@ -4,7 +4,7 @@
 //! a partial or foreign one), the session goes on or ends cleanly, and a
 //! session playing another file loses nothing.
 
-use mjpegrtsp::client::{ClientOptions, EndReason, Event, Events, Session};
+use mjpegrtsp::client::{ClientOptions, EndReason, Events, Session};
 use mjpegrtsp_tests::*;
 use std::collections::HashSet;
 use std::path::Path;
@@ -59,22 +59,13 @@ async fn frames_until_end(
     known: &HashSet<Vec<u8>>,
     within: Duration,
 ) -> (usize, Option<EndReason>) {
-    let deadline = tokio::time::Instant::now() + within;
-    let mut count = 0;
-    loop {
-        match tokio::time::timeout_at(deadline, events.recv()).await {
-            Ok(Some(Event::Frame(f))) => {
-                assert!(mjpegrtsp::container::is_whole_jpeg(&f.jpeg));
-                let scan = jpeg_scan_data(&f.jpeg).expect("a JPEG with a scan");
-                assert!(known.contains(scan), "a frame not of the file");
-                count += 1;
-            }
-            Ok(Some(Event::End(why))) => return (count, Some(why)),
-            Ok(Some(Event::Error(e))) => panic!("{e}"),
-            Ok(Some(Event::Stats(_))) => {}
-            Ok(None) | Err(_) => return (count, None),
-        }
+    let (frames, end) = collect_frames(events, usize::MAX, within).await;
+    for f in &frames {
+        assert!(mjpegrtsp::container::is_whole_jpeg(&f.jpeg));
+        let scan = jpeg_scan_data(&f.jpeg).expect("a JPEG with a scan");
+        assert!(known.contains(scan), "a frame not of the file");
     }
+    (frames.len(), end)
 }
 
 /// The byte offset where frame `n` of the container begins.

@@ -21,6 +21,13 @@
  * `frames-dropped`, `frames-incomplete`, `restarts`, `jitter` (ns) and
  * `transport` (see the property's blurb).
  *
+ * When no media comes for `stall-timeout` milliseconds while playing (a
+ * network interruption, or a server that stopped sending), a warning
+ * message says so once; when media comes again an element message named
+ * `mjpegrtspsrc-resumed` tells `silent-for` (milliseconds), and the stream
+ * goes on. An interruption long enough for the server to drop the session
+ * ends as an error, like a cut connection.
+ *
  * Its RTSP exchange is in its debug category: `GST_DEBUG=mjpegrtspsrc:5`
  * shows the start line and headers of each request sent and reply received
  * (credentials redacted).
@@ -48,6 +55,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
+/// The element message posted when media comes again after a stall.
+const RESUMED_MESSAGE: &str = "mjpegrtspsrc-resumed";
+
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
         "mjpegrtspsrc",
@@ -66,6 +76,16 @@ pub struct MjpegRtspSrc {
 }
 
 impl MjpegRtspSrc {
+    /// The server's address, for messages.
+    fn server_name(&self) -> String {
+        self.state
+            .lock()
+            .unwrap()
+            .started()
+            .map(|s| s.session.server_addr().to_string())
+            .unwrap_or_else(|| "the server".into())
+    }
+
     /// Logs each RTSP request and reply head to [`CAT`].
     fn observer(&self) -> MessageObserver {
         let weak = self.obj().downgrade();
@@ -475,15 +495,29 @@ impl PushSrcImpl for MjpegRtspSrc {
                     let _ = obj
                         .post_message(gst::message::Element::builder(structure).src(&*obj).build());
                 }
+                Some(Some(Event::Stalled { silent_for })) => {
+                    let server = self.server_name();
+                    gst::element_imp_warning!(
+                        self,
+                        gst::ResourceError::Read,
+                        (
+                            "No media from {server} for {:.1} s: waiting for it",
+                            silent_for.as_secs_f64()
+                        )
+                    );
+                }
+                Some(Some(Event::Resumed { silent_for })) => {
+                    gst::info!(CAT, imp = self, "media again after {silent_for:?}");
+                    let structure = gst::Structure::builder(RESUMED_MESSAGE)
+                        .field("silent-for", silent_for.as_millis() as u64)
+                        .build();
+                    let obj = self.obj();
+                    let _ = obj
+                        .post_message(gst::message::Element::builder(structure).src(&*obj).build());
+                }
                 Some(Some(Event::End(EndReason::ConnectionClosed))) => {
                     // No BYE first: the stream did not end, it was cut.
-                    let server = self
-                        .state
-                        .lock()
-                        .unwrap()
-                        .started()
-                        .map(|s| s.session.server_addr().to_string())
-                        .unwrap_or_else(|| "the server".into());
+                    let server = self.server_name();
                     gst::element_imp_error!(
                         self,
                         gst::ResourceError::Read,

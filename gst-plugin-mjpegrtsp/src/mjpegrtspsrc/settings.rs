@@ -15,6 +15,7 @@ pub(super) const DEFAULT_USER_ID: Option<String> = None;
 pub(super) const DEFAULT_USER_PW: Option<String> = None;
 pub(super) const DEFAULT_TIMEOUT_S: u32 = 10;
 pub(super) const DEFAULT_DIALECT: DialectChoice = DialectChoice::Auto;
+pub(super) const DEFAULT_STALL_TIMEOUT_MS: u32 = 2000;
 
 /// The properties' values (the `stats` property is read from the state).
 #[derive(Debug, Clone)]
@@ -26,6 +27,7 @@ pub(super) struct Settings {
     pub user_pw: Option<String>,
     pub timeout_s: u32,
     pub dialect: DialectChoice,
+    pub stall_timeout_ms: u32,
 }
 
 impl Default for Settings {
@@ -38,6 +40,7 @@ impl Default for Settings {
             user_pw: DEFAULT_USER_PW,
             timeout_s: DEFAULT_TIMEOUT_S,
             dialect: DEFAULT_DIALECT,
+            stall_timeout_ms: DEFAULT_STALL_TIMEOUT_MS,
         }
     }
 }
@@ -64,6 +67,8 @@ impl Settings {
             password: self.user_pw.clone(),
             timeout: Duration::from_secs(u64::from(self.timeout_s.max(1))),
             latency: Duration::from_millis(u64::from(self.latency_ms)),
+            stall_after: (self.stall_timeout_ms > 0)
+                .then(|| Duration::from_millis(u64::from(self.stall_timeout_ms))),
             ..ClientOptions::default()
         }
     }
@@ -79,6 +84,7 @@ impl Settings {
             "user-pw" => self.user_pw = value.get().expect(CHECKED),
             "timeout" => self.timeout_s = value.get().expect(CHECKED),
             "dialect" => self.dialect = value.get().expect(CHECKED),
+            "stall-timeout" => self.stall_timeout_ms = value.get().expect(CHECKED),
             _ => unreachable!("unknown property {name}"),
         }
     }
@@ -93,6 +99,7 @@ impl Settings {
             "user-pw" => self.user_pw.to_value(),
             "timeout" => self.timeout_s.to_value(),
             "dialect" => self.dialect.to_value(),
+            "stall-timeout" => self.stall_timeout_ms.to_value(),
             _ => return None,
         })
     }
@@ -143,6 +150,13 @@ pub(super) static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| 
         glib::ParamSpecEnum::builder_with_default("dialect", DEFAULT_DIALECT)
             .nick("Dialect")
             .blurb("RTSP dialect: auto (standard, or classic when the server ignores OPTIONS), standard or classic")
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecUInt::builder("stall-timeout")
+            .nick("Stall timeout")
+            .blurb("Milliseconds without media while playing before a warning says the stream stalled (0: never); an element message mjpegrtspsrc-resumed follows when media comes again")
+            .maximum(600_000)
+            .default_value(DEFAULT_STALL_TIMEOUT_MS)
             .mutable_ready()
             .build(),
         glib::ParamSpecBoxed::builder::<gst::Structure>("stats")

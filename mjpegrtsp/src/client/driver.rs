@@ -146,6 +146,8 @@ pub struct DriverConfig {
     pub user_agent: String,
     pub stats_interval: Option<Duration>,
     pub receiver_reports: bool,
+    /// See [`ClientOptions::stall_after`](super::ClientOptions::stall_after).
+    pub stall_after: Option<Duration>,
     pub observer: Option<super::MessageObserver>,
 }
 
@@ -186,6 +188,10 @@ pub struct Driver {
     next_publish: Instant,
     waiters: Vec<oneshot::Sender<()>>,
     packets_since_start: u64,
+    /// When the last media packet was taken (or the last PLAY answered).
+    last_media: Instant,
+    /// An [`Event::Stalled`] went out and no media came since.
+    stalled: bool,
     closing: Option<Instant>,
 }
 
@@ -256,6 +262,8 @@ impl Driver {
             next_publish: now,
             waiters: Vec::new(),
             packets_since_start: 0,
+            last_media: now,
+            stalled: false,
             closing: None,
         }
     }
@@ -360,6 +368,7 @@ impl Driver {
         consider(self.keepalive.as_ref().map(|k| k.next));
         consider(self.next_stats);
         consider(self.closing);
+        consider(self.stall_deadline());
         if let Some(m) = &self.media {
             consider(m.media.deadline());
             consider(m.bye_at);

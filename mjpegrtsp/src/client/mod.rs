@@ -177,6 +177,9 @@ pub struct ClientOptions {
     pub classic_framerate: FrameRate,
     /// Send RTCP receiver reports (default true).
     pub receiver_reports: bool,
+    /// While playing, how long without media before [`Event::Stalled`]
+    /// (default 2 s; `None`: never).
+    pub stall_after: Option<Duration>,
     /// The `User-Agent` header.
     pub user_agent: String,
     /// Called with the head of each request and reply, credentials redacted
@@ -200,6 +203,7 @@ impl Default for ClientOptions {
             stats_interval: Some(Duration::from_secs(1)),
             classic_framerate: FrameRate::new(24, 1).expect("24/1 is a frame rate"),
             receiver_reports: true,
+            stall_after: Some(Duration::from_secs(2)),
             user_agent: concat!("mjpegrtsp-client/", env!("CARGO_PKG_VERSION")).to_owned(),
             observer: None,
         }
@@ -249,6 +253,18 @@ pub enum Event {
     /// Something failed in the background (e.g. a keep-alive found the
     /// session gone).
     Error(Error),
+    /// No media came for [`ClientOptions::stall_after`] while playing: the
+    /// network is interrupted, or the source stopped sending. Sent once;
+    /// [`Event::Resumed`] follows if media comes again.
+    Stalled {
+        /// How long no media has come.
+        silent_for: Duration,
+    },
+    /// Media came again after an [`Event::Stalled`].
+    Resumed {
+        /// How long none came.
+        silent_for: Duration,
+    },
 }
 
 /// What DESCRIBE said (or, in the classic dialect, what is known without it).

@@ -74,6 +74,7 @@ impl Session {
                 user_agent: opts.user_agent.clone(),
                 stats_interval: opts.stats_interval,
                 receiver_reports: opts.receiver_reports,
+                stall_after: opts.stall_after,
                 observer: opts.observer.clone(),
             },
             stream,

@@ -189,6 +189,10 @@ impl Window {
                 }
             }
             Event::Warning(w) => self.set_message(&w),
+            Event::Resumed(silent_for) => self.set_message(&format!(
+                "Playing again after {:.1} s without video",
+                silent_for.as_secs_f64()
+            )),
             Event::Eos => {
                 if let Some(why) = self.early_end() {
                     // mjpegrtspsrc ends the stream when the server goes

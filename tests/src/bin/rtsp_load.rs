@@ -16,6 +16,7 @@ use clap::Parser;
 use mjpegrtsp::net;
 use mjpegrtsp::rtp::rtcp;
 use mjpegrtsp::rtsp::{self, Response};
+use mjpegrtsp_tests::procfs::{ProcSample, cpu_percent, proc_sample};
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
@@ -1086,37 +1087,6 @@ fn rand_u32() -> u32 {
 // ---------------------------------------------------------------------------------
 // /proc sampling
 
-#[derive(Clone, Copy)]
-struct ProcSample {
-    ticks: u64,
-    rss_kb: u64,
-    threads: u64,
-    at: std::time::Instant,
-}
-
-fn proc_sample(pid: &str) -> Option<ProcSample> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after "(comm)": state is field 3, utime 14, stime 15.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    Some(ProcSample {
-        ticks,
-        rss_kb: field("VmRSS:"),
-        threads: field("Threads:"),
-        at: std::time::Instant::now(),
-    })
-}
-
 /// Datagrams the kernel dropped on this process's own UDP sockets (full receive
 /// buffer): the `drops` column of /proc/net/udp{,6} for the socket inodes among
 /// /proc/self/fd. Sockets already closed are not counted.
@@ -1150,13 +1120,6 @@ fn own_udp_drops() -> Option<u64> {
         }
     }
     Some(drops)
-}
-
-fn cpu_percent(a: &ProcSample, b: &ProcSample) -> f64 {
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-    let secs = (b.at - a.at).as_secs_f64().max(1e-6);
-    (b.ticks.saturating_sub(a.ticks)) as f64 / hz / secs * 100.0
 }
 
 /// Raises the soft open-file limit (to the hard limit, or above it when allowed).

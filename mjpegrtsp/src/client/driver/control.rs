@@ -111,6 +111,9 @@ impl Driver {
         match f.req.method {
             Method::Play if ok => {
                 self.playing = true;
+                // A new start: the silence before it is no stall.
+                self.stalled = false;
+                self.last_media = now;
                 if let Some(m) = self.media.as_mut() {
                     let rtp_info = resp.rtp_info().unwrap_or_default();
                     let info = rtp_info.first();

@@ -25,6 +25,7 @@ impl Driver {
         };
         if m.media.push(data, now) {
             self.packets_since_start += 1;
+            self.media_came(now);
             for w in self.waiters.drain(..) {
                 let _ = w.send(());
             }

@@ -37,6 +37,12 @@ impl Driver {
             self.publish_stats(now);
             self.control_event(Event::End(EndReason::Bye));
         }
+        if self.stall_deadline().is_some_and(|t| now >= t) {
+            self.stalled = true;
+            let silent_for = now.saturating_duration_since(self.last_media);
+            tracing::debug!(server = %self.cfg.addr, ?silent_for, "no media: stalled");
+            self.control_event(Event::Stalled { silent_for });
+        }
         self.keep_alive(now).await;
         self.receiver_report(now).await;
         if self.next_stats.is_some_and(|t| now >= t) {
@@ -48,6 +54,24 @@ impl Driver {
         } else if now >= self.next_publish {
             self.publish_stats(now);
         }
+    }
+
+    /// When, with no media until then, the stream counts as stalled (none
+    /// while not playing or already stalled).
+    pub(super) fn stall_deadline(&self) -> Option<Instant> {
+        let after = self.cfg.stall_after?;
+        (self.playing && self.media.is_some() && !self.stalled).then(|| self.last_media + after)
+    }
+
+    /// Media came at `now`: a stall, if any, is over.
+    pub(super) fn media_came(&mut self, now: Instant) {
+        if self.stalled {
+            self.stalled = false;
+            let silent_for = now.saturating_duration_since(self.last_media);
+            tracing::debug!(server = %self.cfg.addr, ?silent_for, "media again: resumed");
+            self.control_event(Event::Resumed { silent_for });
+        }
+        self.last_media = now;
     }
 
     pub(super) async fn keep_alive(&mut self, now: Instant) {
