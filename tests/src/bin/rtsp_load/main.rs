@@ -1,0 +1,272 @@
+//! Load tool for RTSP servers (standard or classic dialect): opens many
+//! sessions from one event loop and reports how well the server kept up.
+//! One concern a module: the command line ([`args`]), the control
+//! connection ([`conn`]), one session ([`session`]), what the sessions
+//! measure together ([`stats`]), `/proc` ([`sys`]) and the report
+//! ([`report`]).
+//!
+//! ```text
+//! cargo run --release -p mjpegrtsp-tests --bin rtsp_load -- rtsp://127.0.0.1:8554/movie.Mjpeg \
+//!     --sessions 200 --seconds 10 [--rate 50] [--tcp] [--server-pid PID] [--json]
+//! ```
+//!
+//! Each session runs OPTIONS, DESCRIBE, SETUP (UDP with its own RTP/RTCP socket pair,
+//! or RTP/AVP/TCP interleaved) and PLAY, then receives until the end of the measuring
+//! window, then TEARDOWN. All sessions are tasks on one current-thread tokio runtime;
+//! datagrams are read into one shared buffer. See `REPORTED` (and `--help`)
+//! for what is measured.
+
+use clap::Parser;
+use mjpegrtsp::net;
+use mjpegrtsp::rtp::rtcp;
+use mjpegrtsp::rtsp::{self, Response};
+use mjpegrtsp_tests::procfs::{ProcSample, cpu_percent, proc_sample};
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt::Write as _;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::process::ExitCode;
+use std::rc::Rc;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::sync::{Notify, Semaphore, watch};
+use tokio::time::{Instant, sleep_until, timeout_at};
+
+pub(crate) const REPORTED: &str = "\
+Each session: OPTIONS, DESCRIBE, SETUP, PLAY; receive; TEARDOWN. It plays from its
+PLAY reply to the end of the window, which starts once all sessions are set up (or
+failed) and lasts T seconds. Reported:
+  sessions ok/failed   ok = PLAY answered 200, at least one whole frame received and
+                       no error while playing; failures are grouped by reason
+  frames               whole frames (a marker packet whose frame has every sequence
+                       number from its first packet) against the frames due at 0,
+                       1/fps, 2/fps ... of the play time (capped by the SDP's a=range
+                       when the media is finite)
+  packets lost         gaps in the sequence numbers (late/duplicate counted apart)
+  gap                  time between marker packets of a session, in the window
+  setup                TCP connect to the PLAY reply
+  first frame          PLAY reply to the first whole frame
+  server CPU, RSS      from /proc/PID: CPU as % of one core over the window; RSS
+                       before any session, at the start and end of the window, and
+                       the growth per playing session
+  load tool CPU        the same for this process (it shares the machine)
+";
+
+pub(crate) const RR_INTERVAL: Duration = Duration::from_secs(5);
+pub(crate) const SCRATCH: usize = 65536;
+pub(crate) const GAP_BUCKET_US: u64 = 100;
+pub(crate) const GAP_BUCKETS: usize = 100_000; // 10 s in 100 µs buckets, then one overflow bucket
+
+mod args;
+mod conn;
+mod report;
+mod session;
+mod stats;
+mod sys;
+
+use args::*;
+use conn::*;
+use report::*;
+use session::*;
+use stats::*;
+use sys::*;
+
+async fn run(args: Args, nofile: u64) -> ExitCode {
+    let started = Instant::now();
+    let addr = match url_addr(&args.url) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("rtsp_load: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let args = Rc::new(args);
+    let shared = Rc::new(Shared {
+        scratch: RefCell::new(vec![0u8; SCRATCH]),
+        window: Cell::new(false),
+        gaps: RefCell::new(Histogram::new()),
+        set_up: Cell::new(0),
+        all_set_up: Notify::new(),
+        setup_slots: Semaphore::new(args.concurrency),
+    });
+    let pid_s = args.server_pid.map(|p| p.to_string());
+    let mut server = args.server_pid.map(|pid| ServerWindow {
+        pid,
+        idle: proc_sample(&pid.to_string()),
+        start: None,
+        end: None,
+    });
+    if let Some(s) = &server
+        && s.idle.is_none()
+    {
+        eprintln!(
+            "rtsp_load: warning: cannot read /proc/{}: server not sampled",
+            s.pid
+        );
+    }
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let t0 = Instant::now();
+    let ramp = if args.rate > 0.0 {
+        args.sessions as f64 / args.rate
+    } else {
+        0.0
+    };
+    let mut handles = Vec::with_capacity(args.sessions);
+    for i in 0..args.sessions {
+        let at = if args.rate > 0.0 {
+            t0 + Duration::from_secs_f64(i as f64 / args.rate)
+        } else {
+            t0
+        };
+        handles.push(tokio::task::spawn_local(run_session(
+            args.clone(),
+            addr,
+            shared.clone(),
+            at,
+            stop_rx.clone(),
+        )));
+    }
+
+    let progress =
+        tokio::task::spawn_local(show_progress(shared.clone(), args.sessions, args.seconds));
+
+    // Every setup ends by its timeouts (5 steps); queueing behind --concurrency adds
+    // rounds of them.
+    let rounds = (args.sessions as f64 / args.concurrency as f64).ceil();
+    let setup_bound = Duration::from_secs_f64(ramp)
+        + args.timeout * 5 * (rounds.min(20.0) as u32).max(1)
+        + Duration::from_secs(5);
+    let all_set_up = if shared.set_up.get() == args.sessions {
+        true
+    } else {
+        timeout_at(t0 + setup_bound, shared.all_set_up.notified())
+            .await
+            .is_ok()
+            || shared.set_up.get() == args.sessions
+    };
+
+    // The measuring window.
+    let own_start = proc_sample("self");
+    if let (Some(s), Some(p)) = (server.as_mut(), pid_s.as_deref()) {
+        s.start = proc_sample(p);
+    }
+    shared.window.set(true);
+    let w0 = Instant::now();
+    tokio::time::sleep(Duration::from_secs_f64(args.seconds)).await;
+    let window = w0.elapsed();
+    shared.window.set(false);
+    if let (Some(s), Some(p)) = (server.as_mut(), pid_s.as_deref()) {
+        s.end = proc_sample(p);
+    }
+    let own_end = proc_sample("self");
+    progress.abort();
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        eprintln!();
+    }
+    let udp_drops = if args.tcp { None } else { own_udp_drops() };
+    let _ = stop_tx.send(true);
+
+    let mut results = Vec::with_capacity(handles.len());
+    let join_deadline = Instant::now() + args.timeout + Duration::from_secs(5);
+    for h in handles {
+        let abort = h.abort_handle();
+        match timeout_at(join_deadline, h).await {
+            Ok(Ok(r)) => results.push(r),
+            Ok(Err(e)) => results.push(SessionResult {
+                failure: Some(format!("task failed: {e}")),
+                ..SessionResult::default()
+            }),
+            Err(_) => {
+                abort.abort();
+                results.push(SessionResult {
+                    failure: Some("did not finish (teardown timed out)".into()),
+                    ..SessionResult::default()
+                });
+            }
+        }
+    }
+
+    let info = RunInfo {
+        window,
+        all_set_up,
+        server: server.as_ref(),
+        own: (own_start, own_end),
+        nofile,
+        elapsed: started.elapsed(),
+        udp_drops,
+    };
+    let (table, json) = report(&args, &results, &shared, &info);
+    if args.json {
+        eprint!("{table}");
+        println!("{json}");
+    } else {
+        print!("{table}");
+    }
+    if results.iter().all(|r| r.failure.is_some()) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Says on stderr how far the run is, about every second: sessions set up,
+/// then how much of the measuring window has passed. On a terminal the line
+/// is rewritten in place.
+async fn show_progress(shared: Rc<Shared>, sessions: usize, seconds: f64) {
+    use std::io::IsTerminal;
+    let terminal = std::io::stderr().is_terminal();
+    let start = Instant::now();
+    let mut window_start = None;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let line = if shared.window.get() {
+            let w0 = *window_start.get_or_insert_with(Instant::now);
+            format!(
+                "rtsp_load: measuring {:.0}/{seconds:.0} s with {} sessions set up",
+                w0.elapsed().as_secs_f64(),
+                shared.set_up.get()
+            )
+        } else {
+            format!(
+                "rtsp_load: setting up {}/{sessions} sessions ({:.0} s)",
+                shared.set_up.get(),
+                start.elapsed().as_secs_f64()
+            )
+        };
+        if terminal {
+            eprint!("\r{line}\x1b[K");
+        } else {
+            eprintln!("{line}");
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let mut args = Args::parse();
+    args.timeout = Duration::from_secs_f64(args.timeout_secs);
+    // Three descriptors per session (RTSP, RTP, RTCP) and some to spare.
+    let want = args.sessions as u64 * 3 + 64;
+    let nofile = raise_nofile(want);
+    if nofile < want {
+        eprintln!(
+            "rtsp_load: warning: open-file limit {nofile} < {want} needed for {} sessions",
+            args.sessions
+        );
+    }
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("rtsp_load: tokio runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&rt, run(args, nofile))
+}
