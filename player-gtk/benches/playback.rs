@@ -21,7 +21,7 @@ use gtk::prelude::*;
 use mjpegrtsp_tests::{TestServer, bench_number, bench_options, encoded_movie, frames_of};
 use player_gtk::application;
 use player_gtk::state::Phase;
-use player_gtk::window::Window;
+use player_gtk::window::{Inspect, Window};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};

@@ -67,8 +67,9 @@ pub fn build(options: Options) -> gtk::Application {
 }
 
 fn load_style() {
+    crate::resources::register();
     let provider = gtk::CssProvider::new();
-    provider.load_from_data(include_str!("style.css"));
+    provider.load_from_resource(&format!("{}/style.css", crate::resources::PREFIX));
     if let Some(display) = gdk::Display::default() {
         gtk::style_context_add_provider_for_display(
             &display,

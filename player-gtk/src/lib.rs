@@ -9,6 +9,7 @@ pub mod application;
 pub mod player;
 pub mod recent;
 pub mod renderer;
+pub mod resources;
 pub mod state;
 pub mod widgets;
 pub mod window;

@@ -16,7 +16,7 @@ use mjpegrtsp::rtsp::{Method, Request, Response, StatusCode};
 use mjpegrtsp_tests::{RtspProxy, TestServer, movie_dir};
 use player_gtk::application;
 use player_gtk::state::{Controls, Phase};
-use player_gtk::window::Window;
+use player_gtk::window::{Inspect, Window};
 use std::cell::RefCell;
 use std::future::Future;
 use std::io::{BufRead, BufReader};

@@ -1,12 +1,13 @@
-//! The window's subclass: its state, actions and key bindings.
+//! The window's subclass: its widgets (from the `window.ui` template), its
+//! state, actions and key bindings.
 
 use crate::player::{Credentials, NetStats, Player, Source};
 use crate::recent::Recent;
 use crate::state::{Phase, Request};
-use crate::widgets::{AuthDialog, Ui};
-use gtk::glib;
+use crate::widgets::AuthDialog;
 use gtk::prelude::*;
 use gtk::subclass::prelude::*;
+use gtk::{CompositeTemplate, TemplateChild, gio, glib};
 use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -22,9 +23,69 @@ pub struct RateSample {
 /// How many paint delays [`Window::paint_delays_ms`] keeps.
 pub const PAINT_DELAYS_KEPT: usize = 8192;
 
-#[derive(Default)]
+#[derive(Default, CompositeTemplate)]
+#[template(resource = "/org/mjpegrtsp/player/window.ui")]
 pub struct Window {
-    pub ui: OnceCell<Ui>,
+    #[template_child]
+    pub header: TemplateChild<gtk::HeaderBar>,
+    #[template_child]
+    pub address_bar: TemplateChild<gtk::Box>,
+    #[template_child]
+    pub address: TemplateChild<gtk::Entry>,
+    #[template_child]
+    pub recent_button: TemplateChild<gtk::MenuButton>,
+    #[template_child]
+    pub recent_menu: TemplateChild<gio::Menu>,
+    #[template_child]
+    pub video: TemplateChild<gtk::Overlay>,
+    #[template_child]
+    pub picture: TemplateChild<gtk::Picture>,
+    #[template_child]
+    pub placeholder: TemplateChild<gtk::Label>,
+    #[template_child]
+    pub banner: TemplateChild<gtk::Box>,
+    #[template_child]
+    pub banner_label: TemplateChild<gtk::Label>,
+    #[template_child]
+    pub banner_retry: TemplateChild<gtk::Button>,
+    #[template_child]
+    pub go: TemplateChild<gtk::Button>,
+    #[template_child]
+    pub progress_bar: TemplateChild<gtk::Box>,
+    #[template_child]
+    pub position: TemplateChild<gtk::Label>,
+    #[template_child]
+    pub scale: TemplateChild<gtk::Scale>,
+    #[template_child]
+    pub duration_label: TemplateChild<gtk::Label>,
+    #[template_child]
+    pub controls: TemplateChild<gtk::Box>,
+    #[template_child]
+    pub setup: TemplateChild<gtk::Button>,
+    #[template_child]
+    pub play: TemplateChild<gtk::Button>,
+    #[template_child]
+    pub pause: TemplateChild<gtk::Button>,
+    #[template_child]
+    pub stop: TemplateChild<gtk::Button>,
+    #[template_child]
+    pub status_bar: TemplateChild<gtk::Box>,
+    #[template_child]
+    pub state: TemplateChild<gtk::Label>,
+    #[template_child]
+    pub frame: TemplateChild<gtk::Label>,
+    #[template_child]
+    pub bitrate: TemplateChild<gtk::Label>,
+    #[template_child]
+    pub fps: TemplateChild<gtk::Label>,
+    #[template_child]
+    pub loss: TemplateChild<gtk::Label>,
+    #[template_child]
+    pub dropped: TemplateChild<gtk::Label>,
+    #[template_child]
+    pub latency: TemplateChild<gtk::Label>,
+    #[template_child]
+    pub message: TemplateChild<gtk::Label>,
     pub player: OnceCell<Player>,
     pub recent: RefCell<Option<Recent>>,
     /// The chosen stream or file.
@@ -76,6 +137,8 @@ impl ObjectSubclass for Window {
     type ParentType = gtk::ApplicationWindow;
 
     fn class_init(klass: &mut Self::Class) {
+        crate::resources::register();
+        klass.bind_template();
         klass.install_action("win.setup", None, |win, _, _| win.request(Request::Setup));
         klass.install_action("win.play", None, |win, _, _| win.request(Request::Play));
         klass.install_action("win.pause", None, |win, _, _| win.request(Request::Pause));
@@ -118,6 +181,10 @@ impl ObjectSubclass for Window {
         );
         klass.install_action("win.retry", None, |win, _, _| win.retry());
         klass.install_action("win.dismiss", None, |win, _, _| win.hide_error());
+    }
+
+    fn instance_init(obj: &glib::subclass::InitializingObject<Self>) {
+        obj.init_template();
     }
 }
 

@@ -1,9 +1,10 @@
 //! The read-only inspection API: the window's state as a user sees it.
 //!
 //! This is what the integration tests (`tests/window.rs`), the benchmark
-//! (`benches/playback.rs`) and scripts use to observe the window; apart
-//! from [`Window::answer_credentials`], which plays the user in the
-//! credentials dialog, nothing here changes the window.
+//! (`benches/playback.rs`) and scripts use to observe the window, through
+//! the [`Inspect`] trait rather than the window's own API; apart from
+//! [`Inspect::answer_credentials`], which plays the user in the credentials
+//! dialog, nothing here changes the window.
 
 use super::Window;
 use crate::state::{Controls, Phase};
@@ -49,9 +50,66 @@ pub struct PaintStats {
     pub delays_ms: Vec<f64>,
 }
 
-impl Window {
+/// The window as a user sees it: what the tests, the benchmark and
+/// scripts read (a trait of its own, so that the window type's API is the
+/// player's; `use player_gtk::window::Inspect` to read it).
+pub trait Inspect {
     /// Which control buttons are enabled (their sensitivity).
-    pub fn controls(&self) -> Controls {
+    fn controls(&self) -> Controls;
+
+    /// The RTSP state the window is in.
+    fn phase(&self) -> Phase;
+
+    /// Whether a request is in flight.
+    fn is_busy(&self) -> bool;
+
+    /// What the status bar and the progress bar show, as text.
+    fn status(&self) -> StatusText;
+
+    /// The error message over the video, when one shows.
+    fn error_message(&self) -> Option<String>;
+
+    /// What reached the screen since SETUP.
+    fn paint_stats(&self) -> PaintStats;
+
+    /// Size of the picture's current frame, when there is one.
+    fn video_size(&self) -> Option<(i32, i32)>;
+
+    /// The video area's size on screen, and whether it keeps the aspect
+    /// ratio (the picture is scaled to fit inside it).
+    fn video_area(&self) -> (i32, i32, bool);
+
+    /// The widget tree under the window (for checks such as tooltips).
+    fn widgets(&self) -> Vec<gtk::Widget>;
+
+    /// Where the progress bar's slider runs, in the window's X surface
+    /// coordinates: x, y, width, height (for tests that click it).
+    fn seek_bar_on_surface(&self) -> Option<(f64, f64, f64, f64)>;
+
+    /// Whether the progress bar takes clicks (the stream has a duration).
+    fn can_seek(&self) -> bool;
+
+    /// The longest the main loop was ever kept from running, in ms.
+    fn longest_stall_ms(&self) -> u64;
+
+    /// The recent streams and files, newest first, as the Recent menu lists them.
+    fn recent_items(&self) -> Vec<String>;
+
+    /// Fills the credentials dialog, when it shows, and presses Connect.
+    fn answer_credentials(&self, user: &str, password: &str) -> bool;
+
+    /// Whether the address field has the keyboard focus.
+    fn address_has_focus(&self) -> bool;
+
+    /// The text in the address field.
+    fn address_text(&self) -> String;
+
+    /// Whether the credentials dialog shows.
+    fn credentials_requested(&self) -> bool;
+}
+
+impl Inspect for Window {
+    fn controls(&self) -> Controls {
         let ui = self.ui();
         Controls {
             setup: ui.setup.is_sensitive(),
@@ -61,18 +119,15 @@ impl Window {
         }
     }
 
-    /// The RTSP state the window is in.
-    pub fn phase(&self) -> Phase {
+    fn phase(&self) -> Phase {
         self.imp().phase.get()
     }
 
-    /// Whether a request is in flight.
-    pub fn is_busy(&self) -> bool {
+    fn is_busy(&self) -> bool {
         self.imp().busy.get().is_some()
     }
 
-    /// What the status bar and the progress bar show, as text.
-    pub fn status(&self) -> StatusText {
+    fn status(&self) -> StatusText {
         let ui = self.ui();
         StatusText {
             state: ui.state.text().into(),
@@ -84,20 +139,18 @@ impl Window {
             latency: ui.latency.text().into(),
             message: ui.message.text().into(),
             position: ui.position.text().into(),
-            duration: ui.duration.text().into(),
+            duration: ui.duration_label.text().into(),
         }
     }
 
-    /// The error message over the video, when one shows.
-    pub fn error_message(&self) -> Option<String> {
+    fn error_message(&self) -> Option<String> {
         let ui = self.ui();
         ui.banner
             .is_visible()
             .then(|| ui.banner_label.text().into())
     }
 
-    /// What reached the screen since SETUP.
-    pub fn paint_stats(&self) -> PaintStats {
+    fn paint_stats(&self) -> PaintStats {
         let imp = self.imp();
         PaintStats {
             given: imp.frames_given.get(),
@@ -107,16 +160,13 @@ impl Window {
         }
     }
 
-    /// Size of the picture's current frame, when there is one.
-    pub fn video_size(&self) -> Option<(i32, i32)> {
+    fn video_size(&self) -> Option<(i32, i32)> {
         let p = self.ui().picture.paintable()?;
         let (w, h) = (p.intrinsic_width(), p.intrinsic_height());
         (w > 0 && h > 0).then_some((w, h))
     }
 
-    /// The video area's size on screen, and whether it keeps the aspect
-    /// ratio (the picture is scaled to fit inside it).
-    pub fn video_area(&self) -> (i32, i32, bool) {
+    fn video_area(&self) -> (i32, i32, bool) {
         let p = &self.ui().picture;
         (
             p.width(),
@@ -125,8 +175,7 @@ impl Window {
         )
     }
 
-    /// The widget tree under the window (for checks such as tooltips).
-    pub fn widgets(&self) -> Vec<gtk::Widget> {
+    fn widgets(&self) -> Vec<gtk::Widget> {
         fn walk(w: &gtk::Widget, out: &mut Vec<gtk::Widget>) {
             out.push(w.clone());
             let mut child = w.first_child();
@@ -140,9 +189,7 @@ impl Window {
         out
     }
 
-    /// Where the progress bar's slider runs, in the window's X surface
-    /// coordinates: x, y, width, height (for tests that click it).
-    pub fn seek_bar_on_surface(&self) -> Option<(f64, f64, f64, f64)> {
+    fn seek_bar_on_surface(&self) -> Option<(f64, f64, f64, f64)> {
         let scale = &self.ui().scale;
         // The trough is the scale's first child; its bounds are the range.
         let trough = scale.first_child()?;
@@ -156,18 +203,15 @@ impl Window {
         ))
     }
 
-    /// Whether the progress bar takes clicks (the stream has a duration).
-    pub fn can_seek(&self) -> bool {
+    fn can_seek(&self) -> bool {
         self.ui().scale.is_sensitive()
     }
 
-    /// The longest the main loop was ever kept from running, in ms.
-    pub fn longest_stall_ms(&self) -> u64 {
+    fn longest_stall_ms(&self) -> u64 {
         self.imp().longest_stall_ms.get()
     }
 
-    /// The recent streams and files, newest first, as the Recent menu lists them.
-    pub fn recent_items(&self) -> Vec<String> {
+    fn recent_items(&self) -> Vec<String> {
         self.imp()
             .recent
             .borrow()
@@ -176,8 +220,7 @@ impl Window {
             .unwrap_or_default()
     }
 
-    /// Fills the credentials dialog, when it shows, and presses Connect.
-    pub fn answer_credentials(&self, user: &str, password: &str) -> bool {
+    fn answer_credentials(&self, user: &str, password: &str) -> bool {
         let dialog = self.imp().auth_dialog.borrow().clone();
         let Some(d) = dialog else {
             return false;
@@ -188,19 +231,16 @@ impl Window {
         true
     }
 
-    /// Whether the address field has the keyboard focus.
-    pub fn address_has_focus(&self) -> bool {
-        let address = &self.ui().address;
-        GtkWindowExt::focus(self).is_some_and(|w| &w == address || w.is_ancestor(address))
+    fn address_has_focus(&self) -> bool {
+        let address: &gtk::Entry = &self.ui().address;
+        GtkWindowExt::focus(self).is_some_and(|w| w == *address || w.is_ancestor(address))
     }
 
-    /// The text in the address field.
-    pub fn address_text(&self) -> String {
+    fn address_text(&self) -> String {
         self.ui().address.text().into()
     }
 
-    /// Whether the credentials dialog shows.
-    pub fn credentials_requested(&self) -> bool {
+    fn credentials_requested(&self) -> bool {
         self.imp().auth_dialog.borrow().is_some()
     }
 }

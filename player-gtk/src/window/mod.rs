@@ -8,20 +8,21 @@
 //!   events and the credentials dialog;
 //! - `playback.rs`: seeking, the progress bar, the picture and the periodic
 //!   statistics;
-//! - `inspect.rs`: the read-only view of the window that tests, the benchmark
-//!   and scripts use to observe it.
+//! - `inspect.rs`: the [`Inspect`] trait, the read-only view of the window
+//!   that tests, the benchmark and scripts use to observe it.
+//!
+//! The widgets are the children of the `resources/window.ui` template.
 
 mod imp;
 mod inspect;
 mod playback;
 mod session;
 
-pub use inspect::{PaintStats, StatusText};
+pub use inspect::{Inspect, PaintStats, StatusText};
 
 use crate::player::{Player, Source};
 use crate::recent::Recent;
 use crate::state::{Phase, Request};
-use crate::widgets::Ui;
 use gtk::prelude::*;
 use gtk::subclass::prelude::*;
 use gtk::{gdk, gio, glib};
@@ -82,23 +83,24 @@ impl Window {
         glib::Object::builder().property("application", app).build()
     }
 
-    fn ui(&self) -> &Ui {
-        self.imp().ui.get().expect("built in constructed")
+    /// The widgets (the template's children).
+    fn ui(&self) -> &imp::Window {
+        self.imp()
     }
 
     fn player(&self) -> &Player {
         self.imp().player.get().expect("made in constructed")
     }
 
-    /// Builds the widgets and wires them; called once from `constructed`.
+    /// Wires the template's widgets; called once from `constructed`.
     fn setup(&self) {
         let imp = self.imp();
-        let ui = Ui::build();
-        self.set_title(Some("Video Streaming Player"));
-        self.set_default_size(960, 780);
-        self.add_css_class("player");
-        self.set_titlebar(Some(&ui.header));
-        self.set_child(Some(&ui.root));
+        let ui = self.ui();
+        ui.go.connect_clicked(glib::clone!(
+            #[weak(rename_to = address)]
+            ui.address,
+            move |_| address.emit_activate()
+        ));
 
         let player = Player::new(glib::clone!(
             #[weak(rename_to = win)]
@@ -173,7 +175,6 @@ impl Window {
             }
         });
 
-        let _ = imp.ui.set(ui);
         *imp.recent.borrow_mut() = Some(Recent::load_default());
         self.refresh_recent_menu();
         self.update_controls();

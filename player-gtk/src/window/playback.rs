@@ -89,11 +89,11 @@ impl Window {
         match duration {
             Some(d) => {
                 ui.scale.set_range(0.0, d.seconds_f64().max(0.001));
-                ui.duration.set_text(&format_time(d.nseconds()));
+                ui.duration_label.set_text(&format_time(d.nseconds()));
             }
             None => {
                 ui.scale.set_range(0.0, 1.0);
-                ui.duration.set_text(
+                ui.duration_label.set_text(
                     if matches!(imp.phase.get(), Phase::Ready | Phase::Playing) {
                         "LIVE"
                     } else {
@@ -180,7 +180,7 @@ impl Window {
         ui.scale.set_range(0.0, 1.0);
         ui.scale.set_value(0.0);
         ui.position.set_text("0:00");
-        ui.duration.set_text("--:--");
+        ui.duration_label.set_text("--:--");
         imp.seek_started.set(None);
         ui.frame.set_text("Frame 0");
         ui.fps.set_text("0.0 fps");
