@@ -241,6 +241,36 @@ fn a_client_stopped_for_ten_seconds_resumes_and_spares_the_others() {
 /// How long the network carries nothing in the interruption tests.
 const INTERRUPTION: Duration = Duration::from_secs(4);
 
+/// A network interruption through a proxy: cut when made, restored once the
+/// client reported it and [`INTERRUPTION`] has passed.
+struct Cut<'a> {
+    proxy: &'a RtspProxy,
+    at: Instant,
+}
+
+impl<'a> Cut<'a> {
+    fn now(proxy: &'a RtspProxy) -> Self {
+        proxy.interrupt();
+        Cut {
+            proxy,
+            at: Instant::now(),
+        }
+    }
+
+    /// Until when to wait for the stall, the resume and the frames after.
+    fn deadline(&self) -> Instant {
+        self.at + INTERRUPTION + Duration::from_secs(8)
+    }
+
+    /// Restores the network once the stall was `reported` and the
+    /// interruption's time has passed.
+    fn restore_when_due(&self, reported: bool) {
+        if reported && self.at.elapsed() >= INTERRUPTION {
+            self.proxy.restore();
+        }
+    }
+}
+
 /// A session straight to the server that counts its frames until `stop`
 /// (for the sessions beside an interruption).
 fn session_beside(
@@ -308,19 +338,15 @@ fn the_client_library_reports_a_network_interruption_and_plays_on() {
             s.play(None).await.unwrap();
             let (frames, _) = collect_frames(&mut events, 12, Duration::from_secs(10)).await;
             assert_eq!(frames.len(), 12, "{transport:?}: frames before");
-            proxy.interrupt();
-            let cut = Instant::now();
+            let cut = Cut::now(&proxy);
             let (mut stalled, mut resumed, mut after) = (None, None, 0);
-            let deadline = cut + INTERRUPTION + Duration::from_secs(8);
-            while after < 24 && Instant::now() < deadline {
-                if stalled.is_some() && resumed.is_none() && cut.elapsed() >= INTERRUPTION {
-                    proxy.restore();
-                }
+            while after < 24 && Instant::now() < cut.deadline() {
+                cut.restore_when_due(stalled.is_some());
                 let event = tokio::time::timeout(Duration::from_millis(50), events.recv()).await;
                 match event {
                     Ok(Some(Event::Stalled { silent_for })) => {
                         assert!(stalled.is_none(), "{transport:?}: stalled twice");
-                        stalled = Some((cut.elapsed(), silent_for));
+                        stalled = Some((cut.at.elapsed(), silent_for));
                     }
                     Ok(Some(Event::Resumed { silent_for })) => {
                         assert!(stalled.is_some(), "{transport:?}: resumed before a stall");
@@ -390,14 +416,10 @@ fn mjpegrtspsrc_warns_of_a_network_interruption_and_plays_on() {
     for i in 0..12 {
         assert!(pull(Duration::from_secs(10)), "buffer {i} before the cut");
     }
-    proxy.interrupt();
-    let cut = Instant::now();
+    let cut = Cut::now(&proxy);
     let (mut warned, mut resumed, mut after) = (None, None, 0);
-    let deadline = cut + INTERRUPTION + Duration::from_secs(8);
-    while after < 24 && Instant::now() < deadline {
-        if warned.is_some() && resumed.is_none() && cut.elapsed() >= INTERRUPTION {
-            proxy.restore();
-        }
+    while after < 24 && Instant::now() < cut.deadline() {
+        cut.restore_when_due(warned.is_some());
         if pull(Duration::from_millis(20)) && resumed.is_some() {
             after += 1;
         }
@@ -405,7 +427,7 @@ fn mjpegrtspsrc_warns_of_a_network_interruption_and_plays_on() {
             match msg.view() {
                 gst::MessageView::Warning(w) => {
                     assert!(warned.is_none(), "warned twice: {}", w.error());
-                    warned = Some((cut.elapsed(), w.error().to_string()));
+                    warned = Some((cut.at.elapsed(), w.error().to_string()));
                 }
                 gst::MessageView::Element(e)
                     if e.structure()

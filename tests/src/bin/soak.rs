@@ -207,6 +207,30 @@ struct Row {
     cpu: Option<f64>,
 }
 
+/// The series' columns: their names and widths in the table.
+const COLUMNS: [(&str, usize); 11] = [
+    ("minute", 6),
+    ("opened", 7),
+    ("ended", 6),
+    ("failed", 6),
+    ("frames", 9),
+    ("due", 9),
+    ("got", 7),
+    ("RSS MiB", 8),
+    ("fds", 6),
+    ("threads", 7),
+    ("CPU%", 6),
+];
+
+fn table_line(cells: &[String]) -> String {
+    cells
+        .iter()
+        .zip(COLUMNS)
+        .map(|(c, (_, w))| format!("{c:>w$}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn print_row(r: &Row, csv: &mut Option<std::fs::File>) {
     let pct = if r.due > 0 {
         r.frames as f64 * 100.0 / r.due as f64
@@ -216,35 +240,25 @@ fn print_row(r: &Row, csv: &mut Option<std::fs::File>) {
     let (rss, fds, threads) = r.server.map_or((0.0, 0, 0), |s| {
         (s.rss_kb as f64 / 1024.0, s.fds, s.threads)
     });
-    println!(
-        "{:>6} {:>7} {:>6} {:>6} {:>9} {:>9} {:>6.1}% {:>8.1} {:>6} {:>7} {:>6.1}",
-        r.minute,
-        r.opened,
-        r.ended,
-        r.failed,
-        r.frames,
-        r.due,
-        pct,
-        rss,
-        fds,
-        threads,
-        r.cpu.unwrap_or(0.0)
-    );
+    let cells = [
+        r.minute.to_string(),
+        r.opened.to_string(),
+        r.ended.to_string(),
+        r.failed.to_string(),
+        r.frames.to_string(),
+        r.due.to_string(),
+        format!("{pct:.1}%"),
+        format!("{rss:.1}"),
+        fds.to_string(),
+        threads.to_string(),
+        format!("{:.1}", r.cpu.unwrap_or(0.0)),
+    ];
+    println!("{}", table_line(&cells));
     if let Some(f) = csv.as_mut() {
-        let _ = writeln!(
-            f,
-            "{},{},{},{},{},{},{:.1},{},{},{:.1}",
-            r.minute,
-            r.opened,
-            r.ended,
-            r.failed,
-            r.frames,
-            r.due,
-            rss,
-            fds,
-            threads,
-            r.cpu.unwrap_or(0.0)
-        );
+        // The CSV leaves out the percentage (frames and due are there).
+        let mut fields: Vec<&str> = cells.iter().map(String::as_str).collect();
+        fields.remove(6);
+        let _ = writeln!(f, "{}", fields.join(","));
     }
 }
 
@@ -271,20 +285,8 @@ fn main() -> ExitCode {
     let workers: Vec<_> = (0..args.sessions)
         .map(|id| runtime.spawn(worker(id, args.url.clone(), until, args.fps, tally.clone())))
         .collect();
-    println!(
-        "{:>6} {:>7} {:>6} {:>6} {:>9} {:>9} {:>7} {:>8} {:>6} {:>7} {:>6}",
-        "minute",
-        "opened",
-        "ended",
-        "failed",
-        "frames",
-        "due",
-        "got",
-        "RSS MiB",
-        "fds",
-        "threads",
-        "CPU%"
-    );
+    let names: Vec<String> = COLUMNS.iter().map(|(n, _)| n.to_string()).collect();
+    println!("{}", table_line(&names));
     let first = read_server();
     print_row(
         &Row {

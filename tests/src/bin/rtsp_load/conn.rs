@@ -155,6 +155,37 @@ impl Conn {
     }
 
     /// Sends a request and waits for its response, at most until `deadline`.
+    /// SETUP `url` with `transport`; keeps the session id and timeout of
+    /// the reply (read with the core's `Session` parser; 60 s when it gives
+    /// none).
+    pub(crate) async fn setup(
+        &mut self,
+        url: &str,
+        transport: &str,
+        deadline: Instant,
+        shared: &Shared,
+        on_packet: &mut dyn FnMut(u8, &[u8]),
+    ) -> Result<Response, String> {
+        let reply = self
+            .request(
+                "SETUP",
+                url,
+                &[("Transport", transport)],
+                deadline,
+                shared,
+                on_packet,
+            )
+            .await?;
+        let session = reply
+            .session()
+            .map_err(|e| format!("SETUP: {e}"))?
+            .ok_or("SETUP: no Session header in the reply")?;
+        self.session = Some(session.id);
+        self.session_timeout =
+            Duration::from_secs(session.timeout.filter(|t| *t > 0).unwrap_or(60).into());
+        Ok(reply)
+    }
+
     pub(crate) async fn request(
         &mut self,
         method: &str,

@@ -235,32 +235,14 @@ pub(crate) async fn setup_session(
     };
     let deadline = Instant::now() + args.timeout;
     let reply = conn
-        .request(
-            "SETUP",
+        .setup(
             &media.control_url,
-            &[("Transport", &transport)],
+            &transport,
             deadline,
             shared,
             &mut on_packet,
         )
         .await?;
-    let session = reply
-        .headers
-        .get("Session")
-        .ok_or("SETUP: no Session header in the reply")?;
-    let mut parts = session.split(';');
-    conn.session = Some(parts.next().unwrap_or_default().trim().to_string());
-    conn.session_timeout = parts
-        .find_map(|p| {
-            p.trim()
-                .strip_prefix("timeout=")?
-                .trim()
-                .parse::<u64>()
-                .ok()
-        })
-        .filter(|t| *t > 0)
-        .map(Duration::from_secs)
-        .unwrap_or(Duration::from_secs(60));
     let reply_transport = reply
         .headers
         .get("Transport")
@@ -317,21 +299,8 @@ pub(crate) async fn classic_setup(
     };
     let transport = format!("RTP/UDP; client_port= {port}");
     let deadline = Instant::now() + args.timeout;
-    let reply = conn
-        .request(
-            "SETUP",
-            after_host,
-            &[("Transport", &transport)],
-            deadline,
-            shared,
-            &mut on_packet,
-        )
+    conn.setup(after_host, &transport, deadline, shared, &mut on_packet)
         .await?;
-    let session = reply
-        .headers
-        .get("Session")
-        .ok_or("SETUP: no Session header in the reply")?;
-    conn.session = Some(session.trim().to_string());
     stats.counting = true;
     stats.classic = true;
     let deadline = Instant::now() + args.timeout;
