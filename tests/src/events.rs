@@ -1,6 +1,6 @@
-//! Reading a client library session's events in tests.
+//! Starting a client library session in tests, and reading its events.
 
-use mjpegrtsp::client::{EndReason, Event, Events, Frame};
+use mjpegrtsp::client::{ClientOptions, EndReason, Event, Events, Frame, Session};
 use std::time::Duration;
 
 /// Frames until `count` came, the stream ended (with why), or `within`
@@ -23,4 +23,16 @@ pub async fn collect_frames(
         }
     }
     (frames, None)
+}
+
+/// Connects to `url`, runs DESCRIBE, SETUP and PLAY, and gives the session
+/// (which must be kept: dropping it tears down) and its events; any failure
+/// fails the test.
+pub async fn playing(url: &str, options: ClientOptions) -> (Session, Events) {
+    let mut s = Session::connect(url, options).await.unwrap();
+    s.describe().await.unwrap();
+    s.setup().await.unwrap();
+    let events = s.events().unwrap();
+    s.play(None).await.unwrap();
+    (s, events)
 }

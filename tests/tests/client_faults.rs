@@ -6,7 +6,7 @@
 //! the sessions beside them go on untouched.
 
 use gst::prelude::*;
-use mjpegrtsp::client::{ClientOptions, EndReason, Event, Session};
+use mjpegrtsp::client::{ClientOptions, EndReason, Event};
 use mjpegrtsp::server::ServerConfig;
 use mjpegrtsp_tests::*;
 use std::time::{Duration, Instant};
@@ -43,11 +43,7 @@ fn the_client_library_ends_once_when_the_server_stops_and_plays_from_the_next() 
             ..ClientOptions::default()
         };
         block_on(async {
-            let mut s = Session::connect(&url, options.clone()).await.unwrap();
-            s.describe().await.unwrap();
-            s.setup().await.unwrap();
-            let mut events = s.events().unwrap();
-            s.play(None).await.unwrap();
+            let (_session, mut events) = playing(&url, options.clone()).await;
             let mut frames = 0;
             let mut server = Some(server);
             let mut ended = None;
@@ -72,11 +68,7 @@ fn the_client_library_ends_once_when_the_server_stops_and_plays_from_the_next() 
             assert_eq!(ended.unwrap(), Ok(EndReason::Bye), "tcp={tcp}");
             // A server back on the same port: a new session plays.
             let again = looping_server(dir.path(), addr.port());
-            let mut s = Session::connect(&url, options).await.unwrap();
-            s.describe().await.unwrap();
-            s.setup().await.unwrap();
-            let mut events = s.events().unwrap();
-            s.play(None).await.unwrap();
+            let (_session, mut events) = playing(&url, options).await;
             let first = tokio::time::timeout(Duration::from_secs(5), async {
                 loop {
                     if let Some(Event::Frame(_)) = events.recv().await {
@@ -200,11 +192,7 @@ fn a_client_stopped_for_ten_seconds_resumes_and_spares_the_others() {
             timeout: Duration::from_secs(3),
             ..ClientOptions::default()
         };
-        let mut s = Session::connect(&url, options).await.unwrap();
-        s.describe().await.unwrap();
-        s.setup().await.unwrap();
-        let mut events = s.events().unwrap();
-        s.play(None).await.unwrap();
+        let (_session, mut events) = playing(&url, options).await;
         let before = count_frames(&mut events, 2).await;
         assert!(before >= 40, "{before} frames before the stop");
         signal(libc::SIGSTOP);
@@ -279,13 +267,7 @@ fn session_beside(
 ) -> std::thread::JoinHandle<(u32, Duration)> {
     std::thread::spawn(move || {
         block_on(async {
-            let mut s = Session::connect(&url, ClientOptions::default())
-                .await
-                .unwrap();
-            s.describe().await.unwrap();
-            s.setup().await.unwrap();
-            let mut events = s.events().unwrap();
-            s.play(None).await.unwrap();
+            let (_session, mut events) = playing(&url, ClientOptions::default()).await;
             let started = Instant::now();
             let mut frames = 0;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
@@ -329,13 +311,7 @@ fn the_client_library_reports_a_network_interruption_and_plays_on() {
                 transport,
                 ..ClientOptions::default()
             };
-            let mut s = Session::connect(&proxy.url("movie.Mjpeg"), options)
-                .await
-                .unwrap();
-            s.describe().await.unwrap();
-            s.setup().await.unwrap();
-            let mut events = s.events().unwrap();
-            s.play(None).await.unwrap();
+            let (_session, mut events) = playing(&proxy.url("movie.Mjpeg"), options).await;
             let (frames, _) = collect_frames(&mut events, 12, Duration::from_secs(10)).await;
             assert_eq!(frames.len(), 12, "{transport:?}: frames before");
             let cut = Cut::now(&proxy);
