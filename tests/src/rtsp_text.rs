@@ -152,20 +152,32 @@ pub fn session_id(reply: &str) -> String {
 /// A standard SETUP over UDP; returns the control connection, the RTP
 /// socket and the session id.
 pub fn standard_setup(server: &TestServer, path: &str) -> (TcpStream, UdpSocket, String) {
-    let url = format!("rtsp://{}/{path}", server.addr);
     let mut ctl = TcpStream::connect(server.addr).unwrap();
     let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
     udp.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let session = standard_setup_over(&mut ctl, &udp, server, path);
+    (ctl, udp, session)
+}
+
+/// A standard SETUP of `path` on the control connection `ctl`, with `udp`
+/// as the RTP port (the next port as RTCP); returns the session id.
+pub fn standard_setup_over(
+    ctl: &mut TcpStream,
+    udp: &UdpSocket,
+    server: &TestServer,
+    path: &str,
+) -> String {
+    let url = format!("rtsp://{}/{path}", server.addr);
     let port = udp.local_addr().unwrap().port();
     let reply = rtsp_request(
-        &mut ctl,
+        ctl,
         &format!(
             "SETUP {url}/stream=0 RTSP/1.0\r\nCSeq: 1\r\nTransport: RTP/AVP;unicast;client_port={port}-{}\r\n\r\n",
             port + 1
         ),
     );
     assert_eq!(status(&reply), 200, "{reply}");
-    (ctl, udp, session_id(&reply))
+    session_id(&reply)
 }
 
 /// A standard SETUP of movie.Mjpeg over TCP interleaved; returns the control

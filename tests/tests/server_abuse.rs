@@ -58,16 +58,7 @@ fn viewer_plays(ip: IpAddr, server: &TestServer) -> usize {
     let udp = UdpSocket::bind(SocketAddr::new(ip, 0)).unwrap();
     udp.set_read_timeout(Some(Duration::from_millis(100)))
         .unwrap();
-    let port = udp.local_addr().unwrap().port();
-    let reply = rtsp_request(
-        &mut ctl,
-        &format!(
-            "SETUP {url}/stream=0 RTSP/1.0\r\nCSeq: 1\r\nTransport: RTP/AVP;unicast;client_port={port}-{}\r\n\r\n",
-            port + 1
-        ),
-    );
-    assert_eq!(status(&reply), 200, "{reply}");
-    let session = session_id(&reply);
+    let session = standard_setup_over(&mut ctl, &udp, server, "movie.Mjpeg");
     let reply = rtsp_request(
         &mut ctl,
         &format!("PLAY {url} RTSP/1.0\r\nCSeq: 2\r\nSession: {session}\r\n\r\n"),

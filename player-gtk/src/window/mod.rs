@@ -179,39 +179,17 @@ impl Window {
         self.refresh_recent_menu();
         self.update_controls();
 
-        glib::timeout_add_local(
-            TICK,
-            glib::clone!(
-                #[weak(rename_to = win)]
-                self,
-                #[upgrade_or]
-                glib::ControlFlow::Break,
-                move || {
-                    win.tick();
-                    glib::ControlFlow::Continue
-                }
-            ),
-        );
+        self.every(TICK, Window::tick);
         // Watches the main loop itself: the longest gap between two runs of
         // a 50 ms timeout says how long the window was ever unresponsive.
         let last = std::cell::Cell::new(Instant::now());
-        glib::timeout_add_local(
-            Duration::from_millis(50),
-            glib::clone!(
-                #[weak(rename_to = win)]
-                self,
-                #[upgrade_or]
-                glib::ControlFlow::Break,
-                move || {
-                    let now = Instant::now();
-                    let gap = now.duration_since(last.replace(now)).as_millis() as u64;
-                    let imp = win.imp();
-                    imp.longest_stall_ms
-                        .set(imp.longest_stall_ms.get().max(gap.saturating_sub(50)));
-                    glib::ControlFlow::Continue
-                }
-            ),
-        );
+        self.every(Duration::from_millis(50), move |win| {
+            let now = Instant::now();
+            let gap = now.duration_since(last.replace(now)).as_millis() as u64;
+            let imp = win.imp();
+            imp.longest_stall_ms
+                .set(imp.longest_stall_ms.get().max(gap.saturating_sub(50)));
+        });
         self.connect_map(|win| win.focus_video());
         self.connect_realize(|win| {
             if let Some(clock) = win.frame_clock() {
@@ -222,6 +200,23 @@ impl Window {
                 ));
             }
         });
+    }
+
+    /// Runs `f` every `period` while the window lives.
+    fn every(&self, period: Duration, f: impl Fn(&Window) + 'static) {
+        glib::timeout_add_local(
+            period,
+            glib::clone!(
+                #[weak(rename_to = win)]
+                self,
+                #[upgrade_or]
+                glib::ControlFlow::Break,
+                move || {
+                    f(&win);
+                    glib::ControlFlow::Continue
+                }
+            ),
+        );
     }
 
     // ---- opening ----
