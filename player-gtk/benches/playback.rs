@@ -18,7 +18,9 @@
 mod display;
 
 use gtk::prelude::*;
-use mjpegrtsp_tests::{TestServer, bench_number, bench_options, encoded_movie, frames_of};
+use mjpegrtsp_tests::{
+    TestServer, bench_args, bench_number, bench_options, encoded_movie, frames_of,
+};
 use player_gtk::application;
 use player_gtk::state::Phase;
 use player_gtk::window::{Inspect, Window};
@@ -159,16 +161,9 @@ fn main() -> ExitCode {
     if args.first().map(String::as_str) == Some("--serve") {
         return serve(&args[1..]);
     }
-    let config = match parse_args(args) {
-        Ok(Some(c)) => c,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("playback: {e}");
-            return ExitCode::from(2);
-        }
+    let config = match bench_args("playback", USAGE, parse_args(args)) {
+        Ok(a) => a,
+        Err(code) => return code,
     };
     let own_config = match tempfile::tempdir() {
         Ok(d) => d,

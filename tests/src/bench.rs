@@ -56,3 +56,24 @@ where
             )
         })
 }
+
+/// What a benchmark's parsed arguments mean for its `main`: run with them,
+/// or end now — after printing `usage` for `--help` (success), or the error
+/// (exit status 2).
+pub fn bench_args<A>(
+    name: &str,
+    usage: &str,
+    parsed: Result<Option<A>, String>,
+) -> Result<A, std::process::ExitCode> {
+    match parsed {
+        Ok(Some(args)) => Ok(args),
+        Ok(None) => {
+            println!("{usage}");
+            Err(std::process::ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            Err(std::process::ExitCode::from(2))
+        }
+    }
+}

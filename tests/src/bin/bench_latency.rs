@@ -14,8 +14,8 @@
 
 use gst::prelude::*;
 use mjpegrtsp_tests::{
-    RtspProxy, StampLog, Stamper, TestServer, bench_number, bench_options, frames_of, init,
-    jpeg_scan_data, sample_movie,
+    RtspProxy, StampLog, Stamper, TestServer, bench_args, bench_number, bench_options, frames_of,
+    init, jpeg_scan_data, sample_movie,
 };
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -325,16 +325,9 @@ fn machine() -> String {
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(Some(args)) => args,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("bench_latency: {e}");
-            return ExitCode::from(2);
-        }
+    let args = match bench_args("bench_latency", USAGE, parse_args()) {
+        Ok(a) => a,
+        Err(code) => return code,
     };
     match bench(&args) {
         Ok(()) => ExitCode::SUCCESS,

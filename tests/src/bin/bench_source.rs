@@ -12,7 +12,9 @@
 
 use gst::prelude::*;
 use mjpegrtsp::container::{FrameWriter, Index, PREFIX_LEN};
-use mjpegrtsp_tests::{bench_number, bench_options, init, sample_movie, synthetic_jpeg};
+use mjpegrtsp_tests::{
+    bench_args, bench_number, bench_options, init, sample_movie, synthetic_jpeg,
+};
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
@@ -85,16 +87,9 @@ fn parse_args() -> Result<Option<Args>, String> {
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(Some(args)) => args,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("bench_source: {e}");
-            return ExitCode::from(2);
-        }
+    let args = match bench_args("bench_source", USAGE, parse_args()) {
+        Ok(a) => a,
+        Err(code) => return code,
     };
     init();
     let mut report = Report::default();
