@@ -88,16 +88,8 @@ pub fn encoded_movie(frames: u32, w: u32, h: u32, quality: u32, pattern: &str) -
     while let Ok(sample) = sink.pull_sample() {
         out.extend_from_slice(&sample.buffer().unwrap().map_readable().unwrap());
     }
-    let bus = pipeline.bus().unwrap();
-    let ended = bus.timed_pop_filtered(
-        gst::ClockTime::from_seconds(30),
-        &[gst::MessageType::Eos, gst::MessageType::Error],
-    );
-    pipeline.set_state(gst::State::Null).unwrap();
-    match ended.as_ref().map(|m| m.view()) {
-        Some(gst::MessageView::Eos(_)) => out,
-        other => panic!("encoding failed: {other:?}"),
-    }
+    expect_eos(&pipeline, 30);
+    out
 }
 
 /// Splits container bytes into its frames (panics on damage: for test media).

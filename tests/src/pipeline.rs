@@ -24,6 +24,38 @@ pub struct Outcome {
     pub eos: bool,
 }
 
+impl Outcome {
+    /// The frames' bytes one after the other (what a `lengthmjpegmux` in
+    /// front of the sink wrote: a `.Mjpeg` file).
+    pub fn bytes(&self) -> Vec<u8> {
+        self.frames.iter().flat_map(|f| f.data.clone()).collect()
+    }
+}
+
+/// Waits up to `secs` for the playing `pipeline` to end, sets it to NULL,
+/// and panics unless it ended with EOS.
+pub fn expect_eos(pipeline: &impl IsA<gst::Element>, secs: u64) {
+    let msg = pipeline.bus().unwrap().timed_pop_filtered(
+        gst::ClockTime::from_seconds(secs),
+        &[gst::MessageType::Eos, gst::MessageType::Error],
+    );
+    pipeline.set_state(gst::State::Null).unwrap();
+    match msg.as_ref().map(|m| m.view()) {
+        Some(gst::MessageView::Eos(_)) => {}
+        Some(gst::MessageView::Error(e)) => panic!("{} ({:?})", e.error(), e.debug()),
+        _ => panic!("no EOS within {secs} s"),
+    }
+}
+
+/// Sends EOS into `pipeline` after `delay` (from another thread).
+pub fn eos_after(pipeline: &gst::Pipeline, delay: Duration) {
+    let p = pipeline.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(delay);
+        p.send_event(gst::event::Eos::new());
+    });
+}
+
 /// Runs `launch` (which must contain an `appsink name=sink`) to EOS or error.
 /// `before_play` runs in PAUSED after preroll (for seeks and queries).
 pub fn run(launch: &str, before_play: impl FnOnce(&gst::Pipeline)) -> Outcome {

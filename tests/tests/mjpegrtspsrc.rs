@@ -66,16 +66,10 @@ fn classic_dialect_records_the_file_byte_for_byte() {
             "mjpegrtspsrc location={} dialect=classic ! lengthmjpegmux ! appsink name=sink",
             url(&server)
         ),
-        |p| {
-            let p = p.clone();
-            std::thread::spawn(move || {
-                std::thread::sleep(Duration::from_millis(3000));
-                p.send_event(gst::event::Eos::new());
-            });
-        },
+        |p| eos_after(p, Duration::from_millis(3000)),
     );
     assert!(out.eos, "{:?}", out.error);
-    let recorded: Vec<u8> = out.frames.iter().flat_map(|f| f.data.clone()).collect();
+    let recorded = out.bytes();
     assert!(
         recorded == bytes,
         "{} bytes recorded of {}",
@@ -347,18 +341,7 @@ fn a_syncing_sink_keeps_pace_without_a_queue() {
         );
     }
     pipeline.set_state(gst::State::Playing).unwrap();
-    let msg = pipeline.bus().unwrap().timed_pop_filtered(
-        gst::ClockTime::from_seconds(20),
-        &[gst::MessageType::Eos, gst::MessageType::Error],
-    );
-    pipeline.set_state(gst::State::Null).unwrap();
-    assert!(
-        matches!(
-            msg.as_ref().map(|m| m.view()),
-            Some(gst::MessageView::Eos(_))
-        ),
-        "{msg:?}"
-    );
+    expect_eos(&pipeline, 20);
     let arrivals = arrivals.lock().unwrap();
     assert_eq!(arrivals.len(), 120);
     let span = (*arrivals.last().unwrap() - arrivals[0]).as_secs_f64();

@@ -23,7 +23,7 @@ fn roundtrip(
         *stats.lock().unwrap() = Some((p.by_name("pay").unwrap(), p.by_name("depay").unwrap()));
     });
     let (pay, depay) = stats.into_inner().unwrap().expect("prerolled");
-    let bytes = out.frames.iter().flat_map(|f| f.data.clone()).collect();
+    let bytes = out.bytes();
     (
         bytes,
         pay.property::<gst::Structure>("stats"),
@@ -149,18 +149,7 @@ fn writes_a_real_file_through_filesink() {
     init();
     let pipeline = gst::parse::launch(&launch).unwrap();
     pipeline.set_state(gst::State::Playing).unwrap();
-    let msg = pipeline.bus().unwrap().timed_pop_filtered(
-        gst::ClockTime::from_seconds(20),
-        &[gst::MessageType::Eos, gst::MessageType::Error],
-    );
-    pipeline.set_state(gst::State::Null).unwrap();
-    assert!(
-        matches!(
-            msg.as_ref().map(|m| m.view()),
-            Some(gst::MessageView::Eos(_))
-        ),
-        "{msg:?}"
-    );
+    expect_eos(&pipeline, 20);
     assert!(std::fs::read(dst.path()).unwrap() == input);
 }
 
@@ -195,21 +184,13 @@ fn over_real_udp_on_loopback_both_modes() {
             std::thread::spawn(move || {
                 let tx = gst::parse::launch(&sender).unwrap();
                 tx.set_state(gst::State::Playing).unwrap();
-                let msg = tx.bus().unwrap().timed_pop_filtered(
-                    gst::ClockTime::from_seconds(20),
-                    &[gst::MessageType::Eos, gst::MessageType::Error],
-                );
-                tx.set_state(gst::State::Null).unwrap();
-                assert!(matches!(
-                    msg.as_ref().map(|m| m.view()),
-                    Some(gst::MessageView::Eos(_))
-                ));
+                expect_eos(&tx, 20);
                 std::thread::sleep(Duration::from_millis(300));
                 rx.send_event(gst::event::Eos::new());
             });
         });
         assert!(out.eos, "{mode}: {:?}", out.error);
-        let output: Vec<u8> = out.frames.iter().flat_map(|f| f.data.clone()).collect();
+        let output = out.bytes();
         assert!(
             output == input,
             "{mode}: {} bytes in, {} out",
