@@ -17,6 +17,18 @@ fn free_port() -> u16 {
 }
 
 /// Starts the server and returns it with the URLs it printed.
+/// The flags that serve `media` on 127.0.0.1:`port`.
+fn on_loopback<'a>(port: &'a str, media: &'a tempfile::TempDir) -> [&'a str; 6] {
+    [
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        port,
+        "--media-dir",
+        media.path().to_str().unwrap(),
+    ]
+}
+
 fn start(args: &[&str], cache: &std::path::Path) -> (Child, Vec<String>) {
     let mut child = Command::new(BIN)
         .args(args)
@@ -153,15 +165,13 @@ fn live_pipeline_is_served_at_live() {
     let port = free_port().to_string();
     let (child, urls) = start(
         &[
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            &port,
-            "--media-dir",
-            media.path().to_str().unwrap(),
-            "--pipeline",
-            "videotestsrc is-live=true ! video/x-raw,format=I420,width=320,height=240,framerate=24/1 ! jpegenc",
-        ],
+            &on_loopback(&port, &media)[..],
+            &[
+                "--pipeline",
+                "videotestsrc is-live=true ! video/x-raw,format=I420,width=320,height=240,framerate=24/1 ! jpegenc",
+            ],
+        ]
+        .concat(),
         cache.path(),
     );
     let live = format!("rtsp://127.0.0.1:{port}/live");
@@ -192,14 +202,7 @@ fn bad_arguments_are_clear_errors() {
     let port = busy.local_addr().unwrap().port().to_string();
     let media = tempfile::tempdir().unwrap();
     let out = Command::new(BIN)
-        .args([
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            &port,
-            "--media-dir",
-            media.path().to_str().unwrap(),
-        ])
+        .args(on_loopback(&port, &media))
         .output()
         .unwrap();
     assert!(!out.status.success());

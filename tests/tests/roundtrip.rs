@@ -44,12 +44,7 @@ fn encoded_movie_is_byte_identical_in_both_modes() {
     for mode in ["whole-frame", "fragmented"] {
         let (output, pay, depay, out) = roundtrip(file.path(), mode);
         assert!(out.eos, "{mode}: {:?}", out.error);
-        assert!(
-            output == input,
-            "{mode}: {} bytes in, {} out",
-            input.len(),
-            output.len()
-        );
+        assert_identical(mode, &input, &output);
         assert_eq!(count(&pay, "frames-sent"), 48, "{mode}: {pay}");
         assert_eq!(count(&depay, "frames-pushed"), 48, "{mode}: {depay}");
         assert_eq!(count(&depay, "frames-incomplete"), 0);
@@ -68,12 +63,7 @@ fn sample_movie_is_byte_identical_in_both_modes() {
     for mode in ["whole-frame", "fragmented"] {
         let (output, _, _, out) = roundtrip(movie, mode);
         assert!(out.eos, "{mode}: {:?}", out.error);
-        assert!(
-            output == input,
-            "{mode}: {} bytes in, {} out",
-            input.len(),
-            output.len()
-        );
+        assert_identical(mode, &input, &output);
     }
 }
 
@@ -191,11 +181,16 @@ fn over_real_udp_on_loopback_both_modes() {
         });
         assert!(out.eos, "{mode}: {:?}", out.error);
         let output = out.bytes();
-        assert!(
-            output == input,
-            "{mode}: {} bytes in, {} out",
-            input.len(),
-            output.len()
-        );
+        assert_identical(mode, &input, &output);
     }
+}
+
+/// The bytes out are the bytes in (a byte-identical round trip in `mode`).
+fn assert_identical(mode: &str, input: &[u8], output: &[u8]) {
+    assert!(
+        output == input,
+        "{mode}: {} bytes in, {} out",
+        input.len(),
+        output.len()
+    );
 }
