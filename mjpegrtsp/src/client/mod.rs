@@ -70,7 +70,7 @@ mod session;
 mod stats;
 mod url;
 
-pub use auth::{Algorithm, DigestInput, digest_response};
+pub use crate::rtsp::auth::{Algorithm, DigestInput, digest_response};
 pub use error::Error;
 pub use events::Events;
 pub use jitter::{JitterBuffer, JitterStats, Pushed, Released};

@@ -72,6 +72,7 @@
 //! in practice); the delay only protects against a request split by the
 //! network at a line boundary.
 
+pub mod auth;
 pub mod headers;
 pub mod interleaved;
 pub mod message;
