@@ -20,6 +20,7 @@ PACKAGES=(
     meson
     ninja-build
     libgtk-4-dev                   # player-gtk: gtk4-rs -sys crates (GTK 4.8, graphene, pango, cairo)
+    libglib2.0-dev-bin             # player-gtk build.rs: glib-compile-resources for its GResource
     xvfb                           # player-gtk window tests and screenshot: xvfb-run
     xauth                          # needed by xvfb-run
     xdotool                        # player-gtk window tests: real key presses through the X server
