@@ -3,11 +3,12 @@
 //! Flags, logging and signals live here; the protocol is in
 //! `mjpegrtsp::server`.
 
+mod add_user;
 #[cfg(feature = "gstreamer")]
 mod sample;
 
 use clap::Parser;
-use mjpegrtsp::server::{Server, ServerConfig, limits};
+use mjpegrtsp::server::{Server, ServerConfig, limits, users};
 use mjpegrtsp::timing::FrameRate;
 use std::io::IsTerminal;
 use std::net::IpAddr;
@@ -24,8 +25,10 @@ use std::time::Duration;
 /// the seed system's classic Python client gets its own dialect. With no
 /// --media-dir, a built-in sample clip is made and served.
 #[derive(Debug, Parser)]
-#[command(version, about, long_about = None, after_help = EXAMPLES)]
+#[command(version, about, long_about = None, after_help = EXAMPLES, args_conflicts_with_subcommands = true)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Address to listen on (0.0.0.0 or :: for every interface).
     #[arg(long, default_value = "0.0.0.0")]
     bind: IpAddr,
@@ -77,11 +80,34 @@ struct Args {
     mtu: usize,
 }
 
+/// What else server-cli does besides serving.
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Add a user to a users file (created if missing), or replace the user
+    /// of that name; the password is read from standard input (one line),
+    /// and only its Digest hashes (MD5 and SHA-256 of name:realm:password)
+    /// are written.
+    AddUser {
+        /// The users file.
+        file: PathBuf,
+        /// The user name (no ':').
+        name: String,
+        /// The realm the hashes are for; it must be the server's.
+        #[arg(long, default_value = users::DEFAULT_REALM)]
+        realm: String,
+        /// The mounts the user may play: comma-separated patterns, `*`
+        /// within a path segment, `**` across segments ("**": all).
+        #[arg(long, default_value = "**")]
+        mounts: String,
+    },
+}
+
 const EXAMPLES: &str = "\
 Examples:
   server-cli                                  serve the built-in sample
   server-cli --media-dir ~/videos --loop      serve a directory, looping
   server-cli --pipeline 'videotestsrc is-live=true ! jpegenc'
+  echo 's3cret' | server-cli add-user users.txt alice --mounts 'cams/*'
   ffplay rtsp://127.0.0.1:8554/movie.Mjpeg    watch (RFC 2435 over UDP)
   gst-launch-1.0 rtspsrc location=rtsp://127.0.0.1:8554/movie.Mjpeg ! rtpjpegdepay ! jpegdec ! autovideosink
 
@@ -89,6 +115,21 @@ Logging: RUST_LOG=debug (or info, warn, mjpegrtsp::server=trace).";
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(Command::AddUser {
+        file,
+        name,
+        realm,
+        mounts,
+    }) = &args.command
+    {
+        return match add_user::run(file, name, realm, mounts) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

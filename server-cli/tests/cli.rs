@@ -211,3 +211,85 @@ fn bad_arguments_are_clear_errors() {
             .contains(&format!("cannot listen on 127.0.0.1:{port}"))
     );
 }
+
+/// Runs `server-cli add-user FILE NAME ARGS…` with `stdin` as its input.
+fn add_user(
+    file: &std::path::Path,
+    name: &str,
+    args: &[&str],
+    stdin: &str,
+) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new(BIN)
+        .arg("add-user")
+        .arg(file)
+        .arg(name)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn add_user_writes_digest_hashes_and_never_the_password() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("users");
+    let out = add_user(&file, "alice", &[], "Circle of Life\n");
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("added alice"));
+    std::fs::write(
+        &file,
+        format!("# the users\n{}", std::fs::read_to_string(&file).unwrap()),
+    )
+    .unwrap();
+    let out = add_user(&file, "bob", &["--mounts", "cams/*,live"], "hunter2\n");
+    assert!(out.status.success(), "{out:?}");
+    let out = add_user(&file, "alice", &["--realm", "cams"], "new one\n");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("replaced alice"));
+    let text = std::fs::read_to_string(&file).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "# the users", "comments are kept: {text}");
+    // Python: hashlib.md5(b"alice:cams:new one"), hashlib.sha256(b"bob:mjpegrtsp:hunter2").
+    let alice: Vec<&str> = lines[1].split(':').collect();
+    assert_eq!(alice[..2], ["alice", "cams"]);
+    assert_eq!(alice[2], "5eed349870e0fde0fa5d173544325302", "{text}");
+    assert_eq!(alice[4], "**");
+    assert_eq!(
+        lines[2],
+        "bob:mjpegrtsp:4dcccfe11b9fa1381b27adf0d44c00d0:\
+         8aa9ffe12eb9f1fa591918e8c2b4d8c183347c60d0d0e949381e672186f43530:cams/*,live"
+    );
+    for secret in ["Circle of Life", "hunter2", "new one"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    for (name, stdin, why) in [("carol", "", "no password"), ("a:b", "pw\n", "no ':'")] {
+        let out = add_user(&file, name, &[], stdin);
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(why), "{name}: {err}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        text,
+        "a refused user changes nothing"
+    );
+    std::fs::write(&file, "not a users file\n").unwrap();
+    let out = add_user(&file, "dave", &[], "pw\n");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("line 1"),
+        "{out:?}"
+    );
+}

@@ -25,6 +25,7 @@ pub mod queue;
 mod rtcp;
 mod setup;
 pub mod udp;
+pub mod users;
 
 pub use config::{ServerConfig, StartError};
 pub use setup::MAX_SESSIONS_PER_CONNECTION;
