@@ -58,7 +58,7 @@
 //! frames are dropped and counted ([`Stats::frames_dropped`]) rather than
 //! slowing the network task down.
 
-mod auth;
+pub(crate) mod auth;
 mod driver;
 mod error;
 mod events;

@@ -12,6 +12,7 @@
 //! interleaved; classic clients get the seed's whole-frame packets (12-byte
 //! header, sequence number = frame number) on the UDP port they name.
 
+pub mod auth;
 mod config;
 mod connection;
 mod describe;
