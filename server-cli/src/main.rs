@@ -8,7 +8,7 @@ mod add_user;
 mod sample;
 
 use clap::Parser;
-use mjpegrtsp::server::{Server, ServerConfig, limits, users};
+use mjpegrtsp::server::{Access, Server, ServerConfig, limits, users};
 use mjpegrtsp::timing::FrameRate;
 use std::io::IsTerminal;
 use std::net::IpAddr;
@@ -78,6 +78,17 @@ struct Args {
     /// Largest RTP packet to send over UDP, header included.
     #[arg(long, default_value_t = 1400)]
     mtu: usize,
+    /// Ask every client for a user of this file (see add-user) with Digest
+    /// authentication, and let each play only its mounts.
+    #[arg(long, value_name = "FILE")]
+    users: Option<PathBuf>,
+    /// The realm of the Digest challenges (the users' hashes are for it).
+    #[arg(long, default_value = users::DEFAULT_REALM, requires = "users")]
+    realm: String,
+    /// A mount pattern anyone may play without a user, classic clients
+    /// included (repeatable; e.g. --public 'demo/*').
+    #[arg(long, value_name = "PATTERN", requires = "users")]
+    public: Vec<String>,
 }
 
 /// What else server-cli does besides serving.
@@ -108,6 +119,7 @@ Examples:
   server-cli --media-dir ~/videos --loop      serve a directory, looping
   server-cli --pipeline 'videotestsrc is-live=true ! jpegenc'
   echo 's3cret' | server-cli add-user users.txt alice --mounts 'cams/*'
+  server-cli --users users.txt --public 'demo/*'   only users (Digest), demo/ open to all
   ffplay rtsp://127.0.0.1:8554/movie.Mjpeg    watch (RFC 2435 over UDP)
   gst-launch-1.0 rtspsrc location=rtsp://127.0.0.1:8554/movie.Mjpeg ! rtpjpegdepay ! jpegdec ! autovideosink
 
@@ -162,6 +174,31 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let access = match &args.users {
+        None => None,
+        Some(file) => match users::Users::load(file) {
+            Ok(list) => {
+                for u in list.users().filter(|u| u.realm != args.realm) {
+                    eprintln!(
+                        "warning: {}: user {} has hashes for realm {:?}, not {:?}: it cannot log in",
+                        file.display(),
+                        u.name,
+                        u.realm,
+                        args.realm
+                    );
+                }
+                Some(Access {
+                    users: list,
+                    realm: args.realm.clone(),
+                    public: args.public.clone(),
+                })
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
     let config = ServerConfig {
         bind: args.bind,
         port: args.port,
@@ -177,6 +214,7 @@ fn main() -> ExitCode {
         idle_timeout: Duration::from_secs(args.idle_timeout.max(1)),
         session_timeout: Duration::from_secs(args.session_timeout.max(1)),
         mtu: args.mtu.clamp(256, 65_000),
+        access,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

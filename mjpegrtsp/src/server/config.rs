@@ -46,6 +46,20 @@ pub struct ServerConfig {
     pub session_timeout: Duration,
     /// Largest RTP packet over UDP, header included.
     pub mtu: usize,
+    /// Who may play what (none: everyone may play everything).
+    pub access: Option<Access>,
+}
+
+/// The users a server asks for credentials, its realm, and the mounts open
+/// to anyone; see [`auth`](super::auth).
+#[derive(Debug, Clone)]
+pub struct Access {
+    /// The users file's users.
+    pub users: super::users::Users,
+    /// The realm of the challenges (the users' hashes must be for it).
+    pub realm: String,
+    /// Mount patterns anyone may play, classic clients included.
+    pub public: Vec<String>,
 }
 
 impl ServerConfig {
@@ -66,6 +80,7 @@ impl ServerConfig {
             idle_timeout: limits::DEFAULT_IDLE_TIMEOUT,
             session_timeout: Duration::from_secs(60),
             mtu: 1400,
+            access: None,
         }
     }
 }

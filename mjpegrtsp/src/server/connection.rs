@@ -178,6 +178,9 @@ impl Connection {
     fn handle(&mut self, request: Request) -> Response {
         tracing::debug!(peer = %self.peer, method = %request.method.as_str(), uri = %request.uri, "request");
         self.prune_sessions();
+        if let Some(refused) = self.gate(&request) {
+            return refused;
+        }
         let result = match &request.method {
             _ if request.version != Version::RTSP_1_0 => Err(Refusal(
                 StatusCode::RTSP_VERSION_NOT_SUPPORTED,
@@ -223,6 +226,28 @@ impl Connection {
             response = response.with_header(names::SERVER, SERVER_NAME);
         }
         response
+    }
+
+    /// With a users file: the reply refusing `request` when it may not pass
+    /// (no or wrong credentials, a mount not the user's, a classic client
+    /// on a mount that is not public).
+    fn gate(&self, request: &Request) -> Option<Response> {
+        let gate = self.shared.gate.as_ref()?;
+        let mount = request.url().ok().map(|u| u.media_path());
+        let mount = mount.as_deref().filter(|m| !m.is_empty());
+        if request.dialect == Dialect::Classic && !mount.is_some_and(|m| gate.is_public(m)) {
+            tracing::info!(peer = %self.peer, uri = %request.uri, "401: classic clients cannot authenticate; the mount is not public");
+            return Some(Response::reply_to(request, StatusCode::UNAUTHORIZED));
+        }
+        let denied = gate
+            .check(request, mount, self.peer.ip(), Instant::now())
+            .err()?;
+        tracing::info!(peer = %self.peer, method = %request.method.as_str(), uri = %request.uri, "{} {}: {}", denied.status.as_u16(), denied.status.reason_phrase(), denied.why);
+        Some(
+            denied
+                .response(request)
+                .with_header(names::SERVER, SERVER_NAME),
+        )
     }
 
     fn options(&self, request: &Request) -> Result<Response, Refusal> {

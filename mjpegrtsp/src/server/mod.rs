@@ -28,7 +28,7 @@ mod setup;
 pub mod udp;
 pub mod users;
 
-pub use config::{ServerConfig, StartError};
+pub use config::{Access, ServerConfig, StartError};
 pub use setup::MAX_SESSIONS_PER_CONNECTION;
 
 use crate::rtsp::{Dialect, PortPair, generate_session_id};
@@ -55,6 +55,8 @@ pub struct Server {
 
 struct Shared {
     config: ServerConfig,
+    /// Credentials checks, with [`ServerConfig::access`].
+    gate: Option<auth::Gate>,
     library: Library,
     live: Option<Arc<LiveSource>>,
     /// The live source's producer, stopped with the server.
@@ -163,6 +165,10 @@ impl Server {
         Ok(Server {
             listener,
             shared: Arc::new(Shared {
+                gate: config
+                    .access
+                    .clone()
+                    .map(|a| auth::Gate::new(a.users, &a.realm, a.public)),
                 config,
                 library,
                 live,
