@@ -53,7 +53,14 @@ def seeds():
     yield "rtsp_message", [bytes([chunk]) + m for m in messages for chunk in (255, 7)]
     yield "rtsp_message", [b"\xff" + b"".join(messages[:6])]
     wanted = {b"transport", b"range", b"rtp-info", b"session"}
-    yield "rtsp_headers", list(header_values(messages, wanted))
+    auth = [
+        b'Digest realm="mjpegrtsp", qop="auth", algorithm=SHA-256, nonce="0000000001f4a1b2c3d4", stale=true',
+        b'Digest username="alice", realm="mjpegrtsp", nonce="n", uri="rtsp://127.0.0.1:8554/movie.Mjpeg", '
+        b'response="0123456789abcdef0123456789abcdef", algorithm=MD5, qop=auth, nc=00000001, cnonce="c0ffee"',
+        b'Digest username="alice", realm="mjpegrtsp", nonce="n", uri="/", response="00"',
+        b"Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==",
+    ]
+    yield "rtsp_headers", list(header_values(messages, wanted)) + auth
     sdps = [m.split(b"\r\n\r\n", 1)[1] for m in messages if b"application/sdp" in m and b"\r\n\r\nv=0" in m]
     yield "sdp", sdps
     yield "interleaved", [b"$\x00\x00\x05hello$\x01\x00\x00", b"$\x00\x05x\x80\x1a]\t"]

@@ -75,8 +75,8 @@ fn rewritten_parses_back(parser: &Parser, item: &Item<'_>) {
     }
 }
 
-/// The structured RTSP header values: Transport, Range, RTP-Info and
-/// Session. No panic whatever the text, and a value that parses, written
+/// The structured RTSP header values: Transport, Range, RTP-Info, Session,
+/// Authorization and WWW-Authenticate. No panic whatever the text, and a value that parses, written
 /// back out, parses to the same value.
 pub fn rtsp_headers(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
@@ -105,6 +105,22 @@ pub fn rtsp_headers(data: &[u8]) {
         assert_eq!(
             SessionHeader::parse(&written).map(|s| s.to_string()),
             Ok(written)
+        );
+    }
+    if let Ok(auth) = crate::rtsp::auth::Authorization::parse(text) {
+        let written = auth.to_string();
+        assert_eq!(
+            crate::rtsp::auth::Authorization::parse(&written).as_ref(),
+            Ok(&auth),
+            "{text:?} → {written:?}"
+        );
+    }
+    for challenge in crate::rtsp::auth::parse_challenges(text) {
+        let written = challenge.to_string();
+        assert_eq!(
+            crate::rtsp::auth::parse_challenges(&written),
+            vec![challenge],
+            "{text:?} → {written:?}"
         );
     }
 }
