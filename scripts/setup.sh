@@ -17,6 +17,7 @@ PACKAGES=(
     python3-gi                     # tests/peers/gst_rtsp_server.py (the reference RTSP peer)
     gir1.2-gst-rtsp-server-1.0     # gst-rtsp-server for that peer
     ffmpeg                         # ffprobe/ffmpeg: standard RTSP clients in the tests
+    openssl                        # the RTSPS tests make a self-signed certificate
     meson
     ninja-build
     libgtk-4-dev                   # player-gtk: gtk4-rs -sys crates (GTK 4.8, graphene, pango, cairo)

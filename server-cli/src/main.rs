@@ -8,7 +8,7 @@ mod add_user;
 mod sample;
 
 use clap::Parser;
-use mjpegrtsp::server::{Access, Server, ServerConfig, limits, users};
+use mjpegrtsp::server::{Access, Server, ServerConfig, TlsConfig, limits, users};
 use mjpegrtsp::timing::FrameRate;
 use std::io::IsTerminal;
 use std::net::IpAddr;
@@ -89,6 +89,15 @@ struct Args {
     /// included (repeatable; e.g. --public 'demo/*').
     #[arg(long, value_name = "PATTERN", requires = "users")]
     public: Vec<String>,
+    /// Also serve rtsps:// (RTSP over TLS) with this certificate chain (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// The rtsps:// port.
+    #[arg(long, default_value_t = 8322)]
+    tls_port: u16,
 }
 
 /// What else server-cli does besides serving.
@@ -120,6 +129,7 @@ Examples:
   server-cli --pipeline 'videotestsrc is-live=true ! jpegenc'
   echo 's3cret' | server-cli add-user users.txt alice --mounts 'cams/*'
   server-cli --users users.txt --public 'demo/*'   only users (Digest), demo/ open to all
+  server-cli --tls-cert cert.pem --tls-key key.pem also rtsps:// on port 8322
   ffplay rtsp://127.0.0.1:8554/movie.Mjpeg    watch (RFC 2435 over UDP)
   gst-launch-1.0 rtspsrc location=rtsp://127.0.0.1:8554/movie.Mjpeg ! rtpjpegdepay ! jpegdec ! autovideosink
 
@@ -215,6 +225,15 @@ fn main() -> ExitCode {
         session_timeout: Duration::from_secs(args.session_timeout.max(1)),
         mtu: args.mtu.clamp(256, 65_000),
         access,
+        tls: args
+            .tls_cert
+            .clone()
+            .zip(args.tls_key.clone())
+            .map(|(cert, key)| TlsConfig {
+                cert,
+                key,
+                port: args.tls_port,
+            }),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -242,8 +261,25 @@ fn main() -> ExitCode {
                 server.media_root().display()
             );
         }
-        for url in mounts {
-            println!("{url}");
+        if let Some(tls) = server.tls_addr() {
+            let secure: Vec<String> = mounts
+                .iter()
+                .filter_map(|u| {
+                    u.split_once("://")
+                        .and_then(|(_, rest)| rest.split_once('/'))
+                })
+                .map(|(host, path)| {
+                    let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+                    format!("rtsps://{host}:{}/{path}", tls.port())
+                })
+                .collect();
+            for url in mounts.iter().chain(&secure) {
+                println!("{url}");
+            }
+        } else {
+            for url in &mounts {
+                println!("{url}");
+            }
         }
         server.run(shutdown_signal()).await;
         ExitCode::SUCCESS

@@ -293,3 +293,66 @@ fn add_user_writes_digest_hashes_and_never_the_password() {
         "{out:?}"
     );
 }
+
+#[test]
+fn unusable_tls_files_stop_the_server_with_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let media = tempfile::tempdir().unwrap();
+    let (key1, key2, cert) = (
+        dir.path().join("k1.pem"),
+        dir.path().join("k2.pem"),
+        dir.path().join("c.pem"),
+    );
+    let openssl = |args: &[&std::ffi::OsStr]| {
+        let ok = Command::new("openssl")
+            .args(args)
+            .output()
+            .unwrap()
+            .status
+            .success();
+        assert!(ok, "openssl {args:?}");
+    };
+    for key in [&key1, &key2] {
+        openssl(&[
+            "genpkey".as_ref(),
+            "-algorithm".as_ref(),
+            "EC".as_ref(),
+            "-pkeyopt".as_ref(),
+            "ec_paramgen_curve:prime256v1".as_ref(),
+            "-out".as_ref(),
+            key.as_os_str(),
+        ]);
+    }
+    openssl(&[
+        "req".as_ref(),
+        "-x509".as_ref(),
+        "-key".as_ref(),
+        key1.as_os_str(),
+        "-days".as_ref(),
+        "1".as_ref(),
+        "-subj".as_ref(),
+        "/CN=localhost".as_ref(),
+        "-out".as_ref(),
+        cert.as_os_str(),
+    ]);
+    let port = free_port().to_string();
+    let run = |cert: &std::path::Path, key: &std::path::Path| {
+        let out = Command::new(BIN)
+            .args(on_loopback(&port, &media))
+            .arg("--tls-cert")
+            .arg(cert)
+            .arg("--tls-key")
+            .arg(key)
+            .args(["--tls-port", "0"])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let missing = dir.path().join("missing.pem");
+    assert!(run(&missing, &key1).contains("cannot read the TLS certificate"));
+    assert!(run(&key1, &key1).contains("no PEM certificate"));
+    assert!(run(&cert, &cert).contains("no PEM private key"));
+    let mismatch = run(&cert, &key2);
+    assert!(mismatch.contains("do not go together"), "{mismatch}");
+}

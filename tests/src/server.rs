@@ -8,6 +8,8 @@ use std::time::Duration;
 /// serving `media_dir`; stopped when dropped.
 pub struct TestServer {
     pub addr: std::net::SocketAddr,
+    /// The RTSPS port's address, when the config asked for one.
+    pub tls_addr: Option<std::net::SocketAddr>,
     sessions: Arc<dyn Fn() -> usize + Send + Sync>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -34,7 +36,9 @@ impl TestServer {
                     .await
                     .expect("server starts");
                 let counter = server.session_counter();
-                ready_tx.send((server.local_addr(), counter)).unwrap();
+                ready_tx
+                    .send((server.local_addr(), server.tls_addr(), counter))
+                    .unwrap();
                 server
                     .run(async {
                         let _ = stop_rx.await;
@@ -42,11 +46,12 @@ impl TestServer {
                     .await;
             });
         });
-        let (addr, counter) = ready_rx
+        let (addr, tls_addr, counter) = ready_rx
             .recv_timeout(Duration::from_secs(10))
             .expect("server ready");
         TestServer {
             addr,
+            tls_addr,
             sessions: counter,
             stop: Some(stop_tx),
             thread: Some(thread),

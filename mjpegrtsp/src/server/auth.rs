@@ -18,7 +18,8 @@
 //!   [`FAILURE_WINDOW`] is refused with 503 and `Retry-After` for
 //!   [`LOCKOUT`], without its requests being checked; other addresses are
 //!   not affected.
-//! * `Basic` is not offered (it would send the password in clear).
+//! * `Basic` is offered and taken only over TLS (in clear it would send the
+//!   password for anyone to read).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -114,11 +115,14 @@ impl Gate {
     /// Lets `request` through (with the user's name, `None` for a public
     /// mount) or says how to refuse it. `mount` is the path the request
     /// names (`None` for `*` or an unknown one: authentication only).
+    /// `secure`: the request came over TLS, where `Basic` is offered and
+    /// taken too.
     pub fn check(
         &self,
         request: &Request,
         mount: Option<&str>,
         from: IpAddr,
+        secure: bool,
         now: Instant,
     ) -> Result<Option<String>, Denied> {
         if mount.is_some_and(|m| self.is_public(m)) {
@@ -136,6 +140,9 @@ impl Gate {
         let verdict = match header.map(Authorization::parse) {
             None => Err((false, "no credentials".to_owned(), false)),
             Some(Err(_)) => Err((false, "malformed Authorization".to_owned(), true)),
+            Some(Ok(Authorization::Basic { user, password })) if secure => {
+                self.verify_basic(&user, &password)
+            }
             Some(Ok(Authorization::Basic { user, .. })) => Err((
                 false,
                 format!("Basic for {user:?} refused: Digest only in clear"),
@@ -163,7 +170,7 @@ impl Gate {
                 }
                 Err(Denied {
                     status: StatusCode::UNAUTHORIZED,
-                    challenges: self.challenges(from, now, stale),
+                    challenges: self.challenges(from, now, stale, secure),
                     retry_after: None,
                     why,
                 })
@@ -226,24 +233,47 @@ impl Gate {
         Ok(user)
     }
 
-    /// The challenges of a 401: SHA-256 first, MD5 last (clients that know
-    /// only MD5 take the last Digest challenge they read).
-    fn challenges(&self, from: IpAddr, now: Instant, stale: bool) -> Vec<String> {
+    /// Checks a `Basic` password (over TLS only), with the same work for an
+    /// unknown user.
+    fn verify_basic(&self, name: &str, password: &str) -> Result<&User, (bool, String, bool)> {
+        let dummy = User::new(name, &self.realm, "", Vec::new());
+        let user = self.users.get(name).filter(|u| u.realm == self.realm);
+        let ok = user.unwrap_or(&dummy).password_is(password);
+        match user {
+            Some(u) if ok => Ok(u),
+            _ => Err((false, format!("wrong Basic credentials for {name:?}"), true)),
+        }
+    }
+
+    /// The challenges of a 401: over TLS `Basic` first; then Digest with
+    /// SHA-256, and MD5 last (clients that know only MD5 take the last
+    /// Digest challenge they read).
+    fn challenges(&self, from: IpAddr, now: Instant, stale: bool, secure: bool) -> Vec<String> {
         let nonce = self.nonce(from, now);
-        [Algorithm::Sha256, Algorithm::Md5]
+        let basic = secure.then(|| {
+            Challenge::Basic {
+                realm: self.realm.clone(),
+            }
+            .to_string()
+        });
+        basic
             .into_iter()
-            .map(|algorithm| {
-                Challenge::Digest(DigestChallenge {
-                    realm: self.realm.clone(),
-                    nonce: nonce.clone(),
-                    opaque: None,
-                    qop: vec!["auth".into()],
-                    algorithm,
-                    stale,
-                    userhash: false,
-                })
-                .to_string()
-            })
+            .chain(
+                [Algorithm::Sha256, Algorithm::Md5]
+                    .into_iter()
+                    .map(|algorithm| {
+                        Challenge::Digest(DigestChallenge {
+                            realm: self.realm.clone(),
+                            nonce: nonce.clone(),
+                            opaque: None,
+                            qop: vec!["auth".into()],
+                            algorithm,
+                            stale,
+                            userhash: false,
+                        })
+                        .to_string()
+                    }),
+            )
             .collect()
     }
 

@@ -48,6 +48,20 @@ pub struct ServerConfig {
     pub mtu: usize,
     /// Who may play what (none: everyone may play everything).
     pub access: Option<Access>,
+    /// RTSPS beside plain RTSP (needs the `tls` feature; without it,
+    /// [`Server::bind`](super::Server::bind) refuses).
+    pub tls: Option<TlsConfig>,
+}
+
+/// RTSPS: where the certificate and key are, and the port.
+#[derive(Debug, Clone)]
+pub struct TlsConfig {
+    /// The certificate chain, PEM, the server's own first.
+    pub cert: PathBuf,
+    /// Its private key, PEM (PKCS #8, PKCS #1 or SEC1).
+    pub key: PathBuf,
+    /// The `rtsps://` port (0: any free one).
+    pub port: u16,
 }
 
 /// The users a server asks for credentials, its realm, and the mounts open
@@ -81,6 +95,7 @@ impl ServerConfig {
             session_timeout: Duration::from_secs(60),
             mtu: 1400,
             access: None,
+            tls: None,
         }
     }
 }
@@ -111,6 +126,9 @@ pub enum StartError {
     LivePipeline(String),
     /// A live pipeline was asked for in a build without the `live` feature.
     NoLiveSupport,
+    /// The TLS certificate or key cannot be used (the text says why), or
+    /// TLS was asked for in a build without the `tls` feature.
+    Tls(String),
 }
 
 impl fmt::Display for StartError {
@@ -126,6 +144,7 @@ impl fmt::Display for StartError {
             Self::NoLiveSupport => f.write_str(
                 "this build serves files only: a live --pipeline needs the `live` feature (GStreamer)",
             ),
+            Self::Tls(why) => f.write_str(why),
         }
     }
 }
@@ -135,7 +154,7 @@ impl std::error::Error for StartError {
         match self {
             Self::MediaDir { source, .. } | Self::Listen { source, .. } => Some(source),
             Self::MediaPorts(e) | Self::Engine(e) => Some(e),
-            Self::LivePipeline(_) | Self::NoLiveSupport => None,
+            Self::LivePipeline(_) | Self::NoLiveSupport | Self::Tls(_) => None,
         }
     }
 }

@@ -16,8 +16,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// The latest Range start a PLAY may ask for: beyond it, a looping file's
 /// media time would no longer fit in 64-bit nanoseconds as it plays on.
@@ -25,18 +24,19 @@ const MAX_RANGE_START: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 /// Reads requests from one connection and answers them. The connection
 /// counts against the server's maximums until this returns (`_slot`).
-pub(super) async fn serve_connection(
+/// `secure`: over TLS (the stream is already decrypted).
+pub(super) async fn serve_connection<S>(
     shared: Arc<Shared>,
-    stream: TcpStream,
-    peer: SocketAddr,
+    stream: S,
+    (local, peer): (IpAddr, SocketAddr),
+    secure: bool,
     _slot: ConnectionSlot,
-) {
+) where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
     let connection = shared.next_connection.fetch_add(1, Ordering::Relaxed);
-    tracing::debug!(%peer, connection, "connected");
-    let local = stream
-        .local_addr()
-        .map_or(shared.config.bind, |a| a.ip().to_canonical());
-    let (mut reader, mut writer) = stream.into_split();
+    tracing::debug!(%peer, connection, secure, "connected");
+    let (mut reader, mut writer) = tokio::io::split(stream);
     let (tx, mut rx) = queue::queue();
     let writer_task = tokio::spawn(async move {
         while let Some(bytes) = rx.recv().await {
@@ -53,6 +53,7 @@ pub(super) async fn serve_connection(
         id: connection,
         peer,
         local,
+        secure,
         tx: tx.clone(),
         sessions: Vec::new(),
         after_reply: None,
@@ -162,6 +163,8 @@ pub(super) struct Connection {
     pub(super) peer: SocketAddr,
     /// This server's address as the client reached it (SDP's `o=`).
     pub(super) local: IpAddr,
+    /// The connection is TLS (RTSPS).
+    pub(super) secure: bool,
     pub(super) tx: Outgoing,
     /// The sessions this connection set up that are still alive (pruned as
     /// they end): its interleaved RTCP touches them, its close ends them.
@@ -240,7 +243,7 @@ impl Connection {
             return Some(Response::reply_to(request, StatusCode::UNAUTHORIZED));
         }
         let denied = gate
-            .check(request, mount, self.peer.ip(), Instant::now())
+            .check(request, mount, self.peer.ip(), self.secure, Instant::now())
             .err()?;
         tracing::info!(peer = %self.peer, method = %request.method.as_str(), uri = %request.uri, "{} {}: {}", denied.status.as_u16(), denied.status.reason_phrase(), denied.why);
         Some(

@@ -25,10 +25,12 @@ pub mod media;
 pub mod queue;
 mod rtcp;
 mod setup;
+#[cfg(feature = "tls")]
+mod tls;
 pub mod udp;
 pub mod users;
 
-pub use config::{Access, ServerConfig, StartError};
+pub use config::{Access, ServerConfig, StartError, TlsConfig};
 pub use setup::MAX_SESSIONS_PER_CONNECTION;
 
 use crate::rtsp::{Dialect, PortPair, generate_session_id};
@@ -50,6 +52,9 @@ const SERVER_NAME: &str = concat!("mjpegrtsp/", env!("CARGO_PKG_VERSION"));
 /// A bound server, ready to [`run`](Server::run).
 pub struct Server {
     listener: TcpListener,
+    /// The RTSPS port and its handshakes.
+    #[cfg(feature = "tls")]
+    tls: Option<(TcpListener, tokio_rustls::TlsAcceptor)>,
     shared: Arc<Shared>,
 }
 
@@ -135,6 +140,27 @@ impl Server {
                 addr: SocketAddr::new(config.bind, config.port),
                 source,
             })?;
+        #[cfg(feature = "tls")]
+        let tls = match &config.tls {
+            None => None,
+            Some(t) => {
+                let acceptor = tls::acceptor(t).map_err(StartError::Tls)?;
+                let listener =
+                    TcpListener::bind((config.bind, t.port))
+                        .await
+                        .map_err(|source| StartError::Listen {
+                            addr: SocketAddr::new(config.bind, t.port),
+                            source,
+                        })?;
+                Some((listener, acceptor))
+            }
+        };
+        #[cfg(not(feature = "tls"))]
+        if config.tls.is_some() {
+            return Err(StartError::Tls(
+                "this build has no TLS: rtsps:// needs the `tls` feature".into(),
+            ));
+        }
         let (rtp, rtcp) = crate::net::bind_rtp_pair(config.bind).map_err(StartError::MediaPorts)?;
         let server_ports = PortPair::new(
             rtp.local_addr().map_err(StartError::MediaPorts)?.port(),
@@ -164,6 +190,8 @@ impl Server {
         }
         Ok(Server {
             listener,
+            #[cfg(feature = "tls")]
+            tls,
             shared: Arc::new(Shared {
                 gate: config
                     .access
@@ -252,8 +280,9 @@ impl Server {
                         Ok(slot) => {
                             let _ = stream.set_nodelay(true);
                             let shared = shared.clone();
+                            let local = local_ip(&stream, &shared);
                             tokio::spawn(async move {
-                                connection::serve_connection(shared, stream, peer, slot).await
+                                connection::serve_connection(shared, stream, (local, peer), false, slot).await
                             });
                         }
                         Err(full) => {
@@ -264,6 +293,21 @@ impl Server {
                     Err(e) => {
                         // Out of descriptors or memory: wait rather than spin
                         // on a backlog accept cannot take.
+                        accept_failed.event(&e);
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+                accepted = self.accept_tls() => match accepted {
+                    Ok((stream, peer)) => match shared.admit(peer.ip()) {
+                        Ok(slot) => {
+                            let _ = stream.set_nodelay(true);
+                            self.handshake(stream, peer, slot);
+                        }
+                        Err(full) => {
+                            refused.event(&format_args!("TLS connection from {peer}: {full}"));
+                        }
+                    },
+                    Err(e) => {
                         accept_failed.event(&e);
                         tokio::time::sleep(Duration::from_millis(50)).await;
                     }
@@ -286,6 +330,55 @@ impl Server {
         shared.engine.flush();
         shared.stopping.store(true, Ordering::Relaxed);
         let _ = tokio::time::timeout(Duration::from_secs(1), rtcp).await;
+    }
+}
+
+/// This server's address as the client reached it.
+fn local_ip(stream: &TcpStream, shared: &Shared) -> IpAddr {
+    stream
+        .local_addr()
+        .map_or(shared.config.bind, |a| a.ip().to_canonical())
+}
+
+impl Server {
+    /// The next connection on the RTSPS port (never, without one).
+    async fn accept_tls(&self) -> std::io::Result<(TcpStream, SocketAddr)> {
+        #[cfg(feature = "tls")]
+        if let Some((listener, _)) = &self.tls {
+            return listener.accept().await;
+        }
+        std::future::pending().await
+    }
+
+    /// The RTSPS port, if the server has one.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        #[cfg(feature = "tls")]
+        if let Some((listener, _)) = &self.tls {
+            return listener.local_addr().ok();
+        }
+        None
+    }
+
+    /// Serves an RTSPS connection once its handshake is done (within the
+    /// request timeout; a failed one is logged and closed).
+    #[cfg_attr(not(feature = "tls"), allow(unused_variables))]
+    fn handshake(&self, stream: TcpStream, peer: SocketAddr, slot: ConnectionSlot) {
+        #[cfg(feature = "tls")]
+        if let Some((_, acceptor)) = &self.tls {
+            let acceptor = acceptor.clone();
+            let shared = self.shared.clone();
+            tokio::spawn(async move {
+                let local = local_ip(&stream, &shared);
+                let timeout = shared.config.request_timeout;
+                match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+                    Ok(Ok(tls)) => {
+                        connection::serve_connection(shared, tls, (local, peer), true, slot).await
+                    }
+                    Ok(Err(e)) => tracing::info!(%peer, "TLS handshake failed: {e}"),
+                    Err(_) => tracing::info!(%peer, "TLS handshake not done within {timeout:?}"),
+                }
+            });
+        }
     }
 }
 

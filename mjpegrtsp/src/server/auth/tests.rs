@@ -37,7 +37,7 @@ fn describe(authorization: Option<&str>) -> Request {
 /// The 401 for a bare request, and what a client answers it with.
 fn answer(g: &Gate, user: &str, password: &str, pick: Option<Algorithm>) -> String {
     let denied = g
-        .check(&describe(None), Some(MOUNT), ip(1), Instant::now())
+        .check(&describe(None), Some(MOUNT), ip(1), false, Instant::now())
         .unwrap_err();
     assert_eq!(denied.status, StatusCode::UNAUTHORIZED);
     let challenges: Vec<&str> = denied
@@ -59,7 +59,7 @@ fn answer(g: &Gate, user: &str, password: &str, pick: Option<Algorithm>) -> Stri
 fn a_bare_request_gets_sha256_then_md5_challenges() {
     let g = gate();
     let denied = g
-        .check(&describe(None), Some(MOUNT), ip(1), Instant::now())
+        .check(&describe(None), Some(MOUNT), ip(1), false, Instant::now())
         .unwrap_err();
     assert_eq!(denied.status, StatusCode::UNAUTHORIZED);
     let parsed: Vec<Challenge> = denied
@@ -90,12 +90,18 @@ fn the_right_password_passes_with_sha256_md5_and_the_rfc2069_form() {
     let g = gate();
     for pick in [None, Some(Algorithm::Md5), Some(Algorithm::Sha256)] {
         let a = answer(&g, "alice", "secret", pick);
-        let user = g.check(&describe(Some(&a)), Some(MOUNT), ip(1), Instant::now());
+        let user = g.check(
+            &describe(Some(&a)),
+            Some(MOUNT),
+            ip(1),
+            false,
+            Instant::now(),
+        );
         assert_eq!(user.unwrap(), Some("alice".into()), "{pick:?}: {a}");
     }
     // As GStreamer's rtspsrc answers: no qop, no nc, no algorithm.
     let denied = g
-        .check(&describe(None), Some(MOUNT), ip(1), Instant::now())
+        .check(&describe(None), Some(MOUNT), ip(1), false, Instant::now())
         .unwrap_err();
     let Some(Challenge::Digest(d)) = parse_challenges(&denied.challenges[1]).pop() else {
         panic!("no Digest challenge");
@@ -125,6 +131,7 @@ fn the_right_password_passes_with_sha256_md5_and_the_rfc2069_form() {
         &describe(Some(&gst.to_string())),
         Some(MOUNT),
         ip(1),
+        false,
         Instant::now(),
     );
     assert_eq!(ok.unwrap(), Some("alice".into()));
@@ -139,7 +146,7 @@ fn wrong_password_and_unknown_user_get_the_same_reply() {
         .map(|(u, p)| {
             let a = answer(&g, u, p, None);
             let d = g
-                .check(&describe(Some(&a)), Some(MOUNT), ip(1), now)
+                .check(&describe(Some(&a)), Some(MOUNT), ip(1), false, now)
                 .unwrap_err();
             (d.status, d.challenges.len())
         })
@@ -151,7 +158,7 @@ fn wrong_password_and_unknown_user_get_the_same_reply() {
     }
     .to_string();
     let d = g
-        .check(&describe(Some(&basic)), Some(MOUNT), ip(1), now)
+        .check(&describe(Some(&basic)), Some(MOUNT), ip(1), false, now)
         .unwrap_err();
     assert_eq!(d.status, StatusCode::UNAUTHORIZED, "no Basic in clear");
 }
@@ -162,23 +169,23 @@ fn a_replayed_nc_a_foreign_nonce_and_a_stale_one_are_refused() {
     let a = answer(&g, "alice", "secret", None);
     let now = Instant::now();
     assert!(
-        g.check(&describe(Some(&a)), Some(MOUNT), ip(1), now)
+        g.check(&describe(Some(&a)), Some(MOUNT), ip(1), false, now)
             .is_ok()
     );
     let again = g
-        .check(&describe(Some(&a)), Some(MOUNT), ip(1), now)
+        .check(&describe(Some(&a)), Some(MOUNT), ip(1), false, now)
         .unwrap_err();
     assert!(again.why.contains("replayed"), "{}", again.why);
     // The same answer from another address: not its nonce.
     let a = answer(&g, "alice", "secret", None);
     let other = g
-        .check(&describe(Some(&a)), Some(MOUNT), ip(2), now)
+        .check(&describe(Some(&a)), Some(MOUNT), ip(2), false, now)
         .unwrap_err();
     assert_eq!(other.status, StatusCode::UNAUTHORIZED);
     // Later than the nonce's lifetime: a new challenge, stale=true.
     let late = now + NONCE_LIFETIME + Duration::from_secs(1);
     let stale = g
-        .check(&describe(Some(&a)), Some(MOUNT), ip(1), late)
+        .check(&describe(Some(&a)), Some(MOUNT), ip(1), false, late)
         .unwrap_err();
     assert!(
         stale.challenges.iter().all(|c| c.contains("stale=true")),
@@ -188,7 +195,7 @@ fn a_replayed_nc_a_foreign_nonce_and_a_stale_one_are_refused() {
     let other_run = gate();
     assert!(
         other_run
-            .check(&describe(Some(&a)), Some(MOUNT), ip(1), now)
+            .check(&describe(Some(&a)), Some(MOUNT), ip(1), false, now)
             .is_err()
     );
 }
@@ -198,7 +205,13 @@ fn mounts_are_allowed_per_user_and_public_ones_need_no_one() {
     let g = gate();
     let a = answer(&g, "bob", "hunter2", None);
     let d = g
-        .check(&describe(Some(&a)), Some(MOUNT), ip(1), Instant::now())
+        .check(
+            &describe(Some(&a)),
+            Some(MOUNT),
+            ip(1),
+            false,
+            Instant::now(),
+        )
         .unwrap_err();
     assert_eq!(d.status, StatusCode::FORBIDDEN, "{}", d.why);
     let a = answer(&g, "bob", "hunter2", None);
@@ -206,6 +219,7 @@ fn mounts_are_allowed_per_user_and_public_ones_need_no_one() {
         &describe(Some(&a)),
         Some("movie.Mjpeg"),
         ip(1),
+        false,
         Instant::now(),
     );
     assert_eq!(ok.unwrap(), Some("bob".into()));
@@ -213,13 +227,14 @@ fn mounts_are_allowed_per_user_and_public_ones_need_no_one() {
         &describe(None),
         Some("public/cam.Mjpeg"),
         ip(1),
+        false,
         Instant::now(),
     );
     assert_eq!(public.unwrap(), None);
     // Authentication only (OPTIONS *): any user.
     let a = answer(&g, "bob", "hunter2", None);
     assert!(
-        g.check(&describe(Some(&a)), None, ip(1), Instant::now())
+        g.check(&describe(Some(&a)), None, ip(1), false, Instant::now())
             .is_ok()
     );
 }
@@ -232,18 +247,18 @@ fn repeated_failures_lock_one_address_out_and_not_the_others() {
     for _ in 0..MAX_FAILURES {
         let a = answer(&g, "alice", "guess", None);
         let d = g
-            .check(&describe(Some(&a)), Some(MOUNT), ip(1), now)
+            .check(&describe(Some(&a)), Some(MOUNT), ip(1), false, now)
             .unwrap_err();
         assert_eq!(d.status, StatusCode::UNAUTHORIZED);
     }
     let locked = g
-        .check(&describe(Some(&right)), Some(MOUNT), ip(1), now)
+        .check(&describe(Some(&right)), Some(MOUNT), ip(1), false, now)
         .unwrap_err();
     assert_eq!(locked.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(locked.retry_after, Some(LOCKOUT.as_secs()));
     // Another address still gets in (its own nonce).
     let denied = g
-        .check(&describe(None), Some(MOUNT), ip(2), now)
+        .check(&describe(None), Some(MOUNT), ip(2), false, now)
         .unwrap_err();
     let creds = Credentials {
         user: "alice".into(),
@@ -253,17 +268,62 @@ fn repeated_failures_lock_one_address_out_and_not_the_others() {
         .unwrap()
         .authorization("DESCRIBE", URL);
     assert!(
-        g.check(&describe(Some(&a2)), Some(MOUNT), ip(2), now)
+        g.check(&describe(Some(&a2)), Some(MOUNT), ip(2), false, now)
             .is_ok()
     );
     // After the lockout, the right password works again.
     let later = now + LOCKOUT + Duration::from_secs(1);
     let d = g
-        .check(&describe(None), Some(MOUNT), ip(1), later)
+        .check(&describe(None), Some(MOUNT), ip(1), false, later)
         .unwrap_err();
     assert_eq!(
         d.status,
         StatusCode::UNAUTHORIZED,
         "challenged again, not locked"
     );
+}
+
+#[test]
+fn basic_is_offered_and_taken_over_tls_only() {
+    let g = gate();
+    let now = Instant::now();
+    let denied = g
+        .check(&describe(None), Some(MOUNT), ip(1), true, now)
+        .unwrap_err();
+    assert!(
+        denied.challenges[0].starts_with("Basic realm=\"mjpegrtsp\""),
+        "{denied:?}"
+    );
+    assert_eq!(denied.challenges.len(), 3, "Basic, then SHA-256 and MD5");
+    let basic = |password: &str| {
+        Authorization::Basic {
+            user: "alice".into(),
+            password: password.into(),
+        }
+        .to_string()
+    };
+    let ok = g.check(
+        &describe(Some(&basic("secret"))),
+        Some(MOUNT),
+        ip(1),
+        true,
+        now,
+    );
+    assert_eq!(ok.unwrap(), Some("alice".into()));
+    let wrong = g.check(
+        &describe(Some(&basic("nope"))),
+        Some(MOUNT),
+        ip(1),
+        true,
+        now,
+    );
+    assert_eq!(wrong.unwrap_err().status, StatusCode::UNAUTHORIZED);
+    let clear = g.check(
+        &describe(Some(&basic("secret"))),
+        Some(MOUNT),
+        ip(1),
+        false,
+        now,
+    );
+    assert_eq!(clear.unwrap_err().status, StatusCode::UNAUTHORIZED);
 }

@@ -1,0 +1,106 @@
+//! RTSPS: the server's TLS port with a self-signed certificate (made with
+//! openssl), against ffprobe and GStreamer's `rtspsrc` on loopback, beside
+//! plain RTSP; a client that does not speak TLS there harms no one.
+
+use mjpegrtsp::server::{ServerConfig, TlsConfig};
+use mjpegrtsp_tests::*;
+use std::io::{Read, Write};
+use std::process::Command;
+use std::time::Duration;
+
+/// A self-signed certificate for 127.0.0.1 and localhost, and its key.
+fn certificate(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let out = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "2", "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl runs (apt install openssl)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (cert, key)
+}
+
+fn tls_server() -> (tempfile::TempDir, TestServer) {
+    let dir = movie_dir(48, 160, 120, 70, "ball");
+    let (cert, key) = certificate(dir.path());
+    let mut config = ServerConfig::new(dir.path());
+    config.looping = true;
+    config.tls = Some(TlsConfig { cert, key, port: 0 });
+    let server = TestServer::start_with(config);
+    (dir, server)
+}
+
+fn ffprobe(url: &str) -> (bool, String) {
+    let out = Command::new("timeout")
+        .args(["20", "ffprobe", "-v", "error", "-rtsp_transport", "tcp"])
+        .args(["-show_entries", "stream=codec_name,width", "-of", "csv"])
+        .arg(url)
+        .output()
+        .expect("ffprobe runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+#[test]
+fn ffprobe_and_rtspsrc_play_rtsps_beside_plain_rtsp() {
+    let (_dir, server) = tls_server();
+    let tls = server.tls_addr.expect("a TLS port");
+    assert_ne!(tls.port(), server.addr.port());
+    let (ok, out) = ffprobe(&format!("rtsps://{tls}/movie.Mjpeg"));
+    assert!(ok && out.contains("mjpeg,160"), "rtsps: {out}");
+    let (ok, out) = ffprobe(&format!("rtsp://{}/movie.Mjpeg", server.addr));
+    assert!(ok && out.contains("mjpeg,160"), "plain: {out}");
+    let out = pipeline::run(
+        &format!(
+            "rtspsrc location=rtsps://{tls}/movie.Mjpeg tls-validation-flags=0 protocols=tcp \
+             ! rtpjpegdepay ! appsink name=sink"
+        ),
+        |p| eos_after(p, Duration::from_millis(1500)),
+    );
+    assert!(
+        out.frames.len() >= 20 && out.error.is_none(),
+        "{} {:?}",
+        out.frames.len(),
+        out.error
+    );
+}
+
+#[test]
+fn plain_rtsp_on_the_tls_port_is_closed_and_harms_no_one() {
+    let (_dir, server) = tls_server();
+    let tls = server.tls_addr.unwrap();
+    let mut s = std::net::TcpStream::connect(tls).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n")
+        .unwrap();
+    let mut buf = [0u8; 256];
+    // No RTSP reply: a TLS alert or nothing, then the connection closes.
+    let mut got = Vec::new();
+    while let Ok(n) = s.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert!(!got.starts_with(b"RTSP/1.0"), "{got:?}");
+    let (ok, out) = ffprobe(&format!("rtsps://{tls}/movie.Mjpeg"));
+    assert!(ok, "{out}");
+}
