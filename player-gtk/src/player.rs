@@ -25,21 +25,22 @@ const PREROLL_TIMEOUT: Duration = Duration::from_secs(15);
 /// What to play.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Source {
-    /// An `rtsp://` URL.
+    /// An `rtsp://` or `rtsps://` URL.
     Rtsp(String),
     /// A local `.Mjpeg` file.
     File(PathBuf),
 }
 
 impl Source {
-    /// An `rtsp://` URL, a `file://` URI or a path to an existing file.
+    /// An `rtsp://` or `rtsps://` URL, a `file://` URI or a path to an
+    /// existing file.
     pub fn parse(text: &str) -> Result<Source, String> {
         let text = text.trim();
         if text.is_empty() {
             return Err("Type an rtsp:// URL or the path of a .Mjpeg file".into());
         }
         let lower = text.to_ascii_lowercase();
-        if lower.starts_with("rtsp://") {
+        if lower.starts_with("rtsp://") || lower.starts_with("rtsps://") {
             return Ok(Source::Rtsp(text.to_owned()));
         }
         if lower.starts_with("file://") {
@@ -49,7 +50,7 @@ impl Source {
         }
         if lower.contains("://") {
             return Err(format!(
-                "{text}: only rtsp:// URLs and local files can be played"
+                "{text}: only rtsp:// and rtsps:// URLs and local files can be played"
             ));
         }
         let path = Path::new(text);
@@ -567,6 +568,10 @@ mod tests {
         assert_eq!(
             Source::parse(" rtsp://h:8554/a.Mjpeg ").unwrap(),
             Source::Rtsp("rtsp://h:8554/a.Mjpeg".into())
+        );
+        assert_eq!(
+            Source::parse("rtsps://h:8322/a.Mjpeg").unwrap(),
+            Source::Rtsp("rtsps://h:8322/a.Mjpeg".into())
         );
         assert!(Source::parse("RTSP://h/a").unwrap().is_rtsp());
         let file = tempfile::NamedTempFile::new().unwrap();

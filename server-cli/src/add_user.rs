@@ -4,7 +4,7 @@
 //! `mjpegrtsp::server::users`); the file is replaced whole (written beside
 //! it, then renamed) and readable by its owner only.
 
-use mjpegrtsp::server::users::{User, Users};
+use mjpegrtsp::server::users::{self, User, Users};
 use std::io::{BufRead, IsTerminal, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
@@ -17,12 +17,7 @@ pub fn run(file: &Path, name: &str, realm: &str, mounts: &str) -> Result<(), Str
         Err(e) => return Err(format!("cannot read {}: {e}", file.display())),
     };
     let password = read_password(name)?;
-    let mounts: Vec<String> = mounts
-        .split(',')
-        .map(str::trim)
-        .filter(|m| !m.is_empty())
-        .map(str::to_owned)
-        .collect();
+    let mounts = users::parse_mounts(mounts);
     let replacing = users.get(name).is_some();
     users
         .set(User::new(name, realm, &password, mounts.clone()))

@@ -56,6 +56,12 @@ pub fn eos_after(pipeline: &gst::Pipeline, delay: Duration) {
     });
 }
 
+/// Runs `launch` (with an `appsink name=sink`) for `ms` milliseconds, then
+/// ends it with EOS (or until an error).
+pub fn run_for(launch: &str, ms: u64) -> Outcome {
+    run(launch, |p| eos_after(p, Duration::from_millis(ms)))
+}
+
 /// Runs `launch` (which must contain an `appsink name=sink`) to EOS or error.
 /// `before_play` runs in PAUSED after preroll (for seeks and queries).
 pub fn run(launch: &str, before_play: impl FnOnce(&gst::Pipeline)) -> Outcome {

@@ -82,7 +82,7 @@ fn ffprobe_plays_with_the_right_user_and_gets_401_or_403_otherwise() {
 
 /// Buffers that reached the sink, and the error if any.
 fn gst_play(launch: &str) -> (usize, Option<String>) {
-    let out = pipeline::run(launch, |p| eos_after(p, Duration::from_millis(1500)));
+    let out = run_for(launch, 1500);
     (out.frames.len(), out.error)
 }
 

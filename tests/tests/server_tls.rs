@@ -1,6 +1,8 @@
 //! RTSPS: the server's TLS port with a self-signed certificate (made with
-//! openssl), against ffprobe and GStreamer's `rtspsrc` on loopback, beside
-//! plain RTSP; a client that does not speak TLS there harms no one.
+//! openssl), against ffprobe, GStreamer's `rtspsrc`, this project's client
+//! library and `mjpegrtspsrc` on loopback, beside plain RTSP; a client that
+//! does not speak TLS there harms no one, and a certificate the client does
+//! not trust is a clear error.
 
 use mjpegrtsp::server::{ServerConfig, TlsConfig};
 use mjpegrtsp_tests::*;
@@ -22,6 +24,8 @@ fn certificate(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf
         ])
         .args(["-nodes", "-days", "2", "-subj", "/CN=localhost"])
         .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
+        // Not a CA: trusted as itself (webpki refuses a CA as the server's).
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
         .arg("-keyout")
         .arg(&key)
         .arg("-out")
@@ -34,6 +38,10 @@ fn certificate(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf
         String::from_utf8_lossy(&out.stderr)
     );
     (cert, key)
+}
+
+fn cert_of(dir: &tempfile::TempDir) -> std::path::PathBuf {
+    dir.path().join("cert.pem")
 }
 
 fn tls_server() -> (tempfile::TempDir, TestServer) {
@@ -68,12 +76,12 @@ fn ffprobe_and_rtspsrc_play_rtsps_beside_plain_rtsp() {
     assert!(ok && out.contains("mjpeg,160"), "rtsps: {out}");
     let (ok, out) = ffprobe(&format!("rtsp://{}/movie.Mjpeg", server.addr));
     assert!(ok && out.contains("mjpeg,160"), "plain: {out}");
-    let out = pipeline::run(
+    let out = run_for(
         &format!(
             "rtspsrc location=rtsps://{tls}/movie.Mjpeg tls-validation-flags=0 protocols=tcp \
              ! rtpjpegdepay ! appsink name=sink"
         ),
-        |p| eos_after(p, Duration::from_millis(1500)),
+        1500,
     );
     assert!(
         out.frames.len() >= 20 && out.error.is_none(),
@@ -103,4 +111,79 @@ fn plain_rtsp_on_the_tls_port_is_closed_and_harms_no_one() {
     assert!(!got.starts_with(b"RTSP/1.0"), "{got:?}");
     let (ok, out) = ffprobe(&format!("rtsps://{tls}/movie.Mjpeg"));
     assert!(ok, "{out}");
+}
+
+#[test]
+fn the_client_library_plays_rtsps_trusting_the_ca_file_and_refuses_otherwise() {
+    use mjpegrtsp::client::{ClientOptions, Error, TlsOptions, TransportPreference};
+    let (dir, server) = tls_server();
+    let url = format!("rtsps://{}/movie.Mjpeg", server.tls_addr.unwrap());
+    for (transport, tls) in [
+        (
+            TransportPreference::Tcp,
+            TlsOptions {
+                verify: true,
+                ca_file: Some(cert_of(&dir)),
+            },
+        ),
+        (
+            TransportPreference::Udp,
+            TlsOptions {
+                verify: true,
+                ca_file: Some(cert_of(&dir)),
+            },
+        ),
+        (
+            TransportPreference::Tcp,
+            TlsOptions {
+                verify: false,
+                ca_file: None,
+            },
+        ),
+    ] {
+        let options = ClientOptions {
+            transport,
+            tls: tls.clone(),
+            ..ClientOptions::default()
+        };
+        block_on(async {
+            let (_session, mut events) = playing(&url, options).await;
+            let (frames, _) = collect_frames(&mut events, 12, Duration::from_secs(10)).await;
+            assert_eq!(frames.len(), 12, "{transport:?} {tls:?}");
+        });
+    }
+    // The system's roots do not know a self-signed certificate.
+    let e = block_on(mjpegrtsp::client::Session::connect(
+        &url,
+        ClientOptions::default(),
+    ))
+    .map(|_| ())
+    .unwrap_err();
+    assert!(matches!(e, Error::Connect { .. }), "{e}");
+    assert!(e.to_string().contains("certificate"), "{e}");
+}
+
+#[test]
+fn mjpegrtspsrc_plays_rtsps_with_tls_ca_file_and_says_why_without() {
+    let (dir, server) = tls_server();
+    let url = format!("rtsps://{}/movie.Mjpeg", server.tls_addr.unwrap());
+    let out = run_for(
+        &format!(
+            "mjpegrtspsrc location={url} tls-ca-file={} ! appsink name=sink",
+            cert_of(&dir).display()
+        ),
+        1500,
+    );
+    assert!(
+        out.frames.len() >= 20 && out.error.is_none(),
+        "{} {:?}",
+        out.frames.len(),
+        out.error
+    );
+    let out = pipeline::run(
+        &format!("mjpegrtspsrc location={url} ! appsink name=sink"),
+        |_| {},
+    );
+    let error = out.error.expect("an untrusted certificate is an error");
+    assert!(error.contains("certificate"), "{error}");
 }

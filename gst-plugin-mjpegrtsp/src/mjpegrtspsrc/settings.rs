@@ -4,7 +4,7 @@
 use super::{DialectChoice, Protocols};
 use gst::glib;
 use gst::prelude::*;
-use mjpegrtsp::client::{ClientOptions, DialectPreference, TransportPreference};
+use mjpegrtsp::client::{ClientOptions, DialectPreference, TlsOptions, TransportPreference};
 use std::sync::LazyLock;
 use std::time::Duration;
 
@@ -16,6 +16,8 @@ pub(super) const DEFAULT_USER_PW: Option<String> = None;
 pub(super) const DEFAULT_TIMEOUT_S: u32 = 10;
 pub(super) const DEFAULT_DIALECT: DialectChoice = DialectChoice::Auto;
 pub(super) const DEFAULT_STALL_TIMEOUT_MS: u32 = 2000;
+pub(super) const DEFAULT_TLS_VERIFY: bool = true;
+pub(super) const DEFAULT_TLS_CA_FILE: Option<String> = None;
 
 /// The properties' values (the `stats` property is read from the state).
 #[derive(Debug, Clone)]
@@ -28,6 +30,8 @@ pub(super) struct Settings {
     pub timeout_s: u32,
     pub dialect: DialectChoice,
     pub stall_timeout_ms: u32,
+    pub tls_verify: bool,
+    pub tls_ca_file: Option<String>,
 }
 
 impl Default for Settings {
@@ -41,6 +45,8 @@ impl Default for Settings {
             timeout_s: DEFAULT_TIMEOUT_S,
             dialect: DEFAULT_DIALECT,
             stall_timeout_ms: DEFAULT_STALL_TIMEOUT_MS,
+            tls_verify: DEFAULT_TLS_VERIFY,
+            tls_ca_file: DEFAULT_TLS_CA_FILE,
         }
     }
 }
@@ -69,6 +75,10 @@ impl Settings {
             latency: Duration::from_millis(u64::from(self.latency_ms)),
             stall_after: (self.stall_timeout_ms > 0)
                 .then(|| Duration::from_millis(u64::from(self.stall_timeout_ms))),
+            tls: TlsOptions {
+                verify: self.tls_verify,
+                ca_file: self.tls_ca_file.as_ref().map(Into::into),
+            },
             ..ClientOptions::default()
         }
     }
@@ -85,6 +95,8 @@ impl Settings {
             "timeout" => self.timeout_s = value.get().expect(CHECKED),
             "dialect" => self.dialect = value.get().expect(CHECKED),
             "stall-timeout" => self.stall_timeout_ms = value.get().expect(CHECKED),
+            "tls-verify" => self.tls_verify = value.get().expect(CHECKED),
+            "tls-ca-file" => self.tls_ca_file = value.get().expect(CHECKED),
             _ => unreachable!("unknown property {name}"),
         }
     }
@@ -100,6 +112,8 @@ impl Settings {
             "timeout" => self.timeout_s.to_value(),
             "dialect" => self.dialect.to_value(),
             "stall-timeout" => self.stall_timeout_ms.to_value(),
+            "tls-verify" => self.tls_verify.to_value(),
+            "tls-ca-file" => self.tls_ca_file.to_value(),
             _ => return None,
         })
     }
@@ -110,7 +124,7 @@ pub(super) static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| 
     vec![
         glib::ParamSpecString::builder("location")
             .nick("Location")
-            .blurb("RTSP URL to play: rtsp://[user:password@]host[:port]/path")
+            .blurb("RTSP URL to play: rtsp://[user:password@]host[:port]/path, or rtsps:// (TLS)")
             .default_value(DEFAULT_LOCATION.as_deref())
             .mutable_ready()
             .build(),
@@ -157,6 +171,18 @@ pub(super) static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| 
             .blurb("Milliseconds without media while playing before a warning says the stream stalled (0: never); an element message mjpegrtspsrc-resumed follows when media comes again")
             .maximum(600_000)
             .default_value(DEFAULT_STALL_TIMEOUT_MS)
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecBoolean::builder("tls-verify")
+            .nick("TLS verify")
+            .blurb("For rtsps://: check the server's certificate (against tls-ca-file, else the system's roots); off only for a test server")
+            .default_value(DEFAULT_TLS_VERIFY)
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecString::builder("tls-ca-file")
+            .nick("TLS CA file")
+            .blurb("For rtsps://: PEM certificates to trust instead of the system's (a test CA, or a self-signed server's certificate)")
+            .default_value(DEFAULT_TLS_CA_FILE.as_deref())
             .mutable_ready()
             .build(),
         glib::ParamSpecBoxed::builder::<gst::Structure>("stats")

@@ -33,6 +33,7 @@ use super::error::Error;
 use super::events::FrameBudget;
 use super::media::{Media, MediaConfig, PlayStart};
 use super::peer::PeerFilter;
+use super::stream::{Connector, Stream};
 use super::{EndReason, Event, Frame, Stats, TransportKind};
 use crate::rtp::rtcp;
 use crate::rtsp::{
@@ -149,12 +150,14 @@ pub struct DriverConfig {
     /// See [`ClientOptions::stall_after`](super::ClientOptions::stall_after).
     pub stall_after: Option<Duration>,
     pub observer: Option<super::MessageObserver>,
+    /// Makes the control connection again (plain or TLS) on a reconnect.
+    pub connector: Connector,
 }
 
 /// The task; see the [module docs](self).
 pub struct Driver {
     cfg: DriverConfig,
-    conn: Option<TcpStream>,
+    conn: Option<Stream>,
     rbuf: Vec<u8>,
     chunk: Vec<u8>,
     idle_since: Option<Instant>,
@@ -203,7 +206,7 @@ enum Wake {
     Timer,
 }
 
-async fn read_opt(conn: Option<&mut TcpStream>, buf: &mut [u8]) -> io::Result<usize> {
+async fn read_opt(conn: Option<&mut Stream>, buf: &mut [u8]) -> io::Result<usize> {
     match conn {
         Some(c) => c.read(buf).await,
         None => std::future::pending().await,
@@ -223,7 +226,7 @@ async fn recv_from_opt(
 impl Driver {
     pub fn new(
         cfg: DriverConfig,
-        conn: TcpStream,
+        conn: Stream,
         cmds: mpsc::UnboundedReceiver<Cmd>,
         (events, budget): (mpsc::Sender<Event>, FrameBudget),
         stats: Arc<Mutex<Stats>>,
@@ -494,7 +497,15 @@ impl Driver {
                 addr: addr.to_string(),
                 source,
             })?;
-        let _ = stream.set_nodelay(true);
+        let stream = self
+            .cfg
+            .connector
+            .connect(stream)
+            .await
+            .map_err(|source| Error::Connect {
+                addr: addr.to_string(),
+                source,
+            })?;
         tracing::debug!(server = %addr, "reconnected");
         self.conn = Some(stream);
         Ok(())

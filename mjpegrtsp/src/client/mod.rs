@@ -68,6 +68,7 @@ mod observer;
 mod peer;
 mod session;
 mod stats;
+mod stream;
 mod url;
 
 pub use crate::rtsp::auth::{Algorithm, DigestInput, digest_response};
@@ -185,6 +186,27 @@ pub struct ClientOptions {
     /// Called with the head of each request and reply, credentials redacted
     /// (default none); see [`MessageObserver`].
     pub observer: Option<MessageObserver>,
+    /// How `rtsps://` servers are trusted (needs the `tls` feature).
+    pub tls: TlsOptions,
+}
+
+/// How an `rtsps://` server's certificate is checked.
+#[derive(Debug, Clone)]
+pub struct TlsOptions {
+    /// Check it (default true): against `ca_file`, else the system's roots.
+    pub verify: bool,
+    /// PEM certificates to trust instead of the system's (e.g. a test CA, or
+    /// a self-signed server's own certificate).
+    pub ca_file: Option<std::path::PathBuf>,
+}
+
+impl Default for TlsOptions {
+    fn default() -> Self {
+        TlsOptions {
+            verify: true,
+            ca_file: None,
+        }
+    }
 }
 
 impl Default for ClientOptions {
@@ -206,6 +228,7 @@ impl Default for ClientOptions {
             stall_after: Some(Duration::from_secs(2)),
             user_agent: concat!("mjpegrtsp-client/", env!("CARGO_PKG_VERSION")).to_owned(),
             observer: None,
+            tls: TlsOptions::default(),
         }
     }
 }

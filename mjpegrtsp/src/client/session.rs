@@ -3,6 +3,7 @@
 
 mod setup;
 
+use super::stream::Connector;
 use super::*;
 
 /// A client session with one presentation. See the [module docs](super).
@@ -46,16 +47,33 @@ impl Session {
     pub async fn connect(url: &str, opts: ClientOptions) -> Result<Session, Error> {
         let url = RtspUrl::parse(url)?;
         let authority = url.authority();
-        let stream = connect_tcp(&authority, opts.timeout).await?;
-        let addr = stream.peer_addr().map_err(|source| Error::Connect {
+        let connector = if url.secure {
+            Connector::tls(&url.host, &opts.tls).map_err(|reason| Error::InvalidUrl {
+                url: url.request_url.clone(),
+                reason,
+            })?
+        } else {
+            Connector::plain()
+        };
+        let tcp = connect_tcp(&authority, opts.timeout).await?;
+        let connect_error = |source| Error::Connect {
             addr: authority.clone(),
             source,
-        })?;
-        let local_ip = stream
+        };
+        let addr = tcp.peer_addr().map_err(connect_error)?;
+        let local_ip = tcp
             .local_addr()
             .map(|a| a.ip())
             .unwrap_or(IpAddr::from([0, 0, 0, 0]));
-        let _ = stream.set_nodelay(true);
+        let stream = tokio::time::timeout(opts.timeout, connector.connect(tcp))
+            .await
+            .map_err(|_| {
+                connect_error(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "no TLS handshake within the timeout",
+                ))
+            })?
+            .map_err(connect_error)?;
         let user = opts.user.clone().or_else(|| url.user.clone());
         let password = opts.password.clone().or_else(|| url.password.clone());
         let credentials = user.map(|user| Credentials {
@@ -76,6 +94,7 @@ impl Session {
                 receiver_reports: opts.receiver_reports,
                 stall_after: opts.stall_after,
                 observer: opts.observer.clone(),
+                connector,
             },
             stream,
             cmd_rx,

@@ -7,6 +7,8 @@ use crate::rtsp::uri::percent_decode;
 
 /// The default RTSP port (RFC 2326 §3.2).
 pub const DEFAULT_PORT: u16 = 554;
+/// The port of an `rtsps://` URL that names none (RFC 7826 §26.2).
+pub const DEFAULT_TLS_PORT: u16 = 322;
 
 /// `url` as it may be shown or logged: `scheme://user:secret@host/a`
 /// becomes `scheme://user@host/a`; a URL without a password is returned as
@@ -27,9 +29,11 @@ pub fn without_password(url: &str) -> String {
 /// A parsed RTSP URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RtspUrl {
+    /// `rtsps://`: the control connection is TLS.
+    pub secure: bool,
     /// The host, without the brackets of an IPv6 literal.
     pub host: String,
-    /// The port (554 when the URL names none).
+    /// The port (554 when the URL names none, 322 for `rtsps`).
     pub port: u16,
     /// The percent-decoded user name of the user info.
     pub user: Option<String>,
@@ -42,7 +46,7 @@ pub struct RtspUrl {
 }
 
 impl RtspUrl {
-    /// Parses `url`. Only the `rtsp` scheme is accepted.
+    /// Parses `url`: the `rtsp` and `rtsps` schemes.
     pub fn parse(url: &str) -> Result<Self, Error> {
         let invalid = |reason: &str| Error::InvalidUrl {
             url: without_password(url),
@@ -52,11 +56,16 @@ impl RtspUrl {
         let (scheme, rest) = trimmed
             .split_once("://")
             .ok_or_else(|| invalid("no scheme (expected rtsp://host/path)"))?;
-        if !scheme.eq_ignore_ascii_case("rtsp") {
+        let secure = if scheme.eq_ignore_ascii_case("rtsp") {
+            false
+        } else if scheme.eq_ignore_ascii_case("rtsps") {
+            true
+        } else {
             return Err(invalid(&format!(
-                "scheme {scheme:?} is not supported (only rtsp)"
+                "scheme {scheme:?} is not supported (rtsp or rtsps)"
             )));
-        }
+        };
+        let scheme = if secure { "rtsps" } else { "rtsp" };
         let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
         let (authority, path) = rest.split_at(end);
         let path = path.split('#').next().unwrap_or_default();
@@ -108,6 +117,7 @@ impl RtspUrl {
             return Err(invalid("no host, or a bad character in it"));
         }
         let port = match port_text {
+            None | Some("") if secure => DEFAULT_TLS_PORT,
             None | Some("") => DEFAULT_PORT,
             Some(p) => p
                 .parse::<u16>()
@@ -116,10 +126,11 @@ impl RtspUrl {
                 .ok_or_else(|| invalid(&format!("bad port {p:?}")))?,
         };
         let request_url = match port_text {
-            Some(p) if !p.is_empty() => format!("rtsp://{host_written}:{p}{path}"),
-            _ => format!("rtsp://{host_written}{path}"),
+            Some(p) if !p.is_empty() => format!("{scheme}://{host_written}:{p}{path}"),
+            _ => format!("{scheme}://{host_written}{path}"),
         };
         Ok(RtspUrl {
+            secure,
             host: host.to_owned(),
             port,
             user,
@@ -170,6 +181,20 @@ mod tests {
         assert_eq!(u.port, DEFAULT_PORT);
         assert_eq!(u.request_url, "rtsp://cam.local/sub/clip.Mjpeg");
         assert_eq!(u.classic_file(), "sub/clip.Mjpeg");
+    }
+
+    #[test]
+    fn rtsps_urls() {
+        let u = RtspUrl::parse("RTSPS://cam.local/a.Mjpeg").unwrap();
+        assert!(u.secure);
+        assert_eq!(u.port, DEFAULT_TLS_PORT);
+        assert_eq!(u.request_url, "rtsps://cam.local/a.Mjpeg");
+        let u = RtspUrl::parse("rtsps://127.0.0.1:8322/a.Mjpeg").unwrap();
+        assert_eq!(
+            (u.port, u.request_url.as_str()),
+            (8322, "rtsps://127.0.0.1:8322/a.Mjpeg")
+        );
+        assert!(!RtspUrl::parse("rtsp://h/a").unwrap().secure);
     }
 
     #[test]

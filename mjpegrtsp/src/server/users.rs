@@ -167,6 +167,15 @@ fn check_mount(pattern: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The patterns of a comma-separated `mounts` field (blanks left out).
+pub fn parse_mounts(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 fn is_hex(s: &str, len: usize) -> bool {
     s.len() == len
         && s.bytes()
@@ -189,12 +198,7 @@ fn parse_user(line: &str) -> Result<User, String> {
     if !is_hex(sha256, 64) {
         return Err("the SHA-256 hash is not 64 lower-case hex digits".into());
     }
-    let mounts: Vec<String> = mounts
-        .split(',')
-        .map(str::trim)
-        .filter(|m| !m.is_empty())
-        .map(str::to_owned)
-        .collect();
+    let mounts = parse_mounts(mounts);
     for m in &mounts {
         check_mount(m)?;
     }
