@@ -25,6 +25,16 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// Fails the test unless at least `frames` came and no error.
+    pub fn assert_played(&self, frames: usize) {
+        assert!(
+            self.frames.len() >= frames && self.error.is_none(),
+            "{} frames of at least {frames}, error {:?}",
+            self.frames.len(),
+            self.error
+        );
+    }
+
     /// The frames' bytes one after the other (what a `lengthmjpegmux` in
     /// front of the sink wrote: a `.Mjpeg` file).
     pub fn bytes(&self) -> Vec<u8> {

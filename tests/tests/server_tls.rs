@@ -83,12 +83,7 @@ fn ffprobe_and_rtspsrc_play_rtsps_beside_plain_rtsp() {
         ),
         1500,
     );
-    assert!(
-        out.frames.len() >= 20 && out.error.is_none(),
-        "{} {:?}",
-        out.frames.len(),
-        out.error
-    );
+    out.assert_played(20);
 }
 
 #[test]
@@ -174,12 +169,7 @@ fn mjpegrtspsrc_plays_rtsps_with_tls_ca_file_and_says_why_without() {
         ),
         1500,
     );
-    assert!(
-        out.frames.len() >= 20 && out.error.is_none(),
-        "{} {:?}",
-        out.frames.len(),
-        out.error
-    );
+    out.assert_played(20);
     let out = pipeline::run(
         &format!("mjpegrtspsrc location={url} ! appsink name=sink"),
         |_| {},
