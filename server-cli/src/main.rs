@@ -98,6 +98,9 @@ struct Args {
     /// The rtsps:// port.
     #[arg(long, default_value_t = 8322)]
     tls_port: u16,
+    /// Serve rtsps:// only: no plain RTSP port.
+    #[arg(long, requires = "tls_cert")]
+    no_plain: bool,
 }
 
 /// What else server-cli does besides serving.
@@ -234,6 +237,7 @@ fn main() -> ExitCode {
                 key,
                 port: args.tls_port,
             }),
+        plain: !args.no_plain,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -261,25 +265,8 @@ fn main() -> ExitCode {
                 server.media_root().display()
             );
         }
-        if let Some(tls) = server.tls_addr() {
-            let secure: Vec<String> = mounts
-                .iter()
-                .filter_map(|u| {
-                    u.split_once("://")
-                        .and_then(|(_, rest)| rest.split_once('/'))
-                })
-                .map(|(host, path)| {
-                    let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
-                    format!("rtsps://{host}:{}/{path}", tls.port())
-                })
-                .collect();
-            for url in mounts.iter().chain(&secure) {
-                println!("{url}");
-            }
-        } else {
-            for url in &mounts {
-                println!("{url}");
-            }
+        for url in &mounts {
+            println!("{url}");
         }
         server.run(shutdown_signal()).await;
         ExitCode::SUCCESS

@@ -303,38 +303,7 @@ fn unusable_tls_files_stop_the_server_with_why() {
         dir.path().join("k2.pem"),
         dir.path().join("c.pem"),
     );
-    let openssl = |args: &[&std::ffi::OsStr]| {
-        let ok = Command::new("openssl")
-            .args(args)
-            .output()
-            .unwrap()
-            .status
-            .success();
-        assert!(ok, "openssl {args:?}");
-    };
-    for key in [&key1, &key2] {
-        openssl(&[
-            "genpkey".as_ref(),
-            "-algorithm".as_ref(),
-            "EC".as_ref(),
-            "-pkeyopt".as_ref(),
-            "ec_paramgen_curve:prime256v1".as_ref(),
-            "-out".as_ref(),
-            key.as_os_str(),
-        ]);
-    }
-    openssl(&[
-        "req".as_ref(),
-        "-x509".as_ref(),
-        "-key".as_ref(),
-        key1.as_os_str(),
-        "-days".as_ref(),
-        "1".as_ref(),
-        "-subj".as_ref(),
-        "/CN=localhost".as_ref(),
-        "-out".as_ref(),
-        cert.as_os_str(),
-    ]);
+    make_keys_and_cert(&key1, &key2, &cert);
     let port = free_port().to_string();
     let run = |cert: &std::path::Path, key: &std::path::Path| {
         let out = Command::new(BIN)
@@ -355,4 +324,87 @@ fn unusable_tls_files_stop_the_server_with_why() {
     assert!(run(&cert, &cert).contains("no PEM private key"));
     let mismatch = run(&cert, &key2);
     assert!(mismatch.contains("do not go together"), "{mismatch}");
+}
+
+/// Two EC keys and a self-signed certificate (not a CA) for the first.
+fn make_keys_and_cert(key1: &std::path::Path, key2: &std::path::Path, cert: &std::path::Path) {
+    let openssl = |args: &[&std::ffi::OsStr]| {
+        let ok = Command::new("openssl")
+            .args(args)
+            .output()
+            .unwrap()
+            .status
+            .success();
+        assert!(ok, "openssl {args:?}");
+    };
+    for key in [key1, key2] {
+        openssl(&[
+            "genpkey".as_ref(),
+            "-algorithm".as_ref(),
+            "EC".as_ref(),
+            "-pkeyopt".as_ref(),
+            "ec_paramgen_curve:prime256v1".as_ref(),
+            "-out".as_ref(),
+            key.as_os_str(),
+        ]);
+    }
+    openssl(&[
+        "req".as_ref(),
+        "-x509".as_ref(),
+        "-key".as_ref(),
+        key1.as_os_str(),
+        "-days".as_ref(),
+        "1".as_ref(),
+        "-subj".as_ref(),
+        "/CN=localhost".as_ref(),
+        "-addext".as_ref(),
+        "basicConstraints=critical,CA:FALSE".as_ref(),
+        "-out".as_ref(),
+        cert.as_os_str(),
+    ]);
+}
+
+#[test]
+fn no_plain_serves_rtsps_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let (key, other, cert) = (
+        dir.path().join("k.pem"),
+        dir.path().join("k2.pem"),
+        dir.path().join("c.pem"),
+    );
+    make_keys_and_cert(&key, &other, &cert);
+    let port = free_port().to_string();
+    let tls_port = free_port().to_string();
+    let (child, urls) = start(
+        &[
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+            "--tls-port",
+            &tls_port,
+            "--no-plain",
+        ],
+        cache.path(),
+    );
+    assert!(!urls.is_empty(), "no URL printed");
+    for u in &urls {
+        assert!(
+            u.starts_with(&format!("rtsps://127.0.0.1:{tls_port}/")),
+            "{u}"
+        );
+    }
+    assert!(
+        std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_err(),
+        "nothing listens on the plain port"
+    );
+    assert!(std::net::TcpStream::connect(format!("127.0.0.1:{tls_port}")).is_ok());
+    stop(child, libc::SIGTERM);
+    let out = Command::new(BIN).args(["--no-plain"]).output().unwrap();
+    assert!(!out.status.success(), "--no-plain needs --tls-cert");
 }

@@ -51,6 +51,9 @@ pub struct ServerConfig {
     /// RTSPS beside plain RTSP (needs the `tls` feature; without it,
     /// [`Server::bind`](super::Server::bind) refuses).
     pub tls: Option<TlsConfig>,
+    /// Serve plain `rtsp://` on `port` (default true; false: `rtsps://`
+    /// only, which then needs `tls`).
+    pub plain: bool,
 }
 
 /// RTSPS: where the certificate and key are, and the port.
@@ -96,6 +99,7 @@ impl ServerConfig {
             mtu: 1400,
             access: None,
             tls: None,
+            plain: true,
         }
     }
 }

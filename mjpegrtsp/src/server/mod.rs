@@ -51,7 +51,8 @@ const SERVER_NAME: &str = concat!("mjpegrtsp/", env!("CARGO_PKG_VERSION"));
 
 /// A bound server, ready to [`run`](Server::run).
 pub struct Server {
-    listener: TcpListener,
+    /// The plain RTSP port (none when only RTSPS is served).
+    listener: Option<TcpListener>,
     /// The RTSPS port and its handshakes.
     #[cfg(feature = "tls")]
     tls: Option<(TcpListener, tokio_rustls::TlsAcceptor)>,
@@ -134,12 +135,23 @@ impl Server {
                 dir: config.media_dir.clone(),
                 source,
             })?;
-        let listener = TcpListener::bind((config.bind, config.port))
-            .await
-            .map_err(|source| StartError::Listen {
-                addr: SocketAddr::new(config.bind, config.port),
-                source,
-            })?;
+        if !config.plain && config.tls.is_none() {
+            return Err(StartError::Tls(
+                "nothing to listen on: plain RTSP is off and there is no TLS port".into(),
+            ));
+        }
+        let listener = if config.plain {
+            Some(
+                TcpListener::bind((config.bind, config.port))
+                    .await
+                    .map_err(|source| StartError::Listen {
+                        addr: SocketAddr::new(config.bind, config.port),
+                        source,
+                    })?,
+            )
+        } else {
+            None
+        };
         #[cfg(feature = "tls")]
         let tls = match &config.tls {
             None => None,
@@ -215,10 +227,13 @@ impl Server {
         })
     }
 
-    /// The address the RTSP port is bound to.
+    /// The address the plain RTSP port is bound to (the RTSPS port's when
+    /// plain RTSP is off).
     pub fn local_addr(&self) -> SocketAddr {
         self.listener
-            .local_addr()
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+            .or_else(|| self.tls_addr())
             .expect("a bound listener has an address")
     }
 
@@ -226,9 +241,19 @@ impl Server {
         self.shared.library.root()
     }
 
-    /// The `rtsp://` URL of every file served.
+    /// The `rtsp://` URL of every file served, then its `rtsps://` one
+    /// (each for the ports served).
     pub fn urls(&self) -> Vec<String> {
-        let addr = self.local_addr();
+        let plain = self.listener.as_ref().and_then(|l| l.local_addr().ok());
+        let plain = plain.map(|a| self.urls_at("rtsp", a)).unwrap_or_default();
+        let secure = self.tls_addr().map(|a| self.urls_at("rtsps", a));
+        plain
+            .into_iter()
+            .chain(secure.into_iter().flatten())
+            .collect()
+    }
+
+    fn urls_at(&self, scheme: &str, addr: SocketAddr) -> Vec<String> {
         let host = match addr.ip() {
             ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_string(),
             ip if ip.is_unspecified() => "[::1]".to_string(),
@@ -241,7 +266,7 @@ impl Server {
             .list()
             .into_iter()
             .chain(live)
-            .map(|m| format!("rtsp://{host}:{}/{}", addr.port(), encode_path(&m)))
+            .map(|m| format!("{scheme}://{host}:{}/{}", addr.port(), encode_path(&m)))
             .collect()
     }
 
@@ -275,7 +300,7 @@ impl Server {
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
-                accepted = self.listener.accept() => match accepted {
+                accepted = self.accept_plain() => match accepted {
                     Ok((stream, peer)) => match shared.admit(peer.ip()) {
                         Ok(slot) => {
                             let _ = stream.set_nodelay(true);
@@ -341,6 +366,14 @@ fn local_ip(stream: &TcpStream, shared: &Shared) -> IpAddr {
 }
 
 impl Server {
+    /// The next connection on the plain RTSP port (never, without one).
+    async fn accept_plain(&self) -> std::io::Result<(TcpStream, SocketAddr)> {
+        match &self.listener {
+            Some(listener) => listener.accept().await,
+            None => std::future::pending().await,
+        }
+    }
+
     /// The next connection on the RTSPS port (never, without one).
     async fn accept_tls(&self) -> std::io::Result<(TcpStream, SocketAddr)> {
         #[cfg(feature = "tls")]
