@@ -1,4 +1,4 @@
-//! `player-gtk [rtsp://…|FILE.Mjpeg] [--play] [--renderer auto|gl|cairo]`
+//! `player-gtk [rtsp://…|rtsps://…|FILE.Mjpeg] [--play] [--renderer auto|gl|cairo] [--tls-ca FILE]`
 
 use clap::{Parser, ValueEnum};
 use gtk::prelude::*;
@@ -9,7 +9,7 @@ use std::os::unix::process::CommandExt;
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Args {
-    /// An rtsp:// URL or a .Mjpeg file to open.
+    /// An rtsp:// or rtsps:// URL, or a .Mjpeg file, to open.
     source: Option<String>,
     /// SETUP and PLAY the source at once.
     #[arg(long)]
@@ -23,6 +23,13 @@ struct Args {
     /// exit.
     #[arg(long)]
     renderer_info: bool,
+    /// For rtsps:// streams: trust the certificates in this PEM file instead
+    /// of the system's (a test CA, or a self-signed server's certificate).
+    #[arg(long, value_name = "FILE")]
+    tls_ca: Option<std::path::PathBuf>,
+    /// For rtsps:// streams: take any certificate (a test server only).
+    #[arg(long)]
+    tls_no_verify: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -96,6 +103,10 @@ fn main() -> glib::ExitCode {
         eprintln!("player-gtk: cannot start GStreamer: {e}");
         return glib::ExitCode::FAILURE;
     }
+    player_gtk::player::set_tls_trust(player_gtk::player::TlsTrust {
+        ca_file: args.tls_ca.clone(),
+        no_verify: args.tls_no_verify,
+    });
     let app = application::build(application::Options {
         source: args.source,
         play: args.play,

@@ -391,6 +391,24 @@ fn last_frame(
     Some((pts, segment))
 }
 
+/// How `rtsps://` servers are trusted, for every stream this process plays
+/// (the command line's `--tls-ca` and `--tls-no-verify`).
+#[derive(Debug, Clone, Default)]
+pub struct TlsTrust {
+    /// PEM certificates to trust instead of the system's roots.
+    pub ca_file: Option<PathBuf>,
+    /// Take any certificate (a test server only).
+    pub no_verify: bool,
+}
+
+static TLS_TRUST: std::sync::OnceLock<TlsTrust> = std::sync::OnceLock::new();
+
+/// Sets how `rtsps://` servers are trusted; once, before the first stream
+/// (later calls are ignored).
+pub fn set_tls_trust(trust: TlsTrust) {
+    let _ = TLS_TRUST.set(trust);
+}
+
 /// `mjpegrtspsrc ! jpegdec ! videoconvert ! gtk4paintablesink`, or
 /// `filesrc ! lengthmjpegdemux ! jpegdec ! videoconvert ! gtk4paintablesink`.
 /// Returns the pipeline, the decoder and the sink.
@@ -419,6 +437,12 @@ fn build_pipeline(
         Source::Rtsp(url) => {
             let src = make("mjpegrtspsrc", "src")?;
             src.set_property("location", url);
+            if let Some(trust) = TLS_TRUST.get() {
+                src.set_property("tls-verify", !trust.no_verify);
+                if let Some(ca) = &trust.ca_file {
+                    src.set_property("tls-ca-file", ca.to_string_lossy().as_ref());
+                }
+            }
             if let Some(c) = credentials {
                 src.set_property("user-id", &c.user);
                 src.set_property("user-pw", &c.password);
@@ -596,5 +620,22 @@ mod tests {
         );
         assert!(Source::parse("/no/such/file.Mjpeg").is_err());
         assert!(Source::parse("").is_err());
+    }
+
+    #[test]
+    fn rtsps_streams_get_the_trust_settings() {
+        crate::application::init_gstreamer().unwrap();
+        set_tls_trust(TlsTrust {
+            ca_file: Some("/etc/test-ca.pem".into()),
+            no_verify: false,
+        });
+        let (pipeline, _, _) =
+            build_pipeline(&Source::Rtsp("rtsps://h:8322/a.Mjpeg".into()), None).unwrap();
+        let src = pipeline.by_name("src").unwrap();
+        assert_eq!(
+            src.property::<Option<String>>("tls-ca-file").as_deref(),
+            Some("/etc/test-ca.pem")
+        );
+        assert!(src.property::<bool>("tls-verify"));
     }
 }
