@@ -75,7 +75,11 @@ fn readme_commands_run() {
     for cmd in &commands {
         // Receivers wait for packets forever, RTSP clients need a server and
         // gst-play needs a terminal: the Rust tests cover them instead.
-        if cmd.contains("udpsrc") || cmd.contains("rtsp://") || cmd.starts_with("gst-play-1.0") {
+        if cmd.contains("udpsrc")
+            || cmd.contains("rtsp://")
+            || cmd.contains("rtsps://")
+            || cmd.starts_with("gst-play-1.0")
+        {
             continue;
         }
         let mut run = cmd.replace("autovideosink", "fakesink");

@@ -65,7 +65,7 @@ struct GateState {
 pub struct Denied {
     /// 401, 403 or 503.
     pub status: StatusCode,
-    /// `WWW-Authenticate` values (401), or `Retry-After` seconds (503).
+    /// `WWW-Authenticate` values (401; none otherwise).
     pub challenges: Vec<String>,
     /// Seconds to wait (503).
     pub retry_after: Option<u64>,
