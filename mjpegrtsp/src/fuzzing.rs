@@ -10,8 +10,9 @@ use crate::rtp::header;
 use crate::rtp::reassembly::{Limits, Reassembler, ReassemblyMode};
 use crate::rtp::rfc2435_depay::Depacketizer;
 use crate::rtsp::{
-    Item, NptRange, Parsed, Parser, RtpMap, Sdp, SessionHeader, decode_interleaved,
-    encode_interleaved, negotiate_transport, parse_rtp_info, parse_transports,
+    Item, NptRange, Parsed, Parser, RtpMap, SdesCrypto, Sdp, SessionHeader, decode_interleaved,
+    encode_interleaved, negotiate_secure_transport, negotiate_transport, parse_rtp_info,
+    parse_transports,
 };
 
 /// RTSP messages in both dialects, requests and replies, as a server or
@@ -91,6 +92,7 @@ pub fn rtsp_headers(data: &[u8]) {
         }
     }
     let _ = negotiate_transport(text);
+    let _ = negotiate_secure_transport(text);
     if let Ok(range) = NptRange::parse(text) {
         let written = range.to_string();
         assert_eq!(
@@ -126,15 +128,20 @@ pub fn rtsp_headers(data: &[u8]) {
 }
 
 /// SDP session descriptions as a client reads them from DESCRIBE. No panic
-/// whatever the text.
+/// whatever the text; an SRTP key read is written back as read.
 pub fn sdp(data: &[u8]) {
     if let Ok(sdp) = Sdp::parse_bytes(data) {
         for media in &sdp.media {
             let _ = format!("{media:?}");
+            let _ = (media.crypto(), media.is_secure());
         }
     }
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = RtpMap::parse(text);
+        if let Some(crypto) = SdesCrypto::parse(text) {
+            let again = SdesCrypto::parse(&crypto.to_string()).expect("a written key parses");
+            assert_eq!(again, crypto);
+        }
     }
 }
 

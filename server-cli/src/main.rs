@@ -101,6 +101,11 @@ struct Args {
     /// Serve rtsps:// only: no plain RTSP port.
     #[arg(long, requires = "tls_cert")]
     no_plain: bool,
+    /// rtsps:// media as plain RTP (RTP/AVP) instead of SRTP, for clients
+    /// that cannot read SDES keys (a=crypto) — GStreamer's rtspsrc among
+    /// them. Interleaved media stays inside TLS; UDP media is then in clear.
+    #[arg(long, requires = "tls_cert")]
+    no_srtp: bool,
 }
 
 /// What else server-cli does besides serving.
@@ -233,9 +238,8 @@ fn main() -> ExitCode {
             .clone()
             .zip(args.tls_key.clone())
             .map(|(cert, key)| TlsConfig {
-                cert,
-                key,
-                port: args.tls_port,
+                srtp: !args.no_srtp,
+                ..TlsConfig::new(cert, key, args.tls_port)
             }),
         plain: !args.no_plain,
     };

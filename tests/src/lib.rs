@@ -8,6 +8,7 @@
 use std::sync::Once;
 
 pub mod bench;
+pub mod capture;
 pub mod events;
 pub mod impair;
 pub mod media;
@@ -16,6 +17,7 @@ pub mod procfs;
 pub mod proxy;
 pub mod rtsp_text;
 pub mod server;
+pub mod tls;
 
 pub use bench::*;
 pub use events::*;
@@ -25,6 +27,7 @@ pub use pipeline::*;
 pub use procfs::*;
 pub use proxy::*;
 pub use server::*;
+pub use tls::*;
 
 /// Runs `f` to completion on a fresh two-thread tokio runtime (for tests of
 /// the async client library).

@@ -4,55 +4,10 @@
 //! does not speak TLS there harms no one, and a certificate the client does
 //! not trust is a clear error.
 
-use mjpegrtsp::server::{ServerConfig, TlsConfig};
 use mjpegrtsp_tests::*;
 use std::io::{Read, Write};
 use std::process::Command;
 use std::time::Duration;
-
-/// A self-signed certificate for 127.0.0.1 and localhost, and its key.
-fn certificate(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let out = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-        ])
-        .args(["-nodes", "-days", "2", "-subj", "/CN=localhost"])
-        .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
-        // Not a CA: trusted as itself (webpki refuses a CA as the server's).
-        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("openssl runs (apt install openssl)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (cert, key)
-}
-
-fn cert_of(dir: &tempfile::TempDir) -> std::path::PathBuf {
-    dir.path().join("cert.pem")
-}
-
-fn tls_server() -> (tempfile::TempDir, TestServer) {
-    let dir = movie_dir(48, 160, 120, 70, "ball");
-    let (cert, key) = certificate(dir.path());
-    let mut config = ServerConfig::new(dir.path());
-    config.looping = true;
-    config.tls = Some(TlsConfig { cert, key, port: 0 });
-    let server = TestServer::start_with(config);
-    (dir, server)
-}
 
 fn ffprobe(url: &str) -> (bool, String) {
     let out = Command::new("timeout")
@@ -72,10 +27,14 @@ fn ffprobe_and_rtspsrc_play_rtsps_beside_plain_rtsp() {
     let (_dir, server) = tls_server();
     let tls = server.tls_addr.expect("a TLS port");
     assert_ne!(tls.port(), server.addr.port());
+    // ffmpeg reads the SDES key and decrypts the SRTP inside TLS.
     let (ok, out) = ffprobe(&format!("rtsps://{tls}/movie.Mjpeg"));
     assert!(ok && out.contains("mjpeg,160"), "rtsps: {out}");
     let (ok, out) = ffprobe(&format!("rtsp://{}/movie.Mjpeg", server.addr));
     assert!(ok && out.contains("mjpeg,160"), "plain: {out}");
+    // rtspsrc reads no SDES keys (only MIKEY): RTP/AVP for it.
+    let (_dir, server) = tls_server_with(false);
+    let tls = server.tls_addr.unwrap();
     let out = run_for(
         &format!(
             "rtspsrc location=rtsps://{tls}/movie.Mjpeg tls-validation-flags=0 protocols=tcp \

@@ -36,6 +36,7 @@ use super::peer::PeerFilter;
 use super::stream::{Connector, Stream};
 use super::{EndReason, Event, Frame, Stats, TransportKind};
 use crate::rtp::rtcp;
+use crate::rtp::srtp::{MasterKey, Unprotector};
 use crate::rtsp::{
     CLASSIC_IDLE_DELAY, Dialect, Incomplete, Item, Method, Parsed, Parser, Request, Response,
     SessionHeader, StatusCode, names,
@@ -98,6 +99,8 @@ pub struct MediaSetup {
     pub transport: MediaTransport,
     /// The `ssrc=` of the SETUP reply's `Transport`, if it gave one.
     pub announced_ssrc: Option<u32>,
+    /// The SRTP key, when the media is SRTP/SRTCP.
+    pub srtp: Option<MasterKey>,
 }
 
 /// Where media arrives.
@@ -118,6 +121,8 @@ struct ActiveMedia {
     media: Media,
     transport: MediaTransport,
     announced_ssrc: Option<u32>,
+    /// Checks and decrypts SRTP/SRTCP, when the media is.
+    srtp: Option<Unprotector>,
     our_ssrc: u32,
     next_rr: Instant,
     bye_at: Option<Instant>,
@@ -429,11 +434,20 @@ impl Driver {
             Cmd::StartMedia(setup) => {
                 self.stop_media();
                 let now = Instant::now();
+                let srtp = match setup.srtp.as_ref().map(Unprotector::new) {
+                    None => None,
+                    Some(Ok(u)) => Some(u),
+                    Some(Err(e)) => {
+                        tracing::warn!(server = %self.cfg.addr, "{e}");
+                        None
+                    }
+                };
                 self.packets_since_start = 0;
                 self.media = Some(ActiveMedia {
                     media: Media::new(setup.config),
                     transport: setup.transport,
                     announced_ssrc: setup.announced_ssrc,
+                    srtp,
                     our_ssrc: rand::random(),
                     next_rr: now + Duration::from_secs(1),
                     bye_at: None,

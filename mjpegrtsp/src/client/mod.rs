@@ -87,6 +87,7 @@ use std::time::{Duration, Instant};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::rtp::srtp::MasterKey;
 use crate::rtsp::{
     ChannelPair, Dialect, LowerTransport, Method, NptRange, PortPair, Request, Response,
     SessionHeader, StatusCode, Transport, names,
@@ -313,6 +314,8 @@ pub struct Description {
     pub framerate: Option<FrameRate>,
     /// `a=x-dimensions`.
     pub dimensions: Option<(u32, u32)>,
+    /// The SRTP key of `a=crypto` (SDES): the media is SRTP and SRTCP.
+    pub srtp: Option<MasterKey>,
 }
 
 /// Where a session stands.

@@ -327,6 +327,7 @@ impl Session {
                     range: None,
                     framerate: Some(self.opts.classic_framerate),
                     dimensions: None,
+                    srtp: None,
                 }
             }
             Dialect::Standard => {
@@ -395,7 +396,15 @@ impl Session {
                 detail: error::shown(&detail, error::MAX_SHOWN),
             });
         };
+        let srtp = m.crypto().map(|c| c.key.clone());
+        if m.is_secure() && srtp.is_none() {
+            return Err(Error::Unsupported {
+                addr: self.addr,
+                what: "SRTP keyed other than by SDES AES_CM_128_HMAC_SHA1_80 (a=crypto)".into(),
+            });
+        }
         Ok(Description {
+            srtp,
             aggregate_url: sdp.aggregate_url(&base),
             control_url: m.control_url(&base),
             format,

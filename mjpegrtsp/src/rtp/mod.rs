@@ -23,6 +23,7 @@ pub mod rfc2435;
 pub mod rfc2435_depay;
 pub mod rtcp;
 mod seq;
+pub mod srtp;
 
 pub use header::{Extension, HEADER_LEN, HeaderError, Packet, RtpHeader, parse};
 pub use reassembly::{Frame, Limits, Reassembler, ReassemblyMode, ReassemblyStats};

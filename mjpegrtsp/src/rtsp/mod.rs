@@ -94,10 +94,10 @@ pub use interleaved::{
 pub use message::{CLASSIC_MAX_REPLY, Method, Request, Response, StatusCode, Version};
 pub use parser::{Item, Limits, ParseError, Parser, parse_message};
 pub use range::{NptRange, NptTime, RangeError, RtpInfo, format_rtp_info, parse_rtp_info};
-pub use sdp::{JpegVideoSdp, Media, RtpMap, Sdp, SdpError};
+pub use sdp::{JpegVideoSdp, Media, RtpMap, SdesCrypto, Sdp, SdpError};
 pub use transport::{
     ChannelPair, Delivery, LowerTransport, Mode, PortPair, Profile, Transport, TransportError,
-    Unsupported, negotiate_transport, parse_transports,
+    Unsupported, negotiate_secure_transport, negotiate_transport, parse_transports,
 };
 pub use uri::{RequestUri, UriError, UriForm, resolve_control};
 

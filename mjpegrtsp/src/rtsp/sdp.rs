@@ -5,9 +5,11 @@
 use std::fmt;
 use std::net::IpAddr;
 
+use super::auth::{base64, base64_decode};
 use super::range::NptRange;
 use super::uri::resolve_control;
 use crate::rtp::ENCODING_NAME;
+use crate::rtp::srtp::{self, MasterKey};
 use crate::timing::FrameRate;
 
 /// A session description: the lines RTSP uses, in order. Lines of other
@@ -228,7 +230,65 @@ impl fmt::Display for Sdp {
     }
 }
 
+/// An SDES `a=crypto:` attribute (RFC 4568 §9.1) with the SRTP suite this
+/// project speaks: `1 AES_CM_128_HMAC_SHA1_80 inline:<base64 key||salt>`.
+/// Written without a lifetime or MKI, which ffmpeg cannot read; read
+/// with a lifetime, and refused with an MKI (RFC 4568 §6.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SdesCrypto {
+    /// The tag, which tells several offers apart.
+    pub tag: u32,
+    /// The master key and salt.
+    pub key: MasterKey,
+}
+
+impl SdesCrypto {
+    /// The offer of `key`, tag 1.
+    pub fn new(key: MasterKey) -> Self {
+        Self { tag: 1, key }
+    }
+
+    /// Reads an `a=crypto` value; `None` if it is malformed, of another
+    /// suite, or has an MKI or a key of the wrong size.
+    pub fn parse(value: &str) -> Option<Self> {
+        let mut words = value.split_ascii_whitespace();
+        let tag = words.next()?.parse().ok()?;
+        if !words.next()?.eq_ignore_ascii_case(srtp::SUITE) {
+            return None;
+        }
+        let params = words.next()?;
+        // One key (several are `;`-separated), `inline:key[|lifetime][|mki:len]`.
+        let inline = params.split(';').next()?.strip_prefix("inline:")?;
+        let mut parts = inline.split('|');
+        let key = MasterKey::from_bytes(&base64_decode(parts.next()?)?)?;
+        if parts.nth(1).is_some() {
+            return None;
+        }
+        Some(Self { tag, key })
+    }
+}
+
+impl fmt::Display for SdesCrypto {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let key = base64(self.key.as_bytes());
+        write!(f, "{} {} inline:{key}", self.tag, srtp::SUITE)
+    }
+}
+
 impl Media {
+    /// The first `a=crypto:` with the suite this project speaks.
+    pub fn crypto(&self) -> Option<SdesCrypto> {
+        self.attributes
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("crypto"))
+            .find_map(|(_, v)| SdesCrypto::parse(v.as_deref()?))
+    }
+
+    /// Whether the profile is secure RTP (`RTP/SAVP`, `RTP/SAVPF`).
+    pub fn is_secure(&self) -> bool {
+        self.proto.to_ascii_uppercase().contains("/SAVP")
+    }
+
     /// The first attribute called `name`: its value, or `""` for a flag.
     pub fn attribute(&self, name: &str) -> Option<&str> {
         find_attr(&self.attributes, name)
@@ -360,6 +420,9 @@ pub struct JpegVideoSdp {
     pub dimensions: Option<(u32, u32)>,
     /// `b=AS:` at media level: the average bitrate in kbit/s.
     pub bandwidth_kbps: Option<u64>,
+    /// The SRTP key offered (SDES): the profile becomes `RTP/SAVP` and the
+    /// media section carries `a=crypto:`.
+    pub crypto: Option<SdesCrypto>,
 }
 
 impl JpegVideoSdp {
@@ -381,6 +444,7 @@ impl JpegVideoSdp {
             control: "stream=0".to_owned(),
             dimensions: None,
             bandwidth_kbps: None,
+            crypto: None,
         }
     }
 
@@ -416,7 +480,8 @@ impl JpegVideoSdp {
     /// ```
     ///
     /// (`a=tool`, `a=type`, `b=AS`, `a=range`, `a=framerate` and
-    /// `a=x-dimensions` only when set.)
+    /// `a=x-dimensions` only when set; with an SRTP key, `RTP/SAVP` and
+    /// `a=crypto:` after the `a=rtpmap:`.)
     pub fn to_sdp(&self) -> Sdp {
         let (family, any) = match self.address {
             IpAddr::V4(_) => ("IP4", "0.0.0.0"),
@@ -440,6 +505,9 @@ impl JpegVideoSdp {
             params: None,
         };
         let mut attrs = vec![("rtpmap".to_owned(), Some(rtpmap.to_string()))];
+        if let Some(crypto) = &self.crypto {
+            attrs.push(("crypto".to_owned(), Some(crypto.to_string())));
+        }
         if let Some(rate) = self.framerate {
             attrs.push(("framerate".to_owned(), Some(rate.to_string())));
         }
@@ -458,7 +526,12 @@ impl JpegVideoSdp {
             media: vec![Media {
                 kind: "video".to_owned(),
                 port: 0,
-                proto: "RTP/AVP".to_owned(),
+                proto: if self.crypto.is_some() {
+                    "RTP/SAVP"
+                } else {
+                    "RTP/AVP"
+                }
+                .to_owned(),
                 formats: vec![self.payload_type.to_string()],
                 connection: Some(format!("IN {family} {any}")),
                 bandwidth: self.bandwidth_kbps.map(|kbps| format!("AS:{kbps}")),
@@ -514,6 +587,44 @@ mod tests {
         assert_eq!(m.dimensions(), Some((1920, 1080)));
         assert_eq!(m.rtpmap(96).unwrap().encoding_name, ENCODING_NAME);
         assert_eq!(parsed.range(), d.range);
+    }
+
+    #[test]
+    fn offers_and_reads_an_srtp_key() {
+        let key = MasterKey::random();
+        let mut d = JpegVideoSdp::rfc2435(3, IpAddr::V4(Ipv4Addr::LOCALHOST));
+        d.crypto = Some(SdesCrypto::new(key.clone()));
+        let text = d.to_sdp().to_string();
+        assert!(text.contains("m=video 0 RTP/SAVP 26\r\n"), "{text}");
+        let line = text.lines().find(|l| l.starts_with("a=crypto:")).unwrap();
+        assert_eq!(
+            line.len(),
+            "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:".len() + 40
+        );
+        let media = &Sdp::parse(&text).unwrap().media[0];
+        assert!(media.is_secure());
+        assert_eq!(media.crypto().unwrap().key, key);
+        // Written by others: a lifetime is read, an MKI or another suite is not.
+        let b64 = base64(key.as_bytes());
+        let read = |v: &str| SdesCrypto::parse(v).map(|c| (c.tag, c.key));
+        assert_eq!(
+            read(&format!("7 aes_cm_128_hmac_sha1_80 inline:{b64}|2^31")),
+            Some((7, key.clone()))
+        );
+        assert_eq!(
+            read(&format!("1 AES_CM_128_HMAC_SHA1_80 inline:{b64}|2^20|1:4")),
+            None
+        );
+        assert_eq!(
+            read(&format!("1 AES_CM_128_HMAC_SHA1_32 inline:{b64}")),
+            None
+        );
+        assert_eq!(read("1 AES_CM_128_HMAC_SHA1_80 inline:c2hvcnQ="), None);
+        assert_eq!(
+            read(&format!("x AES_CM_128_HMAC_SHA1_80 inline:{b64}")),
+            None
+        );
+        assert_eq!(read("1 AES_CM_128_HMAC_SHA1_80"), None);
     }
 
     #[test]

@@ -209,7 +209,17 @@ impl Transport {
     /// client never says it); UDP needs `client_port`, TCP may leave the
     /// channels to the server.
     pub fn check_playable(&self) -> Result<(), Unsupported> {
-        if self.profile != Profile::Avp {
+        self.check(false)
+    }
+
+    /// [`check_playable`](Self::check_playable) for a server that also
+    /// speaks SRTP: `RTP/SAVP` is usable too.
+    pub fn check_playable_secure(&self) -> Result<(), Unsupported> {
+        self.check(true)
+    }
+
+    fn check(&self, savp_too: bool) -> Result<(), Unsupported> {
+        if self.profile != Profile::Avp && !(savp_too && self.profile == Profile::Savp) {
             return Err(Unsupported::Profile(self.profile.clone()));
         }
         if self.delivery == Some(Delivery::Multicast) {
@@ -416,13 +426,23 @@ pub fn parse_transports(value: &str) -> Result<Vec<Transport>, TransportError> {
 /// that do not parse are passed over; when none is usable, the error of the
 /// first alternative is returned.
 pub fn negotiate_transport(value: &str) -> Result<Transport, TransportError> {
+    negotiate(value, false)
+}
+
+/// [`negotiate_transport`] for a server that also speaks SRTP: the first
+/// alternative that is `RTP/AVP` or `RTP/SAVP` and otherwise usable.
+pub fn negotiate_secure_transport(value: &str) -> Result<Transport, TransportError> {
+    negotiate(value, true)
+}
+
+fn negotiate(value: &str, savp_too: bool) -> Result<Transport, TransportError> {
     let mut first_error = None;
     for spec in split_outside_quotes(value, b',') {
         if spec.trim().is_empty() {
             continue;
         }
         let err = match Transport::parse(spec) {
-            Ok(t) => match t.check_playable() {
+            Ok(t) => match t.check(savp_too) {
                 Ok(()) => return Ok(t),
                 Err(u) => TransportError::Unsupported(u),
             },
@@ -550,6 +570,12 @@ mod tests {
                 Profile::Savp
             )))
         );
+        let t = negotiate_secure_transport(
+            "RTP/AVPF;unicast;client_port=2-3, RTP/SAVP;unicast;client_port=4-5",
+        )
+        .unwrap();
+        assert_eq!(t.to_string(), "RTP/SAVP;unicast;client_port=4-5");
+        assert!(negotiate_transport("RTP/SAVP;unicast;client_port=4-5").is_err());
         let t = negotiate_transport("RTP/AVP;multicast, RTP/AVP/TCP;unicast").unwrap();
         assert_eq!((t.lower, t.interleaved), (LowerTransport::Tcp, None));
         assert_eq!(t.to_string(), "RTP/AVP/TCP;unicast");

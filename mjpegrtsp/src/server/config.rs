@@ -65,6 +65,24 @@ pub struct TlsConfig {
     pub key: PathBuf,
     /// The `rtsps://` port (0: any free one).
     pub port: u16,
+    /// SRTP for the media of `rtsps://` sessions (default true): each
+    /// DESCRIBE over TLS offers a fresh key (SDES `a=crypto`, `RTP/SAVP`),
+    /// and every session set up from it is sent as SRTP/SRTCP, over UDP and
+    /// interleaved alike. False: `RTP/AVP`, for clients without SDES
+    /// (interleaved media is still inside TLS; UDP media is then in clear).
+    pub srtp: bool,
+}
+
+impl TlsConfig {
+    /// RTSPS with `cert` and `key` on `port`, SRTP on.
+    pub fn new(cert: impl Into<PathBuf>, key: impl Into<PathBuf>, port: u16) -> Self {
+        Self {
+            cert: cert.into(),
+            key: key.into(),
+            port,
+            srtp: true,
+        }
+    }
 }
 
 /// The users a server asks for credentials, its realm, and the mounts open

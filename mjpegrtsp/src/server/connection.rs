@@ -8,10 +8,12 @@ use super::live::LIVE_MOUNT;
 use super::media::MediaError;
 use super::queue::{self, Outgoing};
 use super::{ConnectionSlot, SERVER_NAME, Session, SessionState, Shared, describe};
+use crate::rtp::srtp::MasterKey;
 use crate::rtsp::{
     self, Dialect, Incomplete, Item, Method, NptRange, NptTime, Parsed, Parser, Request, Response,
-    RtpInfo, SessionHeader, StatusCode, Version, names,
+    RtpInfo, SdesCrypto, SessionHeader, StatusCode, Version, names,
 };
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -20,6 +22,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// The latest Range start a PLAY may ask for: beyond it, a looping file's
 /// media time would no longer fit in 64-bit nanoseconds as it plays on.
+/// SRTP keys one connection keeps (one per source it described; a client
+/// that describes more loses the older keys).
+const MAX_SRTP_KEYS: usize = 32;
 const MAX_RANGE_START: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 /// Reads requests from one connection and answers them. The connection
@@ -57,6 +62,7 @@ pub(super) async fn serve_connection<S>(
         tx: tx.clone(),
         sessions: Vec::new(),
         after_reply: None,
+        srtp_keys: HashMap::new(),
     };
     let parser = Parser::new();
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
@@ -172,6 +178,9 @@ pub(super) struct Connection {
     /// What the engine is told once the reply to the current request is
     /// queued, so that no media reaches a client before its PLAY reply.
     after_reply: Option<Command>,
+    /// The SRTP keys this connection's DESCRIBEs offered, by source id: a
+    /// SETUP of that source over this connection uses its key.
+    pub(super) srtp_keys: HashMap<u64, MasterKey>,
 }
 
 /// An error answer: the status and why, for the log.
@@ -269,13 +278,21 @@ impl Connection {
         Ok(r)
     }
 
-    fn describe(&self, request: &Request) -> Result<Response, Refusal> {
+    fn describe(&mut self, request: &Request) -> Result<Response, Refusal> {
         let source = self.media(request)?;
         let url = request.uri.trim_end_matches('/');
         standard_playable(&source)?;
+        let crypto = self.offers_srtp().then(|| {
+            let key = MasterKey::random();
+            if self.srtp_keys.len() >= MAX_SRTP_KEYS {
+                self.srtp_keys.clear();
+            }
+            self.srtp_keys.insert(source.id(), key.clone());
+            SdesCrypto::new(key)
+        });
         let sdp = match &source {
-            Source::File(media) => describe::file_sdp(media, self.local),
-            Source::Live(live) => describe::live_sdp(live, self.local),
+            Source::File(media) => describe::file_sdp(media, self.local, crypto),
+            Source::Live(live) => describe::live_sdp(live, self.local, crypto),
         };
         Ok(Response::reply_to(request, StatusCode::OK)
             .with_header(names::CONTENT_BASE, format!("{url}/"))
@@ -405,6 +422,12 @@ impl Connection {
     }
 
     /// The file a request names; 404 for anything else.
+    /// Whether this connection's media is SRTP: over TLS, unless the
+    /// server was told not to.
+    pub(super) fn offers_srtp(&self) -> bool {
+        self.secure && self.shared.config.tls.as_ref().is_some_and(|t| t.srtp)
+    }
+
     pub(super) fn media(&self, request: &Request) -> Result<Source, Refusal> {
         let uri = request
             .url()

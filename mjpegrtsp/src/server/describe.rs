@@ -3,14 +3,21 @@
 
 use super::live::LiveSource;
 use super::media::MediaFile;
-use crate::rtsp::{JpegVideoSdp, NptRange};
+use crate::rtsp::{JpegVideoSdp, NptRange, SdesCrypto};
 use std::net::IpAddr;
 use std::time::Duration;
 
 /// What every description of this server says: RFC 2435 JPEG from
-/// `server` (the address the client reached), `a=tool`, `a=type:broadcast`.
-fn jpeg_sdp(session_id: u64, server: IpAddr, name: &str) -> JpegVideoSdp {
+/// `server` (the address the client reached), `a=tool`, `a=type:broadcast`,
+/// and the SRTP key when there is one.
+fn jpeg_sdp(
+    session_id: u64,
+    server: IpAddr,
+    name: &str,
+    crypto: Option<SdesCrypto>,
+) -> JpegVideoSdp {
     let mut sdp = JpegVideoSdp::rfc2435(session_id, server);
+    sdp.crypto = crypto;
     sdp.session_name = name.to_owned();
     sdp.tool = Some("mjpegrtsp".to_owned());
     sdp.broadcast = true;
@@ -18,8 +25,8 @@ fn jpeg_sdp(session_id: u64, server: IpAddr, name: &str) -> JpegVideoSdp {
 }
 
 /// The SDP for one file served as RFC 2435 JPEG.
-pub(super) fn file_sdp(media: &MediaFile, server: IpAddr) -> String {
-    let mut sdp = jpeg_sdp(media.id, server, &media.mount);
+pub(super) fn file_sdp(media: &MediaFile, server: IpAddr, crypto: Option<SdesCrypto>) -> String {
+    let mut sdp = jpeg_sdp(media.id, server, &media.mount, crypto);
     sdp.range = Some(NptRange::between(
         Duration::ZERO,
         Duration::from_secs_f64(media.duration_secs()),
@@ -31,8 +38,8 @@ pub(super) fn file_sdp(media: &MediaFile, server: IpAddr) -> String {
 }
 
 /// The SDP for the live source.
-pub(super) fn live_sdp(live: &LiveSource, server: IpAddr) -> String {
-    let mut sdp = jpeg_sdp(live.id, server, "live");
+pub(super) fn live_sdp(live: &LiveSource, server: IpAddr, crypto: Option<SdesCrypto>) -> String {
+    let mut sdp = jpeg_sdp(live.id, server, "live", crypto);
     sdp.range = Some(NptRange::live());
     if let Some(info) = live.info() {
         sdp.framerate = info.fps;

@@ -10,15 +10,16 @@ use super::media::MediaFile;
 use super::queue::{MAX_QUEUE_BYTES, Outgoing};
 use super::rtcp;
 use super::udp::PacketSocket;
+use crate::rtp::srtp::{self, Protector};
 use crate::rtp::{HEADER_LEN, RtpHeader, rfc2435};
 use crate::rtsp::encode_interleaved;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// How a session's frames are put on the wire.
@@ -74,6 +75,14 @@ pub enum Source {
 }
 
 impl Source {
+    /// The file's or live source's id.
+    pub fn id(&self) -> u64 {
+        match self {
+            Source::File(media) => media.id,
+            Source::Live(live) => live.id,
+        }
+    }
+
     /// About one second of this source's media, in bytes: what a connection
     /// may queue for a slow reader ([`Outgoing::allow`]).
     pub fn bytes_per_second(&self) -> usize {
@@ -98,6 +107,19 @@ pub struct Stream {
     pub timestamp_base: u32,
     pub looping: bool,
     pub counters: Arc<Counters>,
+    /// SRTP: the session's sending context, kept across PAUSE and PLAY
+    /// (its rollover counter goes on with the sequence numbers).
+    pub srtp: Option<Arc<Mutex<Protector>>>,
+}
+
+impl Stream {
+    /// The largest RTP packet to build: the MTU less what SRTP adds.
+    fn packet_mtu(&self, mtu: usize) -> usize {
+        match self.srtp {
+            Some(_) => mtu.saturating_sub(srtp::RTP_OVERHEAD),
+            None => mtu,
+        }
+    }
 }
 
 pub enum Command {
@@ -158,7 +180,10 @@ impl Engine {
             live_frames: HashMap::new(),
             schedule: BinaryHeap::new(),
             cache: FrameCache::new(256),
-            scratch: Vec::with_capacity(128 * 1024),
+            scratch: Scratch {
+                plain: Vec::with_capacity(128 * 1024),
+                sealed: Vec::new(),
+            },
             stats: stats.clone(),
         };
         let thread = std::thread::Builder::new()
@@ -222,6 +247,9 @@ struct Playing {
     next_sr: Instant,
 }
 
+/// A frame's packets: source, frame, wire and packet size.
+type CacheKey = (u64, u64, Wire, usize);
+
 /// A packetised frame, shared by the sessions sending it.
 enum Packets {
     Classic(Vec<u8>),
@@ -229,8 +257,8 @@ enum Packets {
 }
 
 struct FrameCache {
-    map: HashMap<(u64, u64, Wire), Arc<Packets>>,
-    order: VecDeque<(u64, u64, Wire)>,
+    map: HashMap<CacheKey, Arc<Packets>>,
+    order: VecDeque<CacheKey>,
     capacity: usize,
 }
 
@@ -245,7 +273,7 @@ impl FrameCache {
 
     fn get_or_make(
         &mut self,
-        key: (u64, u64, Wire),
+        key: CacheKey,
         make: impl FnOnce() -> Option<Packets>,
     ) -> Option<Arc<Packets>> {
         if let Some(p) = self.map.get(&key) {
@@ -275,8 +303,15 @@ struct Worker {
     live_frames: HashMap<u64, u64>,
     schedule: BinaryHeap<Reverse<(Instant, u64, u64)>>,
     cache: FrameCache,
-    scratch: Vec<u8>,
+    scratch: Scratch,
     stats: Arc<EngineStats>,
+}
+
+/// Buffers a frame's packets are written in: in clear, then sealed (SRTP).
+#[derive(Default)]
+struct Scratch {
+    plain: Vec<u8>,
+    sealed: Vec<u8>,
 }
 
 /// A sender that falls this far behind skips frames rather than bursting.
@@ -390,9 +425,9 @@ impl Worker {
         }
         let file_frame = n % frames;
         let wire = stream.wire;
-        let mtu = self.mtu;
+        let mtu = stream.packet_mtu(self.mtu);
         let stats = self.stats.clone();
-        let packets = self.cache.get_or_make((media.id, file_frame, wire), || {
+        let packets = self.cache.get_or_make((media.id, file_frame, wire, mtu), || {
             let jpeg = media.frame(file_frame).ok()?;
             match wire {
                 Wire::Classic => Some(Packets::Classic(jpeg)),
@@ -441,14 +476,14 @@ impl Worker {
             *n += 1;
             *n
         };
-        let mtu = self.mtu;
         let stats = self.stats.clone();
-        let mut by_wire: HashMap<Wire, Option<Arc<Packets>>> = HashMap::new();
+        let mut by_wire: HashMap<(Wire, usize), Option<Arc<Packets>>> = HashMap::new();
         for stream in viewers.values() {
+            let mtu = stream.packet_mtu(self.mtu);
             let packets = by_wire
-                .entry(stream.wire)
+                .entry((stream.wire, mtu))
                 .or_insert_with(|| {
-                    self.cache.get_or_make((u64::MAX - source, frame, stream.wire), || match stream.wire {
+                    self.cache.get_or_make((u64::MAX - source, frame, stream.wire, mtu), || match stream.wire {
                         Wire::Classic => Some(Packets::Classic(jpeg.to_vec())),
                         Wire::Rfc2435 => match rfc2435::packetize(jpeg, mtu) {
                             Ok(p) => Some(Packets::Rfc2435(p)),
@@ -518,13 +553,14 @@ fn wallclock_secs() -> u32 {
 /// Builds and sends one frame's packets; false if nothing could be sent.
 fn send_packets(
     rtp: &PacketSocket,
-    scratch: &mut Vec<u8>,
+    buffers: &mut Scratch,
     stream: &Stream,
     timestamp: u32,
     packets: &Packets,
 ) -> bool {
     let counters = &stream.counters;
     let seq = counters.next_seq.load(Ordering::Relaxed) as u16;
+    let scratch = &mut buffers.plain;
     scratch.clear();
     let (segment, count, next_seq) = match packets {
         Packets::Classic(jpeg) => {
@@ -563,6 +599,22 @@ fn send_packets(
     counters
         .next_seq
         .store(u32::from(next_seq), Ordering::Relaxed);
+    let payload_octets = scratch.len() - count * HEADER_LEN;
+    let (scratch, segment) = match &stream.srtp {
+        None => (&buffers.plain, segment),
+        Some(srtp) => {
+            let mut srtp = srtp.lock().unwrap();
+            let sealed = &mut buffers.sealed;
+            sealed.clear();
+            for packet in buffers.plain.chunks(segment) {
+                if let Err(e) = srtp.protect_rtp(packet, sealed) {
+                    tracing::warn!("cannot protect an RTP packet: {e}");
+                    return false;
+                }
+            }
+            (&buffers.sealed, segment + srtp::RTP_OVERHEAD)
+        }
+    };
     let ok = match &stream.route {
         Route::Udp { rtp: dest, .. } => match rtp.send_segments(*dest, scratch, segment) {
             Ok(sent) => sent.dropped == 0,
@@ -585,10 +637,9 @@ fn send_packets(
         counters
             .packets_sent
             .fetch_add(count as u64, Ordering::Relaxed);
-        counters.octets_sent.fetch_add(
-            (scratch.len() - count * HEADER_LEN) as u64,
-            Ordering::Relaxed,
-        );
+        counters
+            .octets_sent
+            .fetch_add(payload_octets as u64, Ordering::Relaxed);
     }
     ok
 }

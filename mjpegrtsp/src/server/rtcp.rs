@@ -40,11 +40,26 @@ pub(super) fn send_bye(socket: &PacketSocket, stream: &Stream) {
     send(socket, stream, &rtcp::bye(stream.ssrc));
 }
 
-/// Sends an RTCP packet on a session's RTCP path (standard sessions only).
+/// Sends an RTCP packet on a session's RTCP path (standard sessions only),
+/// as SRTCP when the session is SRTP.
 fn send(socket: &PacketSocket, stream: &Stream, packet: &[u8]) {
     if stream.wire == Wire::Classic {
         return; // classic clients have no RTCP port
     }
+    let sealed;
+    let packet = match &stream.srtp {
+        None => packet,
+        Some(srtp) => match srtp.lock().unwrap().protect_rtcp(packet) {
+            Ok(p) => {
+                sealed = p;
+                &sealed[..]
+            }
+            Err(e) => {
+                tracing::warn!("cannot protect an RTCP packet: {e}");
+                return;
+            }
+        },
+    };
     match &stream.route {
         Route::Udp {
             rtcp: Some(dest), ..

@@ -2,9 +2,10 @@
 //! channels, and a session is made for it.
 
 use super::connection::{Connection, Refusal, standard_playable};
-use super::engine::{Counters, Route, Stream, Wire};
+use super::engine::{Counters, Route, Source, Stream, Wire};
 use super::limits::Full;
 use super::{Session, SessionState};
+use crate::rtp::srtp::Protector;
 use crate::rtsp::{self, Dialect, LowerTransport, Request, Response, StatusCode, Transport, names};
 use rand::Rng;
 use std::net::SocketAddr;
@@ -23,7 +24,12 @@ impl Connection {
             .headers
             .get(names::TRANSPORT)
             .ok_or_else(|| Refusal(StatusCode::BAD_REQUEST, "SETUP without Transport".into()))?;
-        let offer = rtsp::negotiate_transport(header)
+        let srtp = self.srtp_for(&media)?;
+        let negotiate = match srtp {
+            Some(_) => rtsp::negotiate_secure_transport,
+            None => rtsp::negotiate_transport,
+        };
+        let offer = negotiate(header)
             .map_err(|e| Refusal(e.status(), format!("transport {header:?}: {e}")))?;
         if let Some(existing) = self.request_session(request)? {
             // One stream per session: a second SETUP may only change nothing.
@@ -115,6 +121,7 @@ impl Connection {
             timestamp_base: rng.random(),
             looping: self.shared.config.looping,
             counters: counters.clone(),
+            srtp: srtp.map(|p| Arc::new(Mutex::new(p))),
         };
         let state = SessionState {
             playing: false,
@@ -157,6 +164,26 @@ impl Connection {
             response = response.with_header(names::TRANSPORT, reply_transport.to_string());
         }
         Ok(response)
+    }
+
+    /// The SRTP sender of a new session of `media`: keyed by what this
+    /// connection's DESCRIBE of it offered, when the connection is SRTP.
+    /// Every session set up from such a description is SRTP, whatever
+    /// profile its SETUP names: ffmpeg asks for `RTP/AVP` and decrypts.
+    fn srtp_for(&self, media: &Source) -> Result<Option<Protector>, Refusal> {
+        if !self.offers_srtp() {
+            return Ok(None);
+        }
+        let key = self.srtp_keys.get(&media.id()).ok_or_else(|| {
+            Refusal(
+                StatusCode::BAD_REQUEST,
+                "DESCRIBE this stream on this connection first: the SRTP key is in its answer"
+                    .into(),
+            )
+        })?;
+        Protector::new(key)
+            .map(Some)
+            .map_err(|e| Refusal(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
     }
 
     /// The interleaved channels of a new session: those asked for, if no

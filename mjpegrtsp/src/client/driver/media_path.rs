@@ -23,6 +23,33 @@ impl Driver {
         let Some(m) = self.media.as_mut() else {
             return;
         };
+        let plain;
+        let data = match &mut m.srtp {
+            None => data,
+            Some(srtp) => {
+                // Only the announced source is worth a tag check: forged
+                // packets of other sources cost nothing and keep no state.
+                let ssrc = data
+                    .get(8..12)
+                    .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+                let unprotected = match (ssrc, m.announced_ssrc) {
+                    (Some(s), Some(a)) if s != a => None,
+                    (None, _) => None,
+                    _ => srtp.unprotect_rtp(data).ok(),
+                };
+                match unprotected {
+                    Some(p) => {
+                        plain = p;
+                        &plain[..]
+                    }
+                    None => {
+                        self.packets_rejected += 1;
+                        tracing::debug!(server = %self.cfg.addr, "dropping an SRTP packet that fails its check");
+                        return;
+                    }
+                }
+            }
+        };
         if m.media.push(data, now) {
             self.packets_since_start += 1;
             self.media_came(now);
@@ -75,6 +102,21 @@ impl Driver {
     pub(super) fn on_rtcp(&mut self, data: &[u8], now: Instant) {
         let Some(m) = self.media.as_mut() else {
             return;
+        };
+        let plain;
+        let data = match &mut m.srtp {
+            None => data,
+            Some(srtp) => match srtp.unprotect_rtcp(data) {
+                Ok(p) => {
+                    plain = p;
+                    &plain[..]
+                }
+                Err(e) => {
+                    self.packets_rejected += 1;
+                    tracing::debug!(server = %self.cfg.addr, "dropping SRTCP: {e}");
+                    return;
+                }
+            },
         };
         // The source being received; before its first packet, the one the
         // SETUP reply announced.

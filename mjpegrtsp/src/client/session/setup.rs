@@ -95,6 +95,7 @@ impl Session {
                 peer: PeerFilter::new(self.addr.ip(), None, None),
             },
             announced_ssrc: None,
+            srtp: None,
         })))?;
         Ok(TransportKind::Udp)
     }
@@ -116,7 +117,7 @@ impl Session {
             .map_err(|source| self.io_error("binding RTP/RTCP ports", source))?
             .port();
         let offer = Transport::udp_unicast(PortPair::new(rtp_port, rtp_port + 1));
-        let resp = self.send_setup(offer).await?;
+        let resp = self.send_setup(self.secured(offer)).await?;
         let chosen = self.reply_transport(&resp)?;
         if chosen.lower != LowerTransport::Udp {
             return Err(Error::protocol(
@@ -156,7 +157,7 @@ impl Session {
 
     pub(super) async fn setup_tcp(&mut self) -> Result<TransportKind, Error> {
         let offer = Transport::tcp_interleaved(ChannelPair::new(0, 1));
-        let resp = self.send_setup(offer).await?;
+        let resp = self.send_setup(self.secured(offer)).await?;
         let chosen = self.reply_transport(&resp)?;
         if chosen.lower != LowerTransport::Tcp {
             return Err(Error::protocol(
@@ -177,6 +178,14 @@ impl Session {
             chosen.ssrc,
         )?;
         Ok(TransportKind::Tcp)
+    }
+
+    /// `offer` as `RTP/SAVP` when the description gave an SRTP key.
+    fn secured(&self, mut offer: Transport) -> Transport {
+        if self.description.as_ref().is_some_and(|d| d.srtp.is_some()) {
+            offer.profile = crate::rtsp::Profile::Savp;
+        }
+        offer
     }
 
     async fn send_setup(&mut self, offer: Transport) -> Result<Response, Error> {
@@ -224,6 +233,7 @@ impl Session {
             config: self.media_config(reordering),
             transport,
             announced_ssrc,
+            srtp: self.description.as_ref().and_then(|d| d.srtp.clone()),
         })))?;
         let url = self.aggregate_url();
         self.send_cmd(Cmd::SetSession {
