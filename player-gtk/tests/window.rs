@@ -13,7 +13,7 @@ mod display;
 
 use gtk::prelude::*;
 use mjpegrtsp::rtsp::{Method, Request, Response, StatusCode};
-use mjpegrtsp_tests::{RtspProxy, TestServer, movie_dir};
+use mjpegrtsp_tests::{RtspProxy, TestServer, certificate, movie_dir};
 use player_gtk::application;
 use player_gtk::state::{Controls, Phase};
 use player_gtk::window::{Inspect, Window};
@@ -71,6 +71,7 @@ const TESTS: &[&str] = &[
     "unauthorized_asks_for_credentials",
     "session_not_found_shows_error",
     "password_in_url_used_not_shown",
+    "rtsps_with_srtp_plays",
     "keyboard_shortcuts",
     "progress_bar_click_and_drag",
     "sessions_leave_nothing_behind",
@@ -99,6 +100,7 @@ fn run_test<'a>(name: &str, env: &'a Env) -> TestFuture<'a> {
         "unauthorized_asks_for_credentials" => Box::pin(unauthorized(env)),
         "session_not_found_shows_error" => Box::pin(session_not_found(env)),
         "password_in_url_used_not_shown" => Box::pin(password_in_url(env)),
+        "rtsps_with_srtp_plays" => Box::pin(rtsps_srtp(env)),
         "keyboard_shortcuts" => Box::pin(keyboard(env)),
         "progress_bar_click_and_drag" => Box::pin(progress_bar_mouse(env)),
         "sessions_leave_nothing_behind" => Box::pin(no_leaks(env)),
@@ -1138,6 +1140,30 @@ async fn password_in_url(env: &Env) -> TestResult {
     wait_for("TEARDOWN", 5, || env.server.sessions() == 0).await
 }
 
+/// `rtsps://` with SRTP media (the server's default), the certificate
+/// checked against the CA file the player was given: it plays, seeks and
+/// stops like plain RTSP, with no loss.
+async fn rtsps_srtp(env: &Env) -> TestResult {
+    let win = &env.win;
+    let tls = env
+        .server
+        .tls_addr
+        .ok_or("the test server has a TLS port")?;
+    let url = format!("rtsps://{tls}/movie.Mjpeg");
+    open_and_play(win, &url).await?;
+    expect_frames(win, 24).await?;
+    check!(win.address_text() == url, "{}", win.address_text());
+    act_with(win, "win.seek-to", 10.0f64.to_variant());
+    expect_seeked(win, "the seek over rtsps", 10.0..14.0).await?;
+    expect_frames(win, frames(win) + 12).await?;
+    let status = win.status();
+    check!(number(&status.loss) == 0.0, "{status:?}");
+    check!(win.error_message().is_none(), "{:?}", win.error_message());
+    act(win, "win.stop");
+    expect_state(win, Phase::Init, INIT, 10).await?;
+    wait_for("TEARDOWN", 5, || env.server.sessions() == 0).await
+}
+
 /// Real key presses through the X server: Ctrl+L, typing an address, Enter,
 /// Space, →, ←, Escape.
 async fn keyboard(env: &Env) -> TestResult {
@@ -1517,7 +1543,15 @@ fn main() -> ExitCode {
 
     application::init_gstreamer().expect("GStreamer");
     let media = movie_dir(480, 640, 480, 75, "ball");
-    let server = TestServer::start(media.path(), false);
+    // RTSPS (SRTP on) beside plain RTSP, its certificate trusted by the player.
+    let (cert, key) = certificate(media.path());
+    player_gtk::player::set_tls_trust(player_gtk::player::TlsTrust {
+        ca_file: Some(cert.clone()),
+        no_verify: false,
+    });
+    let mut config = mjpegrtsp::server::ServerConfig::new(media.path());
+    config.tls = Some(mjpegrtsp::server::TlsConfig::new(cert, key, 0));
+    let server = TestServer::start_with(config);
     let auth_proxy = auth_front(server.addr);
     let keys = Command::new("xdotool")
         .arg("version")

@@ -68,7 +68,9 @@ fn main() -> ExitCode {
         .and_then(|e| Some(e.parent()?.join("server-cli")))
         .filter(|p| p.exists());
     let Some(server) = server else {
-        eprintln!("bench_srtp: no server-cli beside this binary: cargo build --release -p server-cli");
+        eprintln!(
+            "bench_srtp: no server-cli beside this binary: cargo build --release -p server-cli"
+        );
         return ExitCode::FAILURE;
     };
     let dir = tempfile::tempdir().expect("a temp dir");
@@ -128,7 +130,12 @@ fn start_server(
         .args(["--bind", "127.0.0.1", "--loop"])
         .args(["--max-sessions-per-address", "0"])
         .args(["--max-connections-per-address", "0"])
-        .args(["--port", &port.to_string(), "--tls-port", &tls_port.to_string()])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--tls-port",
+            &tls_port.to_string(),
+        ])
         .arg("--tls-cert")
         .arg(cert)
         .arg("--tls-key")
