@@ -127,14 +127,21 @@ pub fn rtsp_headers(data: &[u8]) {
     }
 }
 
-/// SDP session descriptions as a client reads them from DESCRIBE. No panic
-/// whatever the text; an SRTP key read is written back as read.
+/// SDP session descriptions as a client reads them from DESCRIBE, and the
+/// bytes as a MIKEY message. No panic whatever the text; an SRTP key read
+/// (SDES or MIKEY) is written back as read.
 pub fn sdp(data: &[u8]) {
     if let Ok(sdp) = Sdp::parse_bytes(data) {
         for media in &sdp.media {
             let _ = format!("{media:?}");
-            let _ = (media.crypto(), media.is_secure());
+            let _ = (media.crypto(), media.key_mgmt(), media.is_secure());
         }
+    }
+    // The bytes as a MIKEY message: a key read is written and read again.
+    if let Ok(read) = crate::rtsp::mikey::parse(data) {
+        let ssrc = read.sessions.first().map_or(0, |s| s.0);
+        let again = crate::rtsp::mikey::parse(&crate::rtsp::mikey::offer(&read.key, ssrc));
+        assert_eq!(again.map(|m| m.key), Ok(read.key));
     }
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = RtpMap::parse(text);

@@ -102,8 +102,8 @@ struct Args {
     #[arg(long, requires = "tls_cert")]
     no_plain: bool,
     /// rtsps:// media as plain RTP (RTP/AVP) instead of SRTP, for clients
-    /// that cannot read SDES keys (a=crypto) — GStreamer's rtspsrc among
-    /// them. Interleaved media stays inside TLS; UDP media is then in clear.
+    /// that read neither SDES (a=crypto) nor MIKEY (a=key-mgmt) keys.
+    /// Interleaved media stays inside TLS; UDP media is then in clear.
     #[arg(long, requires = "tls_cert")]
     no_srtp: bool,
 }

@@ -60,6 +60,11 @@ def parse_args(argv):
     ap.add_argument("--loop", action="store_true", help="loop the file (lengthmjpegsrc loop=true)")
     ap.add_argument("--tcp-only", action="store_true", help="offer RTP over the RTSP connection only")
     ap.add_argument("--auth", metavar="USER:PASS", help="require Digest authentication")
+    ap.add_argument(
+        "--srtp",
+        action="store_true",
+        help="offer RTP/SAVP only: SRTP with a random key in the SDP's MIKEY (a=key-mgmt)",
+    )
     ap.add_argument("--session-timeout", type=int, default=60, help="RTSP session timeout, s (default 60)")
     ap.add_argument(
         "--backlog",
@@ -132,6 +137,8 @@ def main(argv):
     factory.set_shared(args.shared)
     if args.tcp_only:
         factory.set_protocols(GstRtsp.RTSPLowerTrans.TCP)
+    if args.srtp:
+        factory.set_profiles(GstRtsp.RTSPProfile.SAVP)
 
     if args.auth is not None:
         user, password = args.auth.split(":", 1)

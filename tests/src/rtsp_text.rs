@@ -4,7 +4,7 @@
 
 use crate::{TestServer, encoded_movie, frames_of};
 use std::io::{Read, Write};
-use std::net::{TcpStream, UdpSocket};
+use std::net::{IpAddr, SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
 /// The test clip: 48 frames (2 s) of 320×240, every frame different, as
@@ -205,4 +205,34 @@ pub fn standard_session(server: &TestServer, path: &str) -> (TcpStream, UdpSocke
     );
     assert_eq!(status(&reply), 200, "{reply}");
     (ctl, udp, session)
+}
+
+/// From `ip`, a DESCRIBE of `movie.Mjpeg` that gets its Digest challenge,
+/// then one with a wrong MD5 response for `user`: the second reply's status
+/// and how long it took (the first reply's status, and no time, if it was
+/// not 401).
+pub fn wrong_guess(ip: IpAddr, server: SocketAddr, user: &str) -> (u16, Option<Duration>) {
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.bind(&SocketAddr::new(ip, 0).into()).unwrap();
+    sock.connect(&server.into()).unwrap();
+    let mut s: TcpStream = sock.into();
+    s.set_nodelay(true).unwrap();
+    let u = format!("rtsp://{server}/movie.Mjpeg");
+    let first = rtsp_request(&mut s, &format!("DESCRIBE {u} RTSP/1.0\r\nCSeq: 1\r\n\r\n"));
+    if status(&first) != 401 {
+        return (status(&first), None);
+    }
+    let nonce = first
+        .split("nonce=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_owned();
+    let guess = format!(
+        "DESCRIBE {u} RTSP/1.0\r\nCSeq: 2\r\nAuthorization: Digest username=\"{user}\", realm=\"mjpegrtsp\", \
+         nonce=\"{nonce}\", uri=\"{u}\", response=\"00000000000000000000000000000000\"\r\n\r\n"
+    );
+    let sent = Instant::now();
+    let reply = rtsp_request(&mut s, &guess);
+    (status(&reply), Some(sent.elapsed()))
 }

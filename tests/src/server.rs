@@ -74,3 +74,41 @@ impl Drop for TestServer {
         }
     }
 }
+
+/// A looping server of `movie.Mjpeg` and `other.Mjpeg` (160×120) that asks
+/// for users: `alice`/`s3cret` may play everything, `bob`/`hunter2` only
+/// `other.Mjpeg`; realm `mjpegrtsp`; `public` mounts are open to anyone.
+pub fn guarded_server(public: &[&str]) -> (tempfile::TempDir, TestServer) {
+    let dir = crate::movie_dir(48, 160, 120, 70, "ball");
+    std::fs::copy(
+        dir.path().join("movie.Mjpeg"),
+        dir.path().join("other.Mjpeg"),
+    )
+    .unwrap();
+    let mut users = mjpegrtsp::server::users::Users::default();
+    users
+        .set(mjpegrtsp::server::users::User::new(
+            "alice",
+            "mjpegrtsp",
+            "s3cret",
+            vec!["**".into()],
+        ))
+        .unwrap();
+    users
+        .set(mjpegrtsp::server::users::User::new(
+            "bob",
+            "mjpegrtsp",
+            "hunter2",
+            vec!["other.Mjpeg".into()],
+        ))
+        .unwrap();
+    let mut config = mjpegrtsp::server::ServerConfig::new(dir.path());
+    config.looping = true;
+    config.access = Some(mjpegrtsp::server::Access {
+        users,
+        realm: "mjpegrtsp".into(),
+        public: public.iter().map(|p| p.to_string()).collect(),
+    });
+    let server = TestServer::start_with(config);
+    (dir, server)
+}

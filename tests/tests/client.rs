@@ -477,6 +477,38 @@ fn seed_buggy_classic_server_plays_too() {
 // ---------------------------------------------------------------------------
 // gst-rtsp-server
 
+/// gst-rtsp-server with SRTP (`RTP/SAVP`, its key in MIKEY `a=key-mgmt`):
+/// the client reads the key, asks for `RTP/SAVP` and decrypts, over UDP
+/// and interleaved; every frame whole.
+#[test]
+fn gst_rtsp_server_srtp_keyed_by_mikey_decodes() {
+    let (_dir, path, file) = media(48);
+    let (_peer, url) = gst_server(&path, &["--srtp"]);
+    for (transport, kind) in [
+        (TransportPreference::Udp, TransportKind::Udp),
+        (TransportPreference::Tcp, TransportKind::Tcp),
+    ] {
+        block_on(async {
+            let opts = ClientOptions {
+                transport,
+                ..options()
+            };
+            let mut s = Session::connect(&url, opts).await.unwrap();
+            assert!(s.describe().await.unwrap().srtp.is_some(), "a MIKEY key");
+            assert_eq!(s.setup().await.unwrap(), kind);
+            let mut events = s.events().unwrap();
+            s.play(None).await.unwrap();
+            let (frames, _) = collect_frames(&mut events, 24, Duration::from_secs(5)).await;
+            assert_eq!(frames.len(), 24, "{kind:?}");
+            for f in &frames {
+                assert_whole(f);
+                assert!(file.iter().any(|j| scan_data(j) == scan_data(&f.jpeg)));
+            }
+            assert_eq!(s.stats().packets_rejected, 0, "{kind:?}");
+        });
+    }
+}
+
 #[test]
 fn gst_rtsp_server_rfc2435_frames_decode() {
     let (_dir, path, file) = media(48);

@@ -4,44 +4,11 @@
 //! seed's classic dialect (refused unless the mount is public), and an
 //! address that keeps guessing (locked out, others not).
 
-use mjpegrtsp::server::users::{User, Users};
-use mjpegrtsp::server::{Access, ServerConfig};
 use mjpegrtsp_tests::rtsp_text::*;
 use mjpegrtsp_tests::*;
-use std::io::Write;
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::process::Command;
 use std::time::Duration;
-
-fn guarded(public: &[&str]) -> (tempfile::TempDir, TestServer) {
-    let dir = movie_dir(48, 160, 120, 70, "ball");
-    std::fs::copy(
-        dir.path().join("movie.Mjpeg"),
-        dir.path().join("other.Mjpeg"),
-    )
-    .unwrap();
-    let mut users = Users::default();
-    users
-        .set(User::new("alice", "mjpegrtsp", "s3cret", vec!["**".into()]))
-        .unwrap();
-    users
-        .set(User::new(
-            "bob",
-            "mjpegrtsp",
-            "hunter2",
-            vec!["other.Mjpeg".into()],
-        ))
-        .unwrap();
-    let mut config = ServerConfig::new(dir.path());
-    config.looping = true;
-    config.access = Some(Access {
-        users,
-        realm: "mjpegrtsp".into(),
-        public: public.iter().map(|p| p.to_string()).collect(),
-    });
-    let server = TestServer::start_with(config);
-    (dir, server)
-}
 
 fn url(server: &TestServer, credentials: &str, path: &str) -> String {
     format!("rtsp://{credentials}{}/{path}", server.addr)
@@ -64,7 +31,7 @@ fn ffprobe(url: &str) -> (bool, String, String) {
 
 #[test]
 fn ffprobe_plays_with_the_right_user_and_gets_401_or_403_otherwise() {
-    let (_dir, server) = guarded(&[]);
+    let (_dir, server) = guarded_server(&[]);
     let (ok, out, err) = ffprobe(&url(&server, "alice:s3cret@", "movie.Mjpeg"));
     assert!(ok && out.contains("mjpeg,160"), "{out} {err}");
     for (creds, status) in [
@@ -88,7 +55,7 @@ fn gst_play(launch: &str) -> (usize, Option<String>) {
 
 #[test]
 fn rtspsrc_and_mjpegrtspsrc_play_with_credentials() {
-    let (_dir, server) = guarded(&[]);
+    let (_dir, server) = guarded_server(&[]);
     let plain = url(&server, "", "movie.Mjpeg");
     let (frames, error) = gst_play(&format!(
         "rtspsrc location={plain} user-id=alice user-pw=s3cret protocols=tcp ! rtpjpegdepay ! appsink name=sink"
@@ -115,7 +82,7 @@ fn rtspsrc_and_mjpegrtspsrc_play_with_credentials() {
 
 #[test]
 fn classic_clients_are_refused_unless_the_mount_is_public() {
-    let (_dir, server) = guarded(&[]);
+    let (_dir, server) = guarded_server(&[]);
     let mut ctl = TcpStream::connect(server.addr).unwrap();
     let (_udp, port) = classic_socket();
     let reply = rtsp_request(
@@ -127,7 +94,7 @@ fn classic_clients_are_refused_unless_the_mount_is_public() {
     assert!(!reply.contains('\r'), "{reply:?}");
     drop(ctl);
 
-    let (_dir, open) = guarded(&["movie.Mjpeg"]);
+    let (_dir, open) = guarded_server(&["movie.Mjpeg"]);
     let (mut ctl, udp, session) = classic_setup(&open);
     assert!(classic_play(&mut ctl, &session, 2).starts_with("RTSP/1.0 200"));
     let packets = receive_classic(&udp, Duration::from_millis(500));
@@ -138,42 +105,19 @@ fn classic_clients_are_refused_unless_the_mount_is_public() {
 }
 
 /// A raw DESCRIBE with a wrong Digest answer from `ip`; the status.
-fn wrong_guess(ip: std::net::IpAddr, server: SocketAddr) -> u16 {
-    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    sock.bind(&SocketAddr::new(ip, 0).into()).unwrap();
-    sock.connect(&server.into()).unwrap();
-    let mut s: TcpStream = sock.into();
-    let u = format!("rtsp://{server}/movie.Mjpeg");
-    let first = rtsp_request(&mut s, &format!("DESCRIBE {u} RTSP/1.0\r\nCSeq: 1\r\n\r\n"));
-    if status(&first) != 401 {
-        return status(&first);
-    }
-    let nonce = first
-        .split("nonce=\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .unwrap()
-        .to_owned();
-    s.write_all(
-        format!(
-            "DESCRIBE {u} RTSP/1.0\r\nCSeq: 2\r\nAuthorization: Digest username=\"alice\", realm=\"mjpegrtsp\", \
-             nonce=\"{nonce}\", uri=\"{u}\", response=\"00000000000000000000000000000000\"\r\n\r\n"
-        )
-        .as_bytes(),
-    )
-    .unwrap();
-    status(&read_reply(&mut s))
-}
-
 #[test]
 fn an_address_that_keeps_guessing_is_locked_out_and_no_other() {
-    let (_dir, server) = guarded(&[]);
+    let (_dir, server) = guarded_server(&[]);
     let guesser = std::net::IpAddr::from([127, 0, 0, 2]);
     for i in 0..10 {
-        assert_eq!(wrong_guess(guesser, server.addr), 401, "guess {i}");
+        assert_eq!(
+            wrong_guess(guesser, server.addr, "alice").0,
+            401,
+            "guess {i}"
+        );
     }
     // Locked out: even a first request gets 503 with Retry-After.
-    assert_eq!(wrong_guess(guesser, server.addr), 503);
+    assert_eq!(wrong_guess(guesser, server.addr, "alice").0, 503);
     // Everyone else plays.
     let (ok, out, err) = ffprobe(&url(&server, "alice:s3cret@", "movie.Mjpeg"));
     assert!(ok && out.contains("mjpeg"), "{err}");

@@ -1,7 +1,8 @@
-//! SRTP (RFC 3711, SDES keys) for `rtsps://` sessions: what crosses the
-//! loopback wire is not JPEG, and three implementations decode it: this
+//! SRTP (RFC 3711; keys by SDES and MIKEY) for `rtsps://` sessions: what
+//! crosses the loopback wire is not JPEG, and four decoders read it: this
 //! project's client (UDP), libsrtp2 through GStreamer's `srtpdec` (the UDP
-//! packets captured) and ffmpeg's own (interleaved inside TLS).
+//! packets captured), `rtspsrc` (MIKEY, UDP) and ffmpeg's own (interleaved
+//! inside TLS).
 
 use gst::prelude::*;
 use mjpegrtsp::client::{ClientOptions, TlsOptions, TransportPreference};
@@ -10,6 +11,13 @@ use mjpegrtsp_tests::capture::{Datagram, LoopbackCapture};
 use mjpegrtsp_tests::*;
 use std::process::Command;
 use std::time::Duration;
+
+/// The capture sees every test's UDP on `lo`: these tests take turns.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn turn() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// RTP payloads (header and, for SRTP, tag left out) of the PT 26 packets
 /// seen.
@@ -108,6 +116,7 @@ fn libsrtp_decodes(packets: &[&[u8]], key: &MasterKey) -> usize {
 
 #[test]
 fn the_wire_carries_no_jpeg_and_the_client_decodes_it() {
+    let _turn = turn();
     let (dir, server) = tls_server();
     let trust = TlsOptions {
         verify: true,
@@ -158,6 +167,7 @@ fn the_wire_carries_no_jpeg_and_the_client_decodes_it() {
 
 #[test]
 fn ffmpeg_decodes_srtp_frames_inside_rtsps() {
+    let _turn = turn();
     let (_dir, server) = tls_server();
     let out = Command::new("timeout")
         .args(["30", "ffmpeg", "-nostdin", "-loglevel", "warning", "-stats"])
@@ -170,4 +180,54 @@ fn ffmpeg_decodes_srtp_frames_inside_rtsps() {
     assert!(out.status.success(), "{text}");
     assert!(text.contains("frame=   36"), "{text}");
     assert!(!text.contains("HMAC mismatch"), "{text}");
+}
+
+#[test]
+fn rtspsrc_decodes_srtp_over_udp_with_the_mikey_key() {
+    let _turn = turn();
+    let (_dir, server) = tls_server();
+    let tls = server.tls_addr.unwrap();
+    let out = run_for(
+        &format!(
+            "rtspsrc location=rtsps://{tls}/movie.Mjpeg tls-validation-flags=0 protocols=udp \
+             ! rtpjpegdepay ! jpegdec ! appsink name=sink"
+        ),
+        2000,
+    );
+    out.assert_played(30);
+}
+
+#[test]
+fn no_srtp_serves_rtp_avp_and_a_setup_needs_its_own_describe() {
+    let _turn = turn();
+    let (_dir, server) = tls_server_with(false);
+    let url = format!("rtsps://{}/movie.Mjpeg", server.tls_addr.unwrap());
+    let options = ClientOptions {
+        transport: TransportPreference::Udp,
+        tls: TlsOptions {
+            verify: false,
+            ca_file: None,
+        },
+        ..ClientOptions::default()
+    };
+    block_on(async {
+        let (session, mut events) = playing(&url, options.clone()).await;
+        assert!(session.description().unwrap().srtp.is_none());
+        let (frames, _) = collect_frames(&mut events, 12, Duration::from_secs(10)).await;
+        assert_eq!(frames.len(), 12);
+    });
+    // With SRTP, a key serves one session: a second SETUP must describe again.
+    let (_dir, server) = tls_server();
+    let url = format!("rtsps://{}/movie.Mjpeg", server.tls_addr.unwrap());
+    block_on(async {
+        let mut s = mjpegrtsp::client::Session::connect(&url, options)
+            .await
+            .unwrap();
+        s.describe().await.unwrap();
+        assert!(s.description().unwrap().srtp.is_some());
+        s.setup().await.unwrap();
+        s.teardown().await.unwrap();
+        let e = s.setup().await.unwrap_err();
+        assert!(e.to_string().contains("DESCRIBE"), "{e}");
+    });
 }

@@ -32,9 +32,7 @@ fn ffprobe_and_rtspsrc_play_rtsps_beside_plain_rtsp() {
     assert!(ok && out.contains("mjpeg,160"), "rtsps: {out}");
     let (ok, out) = ffprobe(&format!("rtsp://{}/movie.Mjpeg", server.addr));
     assert!(ok && out.contains("mjpeg,160"), "plain: {out}");
-    // rtspsrc reads no SDES keys (only MIKEY): RTP/AVP for it.
-    let (_dir, server) = tls_server_with(false);
-    let tls = server.tls_addr.unwrap();
+    // rtspsrc reads the MIKEY key (a=key-mgmt) and decrypts with libsrtp2.
     let out = run_for(
         &format!(
             "rtspsrc location=rtsps://{tls}/movie.Mjpeg tls-validation-flags=0 protocols=tcp \

@@ -396,11 +396,11 @@ impl Session {
                 detail: error::shown(&detail, error::MAX_SHOWN),
             });
         };
-        let srtp = m.crypto().map(|c| c.key.clone());
+        let srtp = m.srtp_key();
         if m.is_secure() && srtp.is_none() {
             return Err(Error::Unsupported {
                 addr: self.addr,
-                what: "SRTP keyed other than by SDES AES_CM_128_HMAC_SHA1_80 (a=crypto)".into(),
+                what: "SRTP keyed other than AES_CM_128_HMAC_SHA1_80 by SDES (a=crypto) or MIKEY (a=key-mgmt)".into(),
             });
         }
         Ok(Description {
@@ -486,6 +486,10 @@ impl Session {
             tracing::debug!("TEARDOWN before the TCP fallback: {e}");
         }
         self.reconnect().await?;
+        if self.description.as_ref().is_some_and(|d| d.srtp.is_some()) {
+            // An SRTP key belongs to the connection that described it.
+            self.describe().await?;
+        }
         let kind = self.setup_tcp().await?;
         self.transport = Some(kind);
         self.state = State::Ready;

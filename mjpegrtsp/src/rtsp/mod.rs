@@ -76,6 +76,7 @@ pub mod auth;
 pub mod headers;
 pub mod interleaved;
 pub mod message;
+pub mod mikey;
 pub mod parser;
 pub mod range;
 pub mod sdp;

@@ -6,6 +6,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 use super::auth::{base64, base64_decode};
+use super::mikey::MikeyKey;
 use super::range::NptRange;
 use super::uri::resolve_control;
 use crate::rtp::ENCODING_NAME;
@@ -284,6 +285,28 @@ impl Media {
             .find_map(|(_, v)| SdesCrypto::parse(v.as_deref()?))
     }
 
+    /// The key of the first `a=key-mgmt:mikey` (RFC 4567) that
+    /// [`super::mikey::parse`] reads.
+    pub fn key_mgmt(&self) -> Option<MikeyKey> {
+        self.attributes
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("key-mgmt"))
+            .filter_map(|(_, v)| {
+                let (protocol, data) = v.as_deref()?.trim().split_once(' ')?;
+                protocol.eq_ignore_ascii_case("mikey").then_some(data)?;
+                super::mikey::parse(&base64_decode(data.trim())?).ok()
+            })
+            .next()
+    }
+
+    /// The SRTP key offered, by SDES (`a=crypto`) or else MIKEY
+    /// (`a=key-mgmt`).
+    pub fn srtp_key(&self) -> Option<MasterKey> {
+        self.crypto()
+            .map(|c| c.key)
+            .or_else(|| self.key_mgmt().map(|m| m.key))
+    }
+
     /// Whether the profile is secure RTP (`RTP/SAVP`, `RTP/SAVPF`).
     pub fn is_secure(&self) -> bool {
         self.proto.to_ascii_uppercase().contains("/SAVP")
@@ -423,6 +446,9 @@ pub struct JpegVideoSdp {
     /// The SRTP key offered (SDES): the profile becomes `RTP/SAVP` and the
     /// media section carries `a=crypto:`.
     pub crypto: Option<SdesCrypto>,
+    /// The same key as a MIKEY message ([`super::mikey`]), for clients that
+    /// read `a=key-mgmt:mikey` (GStreamer's `rtspsrc`).
+    pub key_mgmt: Option<Vec<u8>>,
 }
 
 impl JpegVideoSdp {
@@ -445,6 +471,7 @@ impl JpegVideoSdp {
             dimensions: None,
             bandwidth_kbps: None,
             crypto: None,
+            key_mgmt: None,
         }
     }
 
@@ -507,6 +534,12 @@ impl JpegVideoSdp {
         let mut attrs = vec![("rtpmap".to_owned(), Some(rtpmap.to_string()))];
         if let Some(crypto) = &self.crypto {
             attrs.push(("crypto".to_owned(), Some(crypto.to_string())));
+        }
+        if let Some(mikey) = &self.key_mgmt {
+            attrs.push((
+                "key-mgmt".to_owned(),
+                Some(format!("mikey {}", base64(mikey))),
+            ));
         }
         if let Some(rate) = self.framerate {
             attrs.push(("framerate".to_owned(), Some(rate.to_string())));
@@ -604,6 +637,15 @@ mod tests {
         let media = &Sdp::parse(&text).unwrap().media[0];
         assert!(media.is_secure());
         assert_eq!(media.crypto().unwrap().key, key);
+        assert_eq!(media.key_mgmt(), None);
+        // MIKEY beside it, or alone.
+        d.key_mgmt = Some(crate::rtsp::mikey::offer(&key, 5));
+        d.crypto = None;
+        let text = d.to_sdp().to_string();
+        assert!(text.contains("a=key-mgmt:mikey AQAF"), "{text}");
+        let media = &Sdp::parse(&text).unwrap().media[0];
+        assert_eq!(media.key_mgmt().unwrap().sessions, vec![(5, 0)]);
+        assert_eq!(media.srtp_key(), Some(key.clone()));
         // Written by others: a lifetime is read, an MKI or another suite is not.
         let b64 = base64(key.as_bytes());
         let read = |v: &str| SdesCrypto::parse(v).map(|c| (c.tag, c.key));

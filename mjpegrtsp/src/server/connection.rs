@@ -11,7 +11,7 @@ use super::{ConnectionSlot, SERVER_NAME, Session, SessionState, Shared, describe
 use crate::rtp::srtp::MasterKey;
 use crate::rtsp::{
     self, Dialect, Incomplete, Item, Method, NptRange, NptTime, Parsed, Parser, Request, Response,
-    RtpInfo, SdesCrypto, SessionHeader, StatusCode, Version, names,
+    RtpInfo, SdesCrypto, SessionHeader, StatusCode, Version, mikey, names,
 };
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -178,9 +178,10 @@ pub(super) struct Connection {
     /// What the engine is told once the reply to the current request is
     /// queued, so that no media reaches a client before its PLAY reply.
     after_reply: Option<Command>,
-    /// The SRTP keys this connection's DESCRIBEs offered, by source id: a
-    /// SETUP of that source over this connection uses its key.
-    pub(super) srtp_keys: HashMap<u64, MasterKey>,
+    /// The SRTP keys this connection's DESCRIBEs offered, by source id,
+    /// with the SSRC announced beside them: the next SETUP of that source
+    /// over this connection uses them, once.
+    pub(super) srtp_keys: HashMap<u64, (MasterKey, u32)>,
 }
 
 /// An error answer: the status and why, for the log.
@@ -282,17 +283,20 @@ impl Connection {
         let source = self.media(request)?;
         let url = request.uri.trim_end_matches('/');
         standard_playable(&source)?;
-        let crypto = self.offers_srtp().then(|| {
-            let key = MasterKey::random();
+        let keys = self.offers_srtp().then(|| {
+            let (key, ssrc) = (MasterKey::random(), rand::random());
             if self.srtp_keys.len() >= MAX_SRTP_KEYS {
                 self.srtp_keys.clear();
             }
-            self.srtp_keys.insert(source.id(), key.clone());
-            SdesCrypto::new(key)
+            self.srtp_keys.insert(source.id(), (key.clone(), ssrc));
+            describe::SrtpOffer {
+                mikey: mikey::offer(&key, ssrc),
+                sdes: SdesCrypto::new(key),
+            }
         });
         let sdp = match &source {
-            Source::File(media) => describe::file_sdp(media, self.local, crypto),
-            Source::Live(live) => describe::live_sdp(live, self.local, crypto),
+            Source::File(media) => describe::file_sdp(media, self.local, keys),
+            Source::Live(live) => describe::live_sdp(live, self.local, keys),
         };
         Ok(Response::reply_to(request, StatusCode::OK)
             .with_header(names::CONTENT_BASE, format!("{url}/"))

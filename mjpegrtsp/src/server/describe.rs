@@ -7,17 +7,22 @@ use crate::rtsp::{JpegVideoSdp, NptRange, SdesCrypto};
 use std::net::IpAddr;
 use std::time::Duration;
 
+/// An SRTP key as a description offers it: SDES for ffmpeg and this
+/// project's client, MIKEY for GStreamer's `rtspsrc`.
+pub(super) struct SrtpOffer {
+    pub(super) sdes: SdesCrypto,
+    pub(super) mikey: Vec<u8>,
+}
+
 /// What every description of this server says: RFC 2435 JPEG from
 /// `server` (the address the client reached), `a=tool`, `a=type:broadcast`,
 /// and the SRTP key when there is one.
-fn jpeg_sdp(
-    session_id: u64,
-    server: IpAddr,
-    name: &str,
-    crypto: Option<SdesCrypto>,
-) -> JpegVideoSdp {
+fn jpeg_sdp(session_id: u64, server: IpAddr, name: &str, srtp: Option<SrtpOffer>) -> JpegVideoSdp {
     let mut sdp = JpegVideoSdp::rfc2435(session_id, server);
-    sdp.crypto = crypto;
+    if let Some(offer) = srtp {
+        sdp.crypto = Some(offer.sdes);
+        sdp.key_mgmt = Some(offer.mikey);
+    }
     sdp.session_name = name.to_owned();
     sdp.tool = Some("mjpegrtsp".to_owned());
     sdp.broadcast = true;
@@ -25,8 +30,8 @@ fn jpeg_sdp(
 }
 
 /// The SDP for one file served as RFC 2435 JPEG.
-pub(super) fn file_sdp(media: &MediaFile, server: IpAddr, crypto: Option<SdesCrypto>) -> String {
-    let mut sdp = jpeg_sdp(media.id, server, &media.mount, crypto);
+pub(super) fn file_sdp(media: &MediaFile, server: IpAddr, srtp: Option<SrtpOffer>) -> String {
+    let mut sdp = jpeg_sdp(media.id, server, &media.mount, srtp);
     sdp.range = Some(NptRange::between(
         Duration::ZERO,
         Duration::from_secs_f64(media.duration_secs()),
@@ -38,8 +43,8 @@ pub(super) fn file_sdp(media: &MediaFile, server: IpAddr, crypto: Option<SdesCry
 }
 
 /// The SDP for the live source.
-pub(super) fn live_sdp(live: &LiveSource, server: IpAddr, crypto: Option<SdesCrypto>) -> String {
-    let mut sdp = jpeg_sdp(live.id, server, "live", crypto);
+pub(super) fn live_sdp(live: &LiveSource, server: IpAddr, srtp: Option<SrtpOffer>) -> String {
+    let mut sdp = jpeg_sdp(live.id, server, "live", srtp);
     sdp.range = Some(NptRange::live());
     if let Some(info) = live.info() {
         sdp.framerate = info.fps;

@@ -25,6 +25,7 @@ impl Connection {
             .get(names::TRANSPORT)
             .ok_or_else(|| Refusal(StatusCode::BAD_REQUEST, "SETUP without Transport".into()))?;
         let srtp = self.srtp_for(&media)?;
+        let source_id = media.id();
         let negotiate = match srtp {
             Some(_) => rtsp::negotiate_secure_transport,
             None => rtsp::negotiate_transport,
@@ -53,7 +54,12 @@ impl Connection {
             ));
         }
         let mut rng = rand::rng();
-        let ssrc = if classic { 0 } else { rng.random() };
+        let ssrc = match &srtp {
+            // The SSRC the description's MIKEY announced.
+            Some((_, ssrc)) => *ssrc,
+            None if classic => 0,
+            None => rng.random(),
+        };
         let (route, rtcp_from, reply_transport) = match offer.lower {
             LowerTransport::Udp => {
                 // negotiate_transport() only offers usable ports.
@@ -121,7 +127,7 @@ impl Connection {
             timestamp_base: rng.random(),
             looping: self.shared.config.looping,
             counters: counters.clone(),
-            srtp: srtp.map(|p| Arc::new(Mutex::new(p))),
+            srtp: srtp.map(|(p, _)| Arc::new(Mutex::new(p))),
         };
         let state = SessionState {
             playing: false,
@@ -157,6 +163,8 @@ impl Connection {
                 Refusal(StatusCode::NOT_ENOUGH_BANDWIDTH, why)
             })?;
         self.sessions.push(session.clone());
+        // One session per key: another SETUP must DESCRIBE again.
+        self.srtp_keys.remove(&source_id);
         tracing::info!(peer = %self.peer, connection = self.id, session = %session.id, "SETUP {} ({})", request.uri, reply_transport);
         let mut response = Response::reply_to(request, StatusCode::OK)
             .with_session(&self.session_header(&session));
@@ -166,23 +174,24 @@ impl Connection {
         Ok(response)
     }
 
-    /// The SRTP sender of a new session of `media`: keyed by what this
-    /// connection's DESCRIBE of it offered, when the connection is SRTP.
-    /// Every session set up from such a description is SRTP, whatever
+    /// The SRTP sender of a new session of `media`, and its SSRC: keyed by
+    /// what this connection's DESCRIBE of it offered, when the connection is
+    /// SRTP. Every session set up from such a description is SRTP, whatever
     /// profile its SETUP names: ffmpeg asks for `RTP/AVP` and decrypts.
-    fn srtp_for(&self, media: &Source) -> Result<Option<Protector>, Refusal> {
+    fn srtp_for(&self, media: &Source) -> Result<Option<(Protector, u32)>, Refusal> {
         if !self.offers_srtp() {
             return Ok(None);
         }
-        let key = self.srtp_keys.get(&media.id()).ok_or_else(|| {
+        let (key, ssrc) = self.srtp_keys.get(&media.id()).ok_or_else(|| {
             Refusal(
                 StatusCode::BAD_REQUEST,
-                "DESCRIBE this stream on this connection first: the SRTP key is in its answer"
+                "DESCRIBE this stream on this connection first: the SRTP key is in its answer \
+                 (one session per DESCRIBE)"
                     .into(),
             )
         })?;
         Protector::new(key)
-            .map(Some)
+            .map(|p| Some((p, *ssrc)))
             .map_err(|e| Refusal(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
     }
 
