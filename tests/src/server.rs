@@ -85,30 +85,27 @@ pub fn guarded_server(public: &[&str]) -> (tempfile::TempDir, TestServer) {
         dir.path().join("other.Mjpeg"),
     )
     .unwrap();
-    let mut users = mjpegrtsp::server::users::Users::default();
-    users
-        .set(mjpegrtsp::server::users::User::new(
-            "alice",
-            "mjpegrtsp",
-            "s3cret",
-            vec!["**".into()],
-        ))
-        .unwrap();
-    users
-        .set(mjpegrtsp::server::users::User::new(
-            "bob",
-            "mjpegrtsp",
-            "hunter2",
-            vec!["other.Mjpeg".into()],
-        ))
-        .unwrap();
     let mut config = mjpegrtsp::server::ServerConfig::new(dir.path());
     config.looping = true;
-    config.access = Some(mjpegrtsp::server::Access {
+    config.access = Some(test_users(public));
+    let server = TestServer::start_with(config);
+    (dir, server)
+}
+
+/// The users of [`guarded_server`]: `alice`/`s3cret` may play everything,
+/// `bob`/`hunter2` only `other.Mjpeg`; realm `mjpegrtsp`; `public` mounts
+/// open to anyone.
+pub fn test_users(public: &[&str]) -> mjpegrtsp::server::Access {
+    use mjpegrtsp::server::users::{User, Users};
+    let mut users = Users::default();
+    for (name, password, mounts) in [("alice", "s3cret", "**"), ("bob", "hunter2", "other.Mjpeg")] {
+        users
+            .set(User::new(name, "mjpegrtsp", password, vec![mounts.into()]))
+            .unwrap();
+    }
+    mjpegrtsp::server::Access {
         users,
         realm: "mjpegrtsp".into(),
         public: public.iter().map(|p| p.to_string()).collect(),
-    });
-    let server = TestServer::start_with(config);
-    (dir, server)
+    }
 }

@@ -581,10 +581,18 @@ impl Drop for Session {
     }
 }
 
-/// The session part of `sdp` with only the chosen media.
+/// The session part of `sdp` with only the chosen media, without its SRTP
+/// key lines (`a=crypto`, `a=key-mgmt`): the key is kept in
+/// [`Description::srtp`], whose `Debug` never shows it.
 fn media_only(sdp: &Sdp, m: &SdpMedia) -> Sdp {
+    let mut m = m.clone();
+    m.attributes.retain(|(name, _)| {
+        !["crypto", "key-mgmt"]
+            .iter()
+            .any(|k| name.eq_ignore_ascii_case(k))
+    });
     Sdp {
-        media: vec![m.clone()],
+        media: vec![m],
         ..sdp.clone()
     }
 }

@@ -9,6 +9,7 @@ use mjpegrtsp::client::{ClientOptions, Session, TlsOptions};
 use mjpegrtsp_tests::rtsp_text::wrong_guess;
 use mjpegrtsp_tests::{
     TestServer, bench_args, bench_number, bench_options, certificate, guarded_server, movie_dir,
+    test_users,
 };
 use std::net::IpAddr;
 use std::process::ExitCode;
@@ -80,8 +81,14 @@ fn main() -> ExitCode {
     }
     let (n, k, u) = (known.len(), percentiles(known), percentiles(unknown));
     println!("wrong answer, {n} each   median     p10     p90  mean 10-90 % (µs)");
-    println!("  existing user     {:8.0} {:7.0} {:7.0} {:8.1}", k.0, k.1, k.2, k.3);
-    println!("  unknown user      {:8.0} {:7.0} {:7.0} {:8.1}", u.0, u.1, u.2, u.3);
+    println!(
+        "  existing user     {:8.0} {:7.0} {:7.0} {:8.1}",
+        k.0, k.1, k.2, k.3
+    );
+    println!(
+        "  unknown user      {:8.0} {:7.0} {:7.0} {:8.1}",
+        u.0, u.1, u.2, u.3
+    );
     println!("  existing/unknown, trimmed means: {:.3}", k.3 / u.3);
     drop(server);
 
@@ -94,7 +101,7 @@ fn main() -> ExitCode {
     let mut config = mjpegrtsp::server::ServerConfig::new(dir.path());
     config.tls = Some(mjpegrtsp::server::TlsConfig::new(&cert, &key, 0));
     let mut with_users = config.clone();
-    with_users.access = Some(alice_only());
+    with_users.access = Some(test_users(&[]));
     let open = TestServer::start_with(config);
     let guarded = TestServer::start_with(with_users);
     let tls = TlsOptions {
@@ -129,24 +136,6 @@ fn main() -> ExitCode {
         );
     }
     ExitCode::SUCCESS
-}
-
-/// alice/s3cret, who may play everything.
-fn alice_only() -> mjpegrtsp::server::Access {
-    let mut users = mjpegrtsp::server::users::Users::default();
-    users
-        .set(mjpegrtsp::server::users::User::new(
-            "alice",
-            "mjpegrtsp",
-            "s3cret",
-            vec!["**".into()],
-        ))
-        .expect("a user");
-    mjpegrtsp::server::Access {
-        users,
-        realm: "mjpegrtsp".into(),
-        public: Vec::new(),
-    }
 }
 
 /// The mean wall time of `n` sessions set up, played and torn down.
