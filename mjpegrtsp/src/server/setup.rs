@@ -86,7 +86,10 @@ impl Connection {
             }
             LowerTransport::Tcp => {
                 let channels = self.interleaved_channels(offer.interleaved)?;
-                let reply = Transport::tcp_interleaved(channels).with_ssrc(ssrc);
+                let mut reply = Transport::tcp_interleaved(channels).with_ssrc(ssrc);
+                // The profile asked for: rtspsrc decrypts only when the reply
+                // says RTP/SAVP.
+                reply.profile = offer.profile.clone();
                 self.tx.allow(media.bytes_per_second());
                 let (rtp, rtcp) = channels.resolved().ok_or_else(|| {
                     Refusal(
