@@ -8,7 +8,7 @@ mod add_user;
 mod sample;
 
 use clap::Parser;
-use mjpegrtsp::server::{Access, Server, ServerConfig, TlsConfig, limits, users};
+use mjpegrtsp::server::{Access, LiveMount, Server, ServerConfig, TlsConfig, limits, users};
 use mjpegrtsp::timing::FrameRate;
 use std::io::IsTerminal;
 use std::net::IpAddr;
@@ -48,6 +48,10 @@ struct Args {
     /// produces image/jpeg (or raw video, which is encoded), shared by its viewers.
     #[arg(long, value_name = "LAUNCH")]
     pipeline: Option<String>,
+    /// A live source at PATH (repeatable): like --pipeline, at another
+    /// mount, e.g. --pipeline-at cams/test 'videotestsrc is-live=true ! jpegenc'.
+    #[arg(long, num_args = 2, value_names = ["PATH", "LAUNCH"], action = clap::ArgAction::Append)]
+    pipeline_at: Vec<String>,
     /// Most sessions at once; more get 453 Not Enough Bandwidth.
     #[arg(long, default_value_t = 1000)]
     max_sessions: usize,
@@ -223,7 +227,16 @@ fn main() -> ExitCode {
         media_dir,
         fps: args.fps,
         looping: args.looping,
-        pipeline: args.pipeline,
+        live: args
+            .pipeline
+            .iter()
+            .map(LiveMount::default_path)
+            .chain(
+                args.pipeline_at
+                    .chunks(2)
+                    .map(|pair| LiveMount::new(&pair[0], &pair[1])),
+            )
+            .collect(),
         max_sessions: args.max_sessions,
         max_sessions_per_address: args.max_sessions_per_address,
         max_connections: args.max_connections.max(1),

@@ -159,29 +159,63 @@ fn fps_29_97_is_ntsc_everywhere() {
 }
 
 #[test]
-fn live_pipeline_is_served_at_live() {
+fn live_pipelines_are_served_at_live_and_their_own_paths() {
     let cache = tempfile::tempdir().unwrap();
     let media = tempfile::tempdir().unwrap();
     let port = free_port().to_string();
+    let source = |w: u32, h: u32| {
+        format!(
+            "videotestsrc is-live=true ! video/x-raw,format=I420,width={w},height={h},framerate=24/1 ! jpegenc"
+        )
+    };
+    let (default, door, yard) = (source(320, 240), source(160, 120), source(176, 144));
     let (child, urls) = start(
         &[
             &on_loopback(&port, &media)[..],
-            &[
-                "--pipeline",
-                "videotestsrc is-live=true ! video/x-raw,format=I420,width=320,height=240,framerate=24/1 ! jpegenc",
-            ],
+            &["--pipeline", &default],
+            &["--pipeline-at", "cams/door", &door],
+            &["--pipeline-at", "/yard/", &yard],
         ]
         .concat(),
         cache.path(),
     );
-    let live = format!("rtsp://127.0.0.1:{port}/live");
-    assert_eq!(urls, vec![live.clone()]);
-    let probe = ffprobe(&live);
-    assert!(probe.contains("width=320|height=240"), "{probe}");
+    let url = |path: &str| format!("rtsp://127.0.0.1:{port}/{path}");
+    assert_eq!(urls, vec![url("cams/door"), url("live"), url("yard")]);
+    for (path, size) in [
+        ("live", "width=320|height=240"),
+        ("cams/door", "width=160|height=120"),
+        ("yard", "width=176|height=144"),
+    ] {
+        let probe = ffprobe(&url(path));
+        assert!(probe.contains(size), "{path}: {probe}");
+    }
     assert!(
         stop(child, libc::SIGINT).success(),
         "SIGINT is a clean stop"
     );
+    // Paths checked before anything starts.
+    for (args, says) in [
+        (
+            vec!["--pipeline", "x", "--pipeline-at", "/live/", "y"],
+            "live mount path /live is given twice",
+        ),
+        (
+            vec!["--pipeline-at", "a/../b", "y"],
+            "with . or .. segments",
+        ),
+        (vec!["--pipeline-at", "only-a-path"], "--pipeline-at"),
+    ] {
+        let out = Command::new(BIN)
+            .args(on_loopback(&free_port().to_string(), &media))
+            .args(&args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(says),
+            "{args:?}: {err}"
+        );
+    }
 }
 
 #[test]

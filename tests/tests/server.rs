@@ -540,10 +540,9 @@ fn live_source_rfc2435_cannot_carry_is_refused_with_why() {
     init();
     let media = tempfile::tempdir().unwrap();
     let mut config = mjpegrtsp::server::ServerConfig::new(media.path());
-    config.pipeline = Some(
-        "videotestsrc is-live=true ! video/x-raw,format=Y444,width=160,height=120,framerate=24/1 ! jpegenc"
-            .into(),
-    );
+    config.live = vec![mjpegrtsp::server::LiveMount::default_path(
+        "videotestsrc is-live=true ! video/x-raw,format=Y444,width=160,height=120,framerate=24/1 ! jpegenc",
+    )];
     let server = TestServer::start_with(config);
     let url = format!("rtsp://{}/live", server.addr);
     let mut ctl = TcpStream::connect(server.addr).unwrap();

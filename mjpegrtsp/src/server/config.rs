@@ -20,10 +20,10 @@ pub struct ServerConfig {
     pub fps: FrameRate,
     /// Files start again from the beginning when they end.
     pub looping: bool,
-    /// A live GStreamer source to serve at `/live`: a gst-launch-1.0
+    /// Live GStreamer sources, each at its own path: a gst-launch-1.0
     /// description producing `image/jpeg`, shared by its viewers (needs the
     /// `live` feature; without it, [`Server::bind`] refuses).
-    pub pipeline: Option<String>,
+    pub live: Vec<LiveMount>,
     /// Sessions alive at once; more get 453.
     pub max_sessions: usize,
     /// Sessions one client address may hold at once (0: no maximum); more
@@ -54,6 +54,42 @@ pub struct ServerConfig {
     /// Serve plain `rtsp://` on `port` (default true; false: `rtsps://`
     /// only, which then needs `tls`).
     pub plain: bool,
+}
+
+/// A live source and where it is served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveMount {
+    /// The mount path, e.g. `live` or `cams/door` (no leading slash
+    /// needed); it hides a file of the same path.
+    pub path: String,
+    /// The gst-launch-1.0 description.
+    pub launch: String,
+}
+
+impl LiveMount {
+    /// `launch` at `path`.
+    pub fn new(path: impl Into<String>, launch: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            launch: launch.into(),
+        }
+    }
+
+    /// `launch` at the default path, `live`.
+    pub fn default_path(launch: impl Into<String>) -> Self {
+        Self::new(super::live::LIVE_MOUNT, launch)
+    }
+
+    /// The path as the server matches it (no slashes around); `None` if it
+    /// is empty or has `.`/`..` segments.
+    pub fn normalized_path(&self) -> Option<String> {
+        let path = self.path.trim_matches('/');
+        let fine = !path.is_empty()
+            && path
+                .split('/')
+                .all(|seg| !seg.is_empty() && seg != "." && seg != "..");
+        fine.then(|| path.to_owned())
+    }
 }
 
 /// RTSPS: where the certificate and key are, and the port.
@@ -106,7 +142,7 @@ impl ServerConfig {
             media_dir: media_dir.into(),
             fps: FrameRate::new(24, 1).expect("24/1 is a frame rate"),
             looping: false,
-            pipeline: None,
+            live: Vec::new(),
             max_sessions: 1000,
             max_sessions_per_address: limits::DEFAULT_MAX_SESSIONS_PER_ADDRESS,
             max_connections: limits::DEFAULT_MAX_CONNECTIONS,
@@ -148,6 +184,8 @@ pub enum StartError {
     LivePipeline(String),
     /// A live pipeline was asked for in a build without the `live` feature.
     NoLiveSupport,
+    /// A live mount path is empty, has `.`/`..` segments, or is given twice.
+    LiveMount(String),
     /// The TLS certificate or key cannot be used (the text says why), or
     /// TLS was asked for in a build without the `tls` feature.
     Tls(String),
@@ -166,6 +204,7 @@ impl fmt::Display for StartError {
             Self::NoLiveSupport => f.write_str(
                 "this build serves files only: a live --pipeline needs the `live` feature (GStreamer)",
             ),
+            Self::LiveMount(why) => f.write_str(why),
             Self::Tls(why) => f.write_str(why),
         }
     }
@@ -176,7 +215,7 @@ impl std::error::Error for StartError {
         match self {
             Self::MediaDir { source, .. } | Self::Listen { source, .. } => Some(source),
             Self::MediaPorts(e) | Self::Engine(e) => Some(e),
-            Self::LivePipeline(_) | Self::NoLiveSupport | Self::Tls(_) => None,
+            Self::LivePipeline(_) | Self::NoLiveSupport | Self::LiveMount(_) | Self::Tls(_) => None,
         }
     }
 }

@@ -4,7 +4,6 @@
 //! in bytes ([`queue`](super::queue)).
 
 use super::engine::{Command, Source};
-use super::live::LIVE_MOUNT;
 use super::media::MediaError;
 use super::queue::{self, Outgoing};
 use super::{ConnectionSlot, SERVER_NAME, Session, SessionState, Shared, describe};
@@ -437,9 +436,7 @@ impl Connection {
             .url()
             .map_err(|e| Refusal(StatusCode::NOT_FOUND, format!("URL {:?}: {e}", request.uri)))?;
         let path = uri.media_path();
-        if let Some(live) = &self.shared.live
-            && path.trim_matches('/') == LIVE_MOUNT
-        {
+        if let Some(live) = self.shared.live.get(path.trim_matches('/')) {
             return Ok(Source::Live(live.clone()));
         }
         self.shared
@@ -549,8 +546,9 @@ pub(super) fn standard_playable(source: &Source) -> Result<(), Refusal> {
         }),
         Source::Live(live) => match live.rfc2435_problem() {
             Some(why) => Err(refuse(format!(
-                "{LIVE_MOUNT} cannot be sent as RFC 2435 JPEG ({why}); encode the live source as \
-                 baseline 4:2:0: --pipeline '… ! video/x-raw,format=I420 ! jpegenc'"
+                "{} cannot be sent as RFC 2435 JPEG ({why}); encode the live source as \
+                 baseline 4:2:0: --pipeline '… ! video/x-raw,format=I420 ! jpegenc'",
+                live.mount
             ))),
             None => Ok(()),
         },

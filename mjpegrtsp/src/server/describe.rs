@@ -44,7 +44,7 @@ pub(super) fn file_sdp(media: &MediaFile, server: IpAddr, srtp: Option<SrtpOffer
 
 /// The SDP for the live source.
 pub(super) fn live_sdp(live: &LiveSource, server: IpAddr, srtp: Option<SrtpOffer>) -> String {
-    let mut sdp = jpeg_sdp(live.id, server, "live", srtp);
+    let mut sdp = jpeg_sdp(live.id, server, &live.mount, srtp);
     sdp.range = Some(NptRange::live());
     if let Some(info) = live.info() {
         sdp.framerate = info.fps;

@@ -1,7 +1,8 @@
-//! The live source served at `/live`: one producer (a GStreamer pipeline,
-//! see `live_pipeline::LivePipeline`, behind the
-//! `live` feature) started with the server and shared by every viewer, like
-//! gst-rtsp-server's `test-launch` with a shared factory. Its JPEG frames go
+//! A live source served at its mount (`/live` by default; any number of
+//! them): one producer (a GStreamer pipeline, see
+//! `live_pipeline::LivePipeline`, behind the `live` feature) started with
+//! the server and shared by every viewer, like gst-rtsp-server's
+//! `test-launch` with a shared factory. Its JPEG frames go
 //! straight to the media engine, which sends each one to every playing
 //! viewer. This side knows nothing of GStreamer.
 
@@ -10,7 +11,7 @@ use crate::timing::FrameRate;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
-/// The mount path of the live source.
+/// The mount path of `--pipeline`'s live source.
 pub const LIVE_MOUNT: &str = "live";
 
 /// What the live source's caps say.
@@ -30,6 +31,8 @@ pub struct LiveInfo {
 pub struct LiveSource {
     /// Identifies the source in the engine and the SDP.
     pub id: u64,
+    /// Where it is served (no slashes around).
+    pub mount: String,
     info: Mutex<Option<LiveInfo>>,
     /// Why its frames cannot be sent as RFC 2435, when they cannot: found
     /// on the first frame of each frame size.
@@ -41,9 +44,10 @@ pub struct LiveSource {
 
 impl LiveSource {
     /// A source whose frames go to `engine`.
-    pub fn new(id: u64, engine: mpsc::Sender<Command>) -> Arc<LiveSource> {
+    pub fn new(id: u64, mount: &str, engine: mpsc::Sender<Command>) -> Arc<LiveSource> {
         Arc::new(LiveSource {
             id,
+            mount: mount.to_owned(),
             info: Mutex::new(None),
             rfc2435_problem: Mutex::new(None),
             frames: AtomicU64::new(0),
@@ -75,6 +79,7 @@ impl LiveSource {
             .map(|e| e.to_string());
         if let Some(why) = &problem {
             tracing::warn!(
+                mount = %self.mount,
                 "the live source's JPEG cannot be sent as RFC 2435 ({why}): standard clients \
                  (ffplay, rtspsrc, VLC) get 415, classic clients can play it; encode it as \
                  4:2:0 to serve everyone: `… ! video/x-raw,format=I420 ! jpegenc`"

@@ -30,13 +30,13 @@ mod tls;
 pub mod udp;
 pub mod users;
 
-pub use config::{Access, ServerConfig, StartError, TlsConfig};
+pub use config::{Access, LiveMount, ServerConfig, StartError, TlsConfig};
 pub use setup::MAX_SESSIONS_PER_CONNECTION;
 
 use crate::rtsp::{Dialect, PortPair, generate_session_id};
 use engine::{Command, Counters, Engine, Stream};
 use limits::{Full, RateLimitedLog, Tally};
-use live::{LIVE_MOUNT, LiveSource};
+use live::LiveSource;
 use media::Library;
 use std::collections::HashMap;
 use std::future::Future;
@@ -64,10 +64,11 @@ struct Shared {
     /// Credentials checks, with [`ServerConfig::access`].
     gate: Option<auth::Gate>,
     library: Library,
-    live: Option<Arc<LiveSource>>,
-    /// The live source's producer, stopped with the server.
+    /// The live sources by mount path (no slashes around).
+    live: HashMap<String, Arc<LiveSource>>,
+    /// The live sources' producers, stopped with the server.
     #[cfg(feature = "live")]
-    _live_pipeline: Option<live_pipeline::LivePipeline>,
+    _live_pipelines: Vec<live_pipeline::LivePipeline>,
     engine: Engine,
     /// Server RTP and RTCP ports, for the Transport reply.
     server_ports: PortPair,
@@ -185,20 +186,38 @@ impl Server {
             config.mtu,
         )
         .map_err(StartError::Engine)?;
-        let live = config
-            .pipeline
-            .as_ref()
-            .map(|_| LiveSource::new(1, engine.sender()));
-        #[cfg(feature = "live")]
-        let live_pipeline = match (&config.pipeline, &live) {
-            (Some(launch), Some(source)) => {
-                Some(live_pipeline::LivePipeline::start(launch, source)?)
-            }
-            _ => None,
-        };
         #[cfg(not(feature = "live"))]
-        if config.pipeline.is_some() {
+        if !config.live.is_empty() {
             return Err(StartError::NoLiveSupport);
+        }
+        // Every path checked before any pipeline starts.
+        let mut paths: Vec<String> = Vec::new();
+        for mount in &config.live {
+            let path = mount.normalized_path().ok_or_else(|| {
+                StartError::LiveMount(format!(
+                    "live mount path {:?}: empty, or with . or .. segments",
+                    mount.path
+                ))
+            })?;
+            if paths.contains(&path) {
+                return Err(StartError::LiveMount(format!(
+                    "live mount path /{path} is given twice"
+                )));
+            }
+            if library.open(&path).is_ok() {
+                tracing::warn!("the live source at /{path} hides the file of that path");
+            }
+            paths.push(path);
+        }
+        let mut live = HashMap::new();
+        #[cfg(feature = "live")]
+        let mut live_pipelines = Vec::new();
+        for (n, (path, _mount)) in paths.into_iter().zip(&config.live).enumerate() {
+            // Files count their ids up from 1: live ones from 2^63.
+            let source = LiveSource::new((1 << 63) | n as u64, &path, engine.sender());
+            #[cfg(feature = "live")]
+            live_pipelines.push(live_pipeline::LivePipeline::start(&_mount.launch, &source)?);
+            live.insert(path, source);
         }
         Ok(Server {
             listener,
@@ -213,7 +232,7 @@ impl Server {
                 library,
                 live,
                 #[cfg(feature = "live")]
-                _live_pipeline: live_pipeline,
+                _live_pipelines: live_pipelines,
                 engine,
                 server_ports,
                 rtcp_socket,
@@ -260,7 +279,8 @@ impl Server {
             IpAddr::V6(ip) => format!("[{ip}]"),
             ip => ip.to_string(),
         };
-        let live = self.shared.live.as_ref().map(|_| LIVE_MOUNT.to_string());
+        let mut live: Vec<String> = self.shared.live.keys().cloned().collect();
+        live.sort();
         self.shared
             .library
             .list()
