@@ -26,6 +26,7 @@ pub mod container;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod net;
+pub mod proxy_protocol;
 pub mod rtp;
 pub mod rtsp;
 pub mod server;

@@ -137,3 +137,92 @@ mod tests {
         assert!(wait_readable(&rx, Duration::from_secs(5)).unwrap());
     }
 }
+
+/// A network: an address and a prefix length, `10.0.0.0/8`, `::1/128` or a
+/// bare address (the whole length).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl IpNet {
+    /// Whether `ip` is in this network (an IPv4-mapped IPv6 address counts
+    /// as its IPv4 one).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        // Addresses as the top bits of a u128, so that a prefix masks the
+        // same leading bits of either family.
+        let bits = |ip: IpAddr| -> (u128, u8) {
+            match ip.to_canonical() {
+                IpAddr::V4(v4) => (u128::from(u32::from(v4)) << 96, 32),
+                IpAddr::V6(v6) => (u128::from(v6), 128),
+            }
+        };
+        let ((net, width), (other, other_width)) = (bits(self.addr), bits(ip));
+        if width != other_width {
+            return false;
+        }
+        let mask = match self.prefix {
+            0 => 0,
+            p => u128::MAX << (128 - u32::from(p)),
+        };
+        net & mask == other & mask
+    }
+}
+
+impl std::str::FromStr for IpNet {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (addr, prefix) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: IpAddr = addr
+            .parse()
+            .map_err(|_| format!("{s:?}: not an IP address"))?;
+        let addr = addr.to_canonical();
+        let width = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => width,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= width)
+                .ok_or_else(|| format!("{s:?}: a prefix length of 0 to {width}"))?,
+        };
+        Ok(Self { addr, prefix })
+    }
+}
+
+impl std::fmt::Display for IpNet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+#[cfg(test)]
+mod ip_net_tests {
+    use super::IpNet;
+    use std::net::IpAddr;
+
+    #[test]
+    fn contains_what_its_prefix_covers() {
+        let net: IpNet = "10.1.0.0/16".parse().unwrap();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert!(net.contains(ip("10.1.200.3")) && !net.contains(ip("10.2.0.1")));
+        assert!(net.contains(ip("::ffff:10.1.0.9")), "IPv4-mapped");
+        assert!(!net.contains(ip("::1")));
+        let one: IpNet = "127.0.0.1".parse().unwrap();
+        assert!(one.contains(ip("127.0.0.1")) && !one.contains(ip("127.0.0.2")));
+        let all: IpNet = "0.0.0.0/0".parse().unwrap();
+        assert!(all.contains(ip("8.8.8.8")) && !all.contains(ip("::2")));
+        let v6: IpNet = "fd00::/8".parse().unwrap();
+        assert!(v6.contains(ip("fd12::1")) && !v6.contains(ip("fe80::1")));
+        assert_eq!(one.to_string(), "127.0.0.1/32");
+        assert_eq!(v6.to_string(), "fd00::/8");
+        for bad in ["10.0.0.0/33", "::/129", "host", "1.2.3.4/x", ""] {
+            assert!(bad.parse::<IpNet>().is_err(), "{bad}");
+        }
+    }
+}

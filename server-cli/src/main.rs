@@ -110,6 +110,13 @@ struct Args {
     /// Interleaved media stays inside TLS; UDP media is then in clear.
     #[arg(long, requires = "tls_cert")]
     no_srtp: bool,
+    /// Take the PROXY protocol (v1 or v2, as HAProxy's send-proxy and
+    /// send-proxy-v2 write it) from this proxy: an address or a network
+    /// (10.0.0.0/8); repeatable. Its connections must start with a PROXY
+    /// header, whose client address is then used for media, limits and logs;
+    /// a PROXY header from any other address closes its connection.
+    #[arg(long, value_name = "ADDR[/LEN]")]
+    proxy_protocol: Vec<mjpegrtsp::net::IpNet>,
 }
 
 /// What else server-cli does besides serving.
@@ -255,6 +262,7 @@ fn main() -> ExitCode {
                 ..TlsConfig::new(cert, key, args.tls_port)
             }),
         plain: !args.no_plain,
+        trusted_proxies: args.proxy_protocol.clone(),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -54,6 +54,13 @@ pub struct ServerConfig {
     /// Serve plain `rtsp://` on `port` (default true; false: `rtsps://`
     /// only, which then needs `tls`).
     pub plain: bool,
+    /// Proxies (load balancers) whose connections start with a PROXY
+    /// protocol header (v1 or v2, [`crate::proxy_protocol`]) naming the
+    /// real client: it is then that client's address the server uses for
+    /// media, limits and logs. Empty (the default): no PROXY protocol;
+    /// otherwise a PROXY header from any other address closes its
+    /// connection.
+    pub trusted_proxies: Vec<crate::net::IpNet>,
 }
 
 /// A live source and where it is served.
@@ -154,6 +161,7 @@ impl ServerConfig {
             access: None,
             tls: None,
             plain: true,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -69,10 +69,24 @@ pub(super) async fn serve_connection<S>(
     // When the request in the buffer began, and when the last one ended.
     let mut request_began: Option<Instant> = None;
     let mut last_request = Instant::now();
+    // With trusted proxies configured, a PROXY header from anyone else
+    // (who could claim any address) closes the connection.
+    let mut proxy_header_checked = shared.config.trusted_proxies.is_empty();
     'read: loop {
+        if !proxy_header_checked && !buf.is_empty() {
+            let maybe = crate::proxy_protocol::looks_like_header(&buf);
+            if maybe && buf.len() >= 12 {
+                tracing::info!(%peer, connection, "closed: a PROXY header from an address not among the trusted proxies");
+                break 'read;
+            }
+            proxy_header_checked = !maybe;
+        }
         // Handle every whole item in the buffer.
         let mut at_rest = false;
         loop {
+            if !proxy_header_checked {
+                break; // wait for the bytes that tell
+            }
             match parser.parse(&buf, at_rest) {
                 Parsed::Complete(item, used) => {
                     let reply = match item {

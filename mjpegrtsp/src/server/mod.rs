@@ -12,6 +12,7 @@
 //! interleaved; classic clients get the seed's whole-frame packets (12-byte
 //! header, sequence number = frame number) on the UDP port they name.
 
+mod accept;
 pub mod auth;
 mod config;
 mod connection;
@@ -321,20 +322,11 @@ impl Server {
             tokio::select! {
                 _ = &mut shutdown => break,
                 accepted = self.accept_plain() => match accepted {
-                    Ok((stream, peer)) => match shared.admit(peer.ip()) {
-                        Ok(slot) => {
-                            let _ = stream.set_nodelay(true);
-                            let shared = shared.clone();
-                            let local = local_ip(&stream, &shared);
-                            tokio::spawn(async move {
-                                connection::serve_connection(shared, stream, (local, peer), false, slot).await
-                            });
-                        }
-                        Err(full) => {
+                    Ok((stream, peer)) => {
+                        if let Err((peer, full)) = self.take(stream, peer, None) {
                             refused.event(&format_args!("connection from {peer}: {full}"));
-                            refuse(stream, full);
                         }
-                    },
+                    }
                     Err(e) => {
                         // Out of descriptors or memory: wait rather than spin
                         // on a backlog accept cannot take.
@@ -343,15 +335,11 @@ impl Server {
                     }
                 },
                 accepted = self.accept_tls() => match accepted {
-                    Ok((stream, peer)) => match shared.admit(peer.ip()) {
-                        Ok(slot) => {
-                            let _ = stream.set_nodelay(true);
-                            self.handshake(stream, peer, slot);
-                        }
-                        Err(full) => {
+                    Ok((stream, peer)) => {
+                        if let Err((peer, full)) = self.take(stream, peer, self.acceptor()) {
                             refused.event(&format_args!("TLS connection from {peer}: {full}"));
                         }
-                    },
+                    }
                     Err(e) => {
                         accept_failed.event(&e);
                         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -376,13 +364,6 @@ impl Server {
         shared.stopping.store(true, Ordering::Relaxed);
         let _ = tokio::time::timeout(Duration::from_secs(1), rtcp).await;
     }
-}
-
-/// This server's address as the client reached it.
-fn local_ip(stream: &TcpStream, shared: &Shared) -> IpAddr {
-    stream
-        .local_addr()
-        .map_or(shared.config.bind, |a| a.ip().to_canonical())
 }
 
 impl Server {
@@ -412,42 +393,47 @@ impl Server {
         None
     }
 
-    /// Serves an RTSPS connection once its handshake is done (within the
-    /// request timeout; a failed one is logged and closed).
-    #[cfg_attr(not(feature = "tls"), allow(unused_variables))]
-    fn handshake(&self, stream: TcpStream, peer: SocketAddr, slot: ConnectionSlot) {
+    /// The RTSPS port's acceptor.
+    fn acceptor(&self) -> Option<accept::Acceptor> {
         #[cfg(feature = "tls")]
         if let Some((_, acceptor)) = &self.tls {
-            let acceptor = acceptor.clone();
-            let shared = self.shared.clone();
-            tokio::spawn(async move {
-                let local = local_ip(&stream, &shared);
-                let timeout = shared.config.request_timeout;
-                match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
-                    Ok(Ok(tls)) => {
-                        connection::serve_connection(shared, tls, (local, peer), true, slot).await
-                    }
-                    Ok(Err(e)) => tracing::info!(%peer, "TLS handshake failed: {e}"),
-                    Err(_) => tracing::info!(%peer, "TLS handshake not done within {timeout:?}"),
+            return Some(acceptor.clone());
+        }
+        None
+    }
+
+    /// Takes a connection from the plain (`tls` none) or RTSPS port: from a
+    /// trusted proxy, after its PROXY header; else admitted now, or refused.
+    fn take(
+        &self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        tls: Option<accept::Acceptor>,
+    ) -> Result<(), (SocketAddr, Full)> {
+        let shared = self.shared.clone();
+        if shared
+            .config
+            .trusted_proxies
+            .iter()
+            .any(|n| n.contains(peer.ip()))
+        {
+            tokio::spawn(accept::serve_proxied(shared, stream, peer, tls));
+            return Ok(());
+        }
+        match shared.admit(peer.ip()) {
+            Ok(slot) => {
+                let local = accept::local_ip(&stream, &shared);
+                tokio::spawn(accept::serve(shared, stream, (local, peer), slot, tls));
+                Ok(())
+            }
+            Err(full) => {
+                if tls.is_none() {
+                    accept::refuse(stream, full);
                 }
-            });
+                Err((peer, full))
+            }
         }
     }
-}
-
-/// Answers a connection the server does not take with a 503, if the reply
-/// fits in the socket's buffer at once, and closes it.
-fn refuse(stream: TcpStream, full: Full) {
-    let why = match full {
-        Full::Total { .. } => "the server is serving as many connections as it can",
-        Full::Address { .. } => "your address holds as many connections as one may",
-    };
-    let reply = format!(
-        "RTSP/1.0 503 Service Unavailable\r\nServer: {SERVER_NAME}\r\nRetry-After: 10\r\n\
-         Content-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n\r\n{why}\r\n",
-        why.len() + 2
-    );
-    let _ = stream.try_write(reply.as_bytes());
 }
 
 /// A connection the server took: counted against the maximums until it is
