@@ -62,7 +62,16 @@ def seeds():
     ]
     yield "rtsp_headers", list(header_values(messages, wanted)) + auth
     sdps = [m.split(b"\r\n\r\n", 1)[1] for m in messages if b"application/sdp" in m and b"\r\n\r\nv=0" in m]
-    yield "sdp", sdps
+    # Descriptions written by others: gst-rtsp-server's SRTP offer and its MIKEY.
+    others = [f.read_bytes() for f in sorted((ROOT / "tests/data/sdp").glob("*"))]
+    yield "sdp", sdps + others
+    yield "proxy_protocol", [
+        b"PROXY TCP4 192.168.0.1 192.168.0.11 56324 8554\r\nOPTIONS * RTSP/1.0\r\n",
+        b"PROXY TCP6 ::1 fd00::2 1 554\r\n",
+        b"PROXY UNKNOWN\r\n",
+        b"\r\n\r\n\x00\r\nQUIT\n\x21\x11\x00\x0c\x7f\x00\x00\x02\x7f\x00\x00\x01\x9c\x40\x21\x6a",
+        b"\r\n\r\n\x00\r\nQUIT\n\x20\x00\x00\x00",
+    ]
     yield "interleaved", [b"$\x00\x00\x05hello$\x01\x00\x00", b"$\x00\x05x\x80\x1a]\t"]
     small = [j for j in jpegs if len(j) < 1200]
     container = b"".join(b"%05d" % len(j) + j for j in small)

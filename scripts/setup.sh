@@ -18,6 +18,7 @@ PACKAGES=(
     gir1.2-gst-rtsp-server-1.0     # gst-rtsp-server for that peer
     ffmpeg                         # ffprobe/ffmpeg: standard RTSP clients in the tests
     openssl                        # the RTSPS tests make a self-signed certificate
+    haproxy                        # the PROXY protocol test puts HAProxy in front of two servers
     meson
     ninja-build
     libgtk-4-dev                   # player-gtk: gtk4-rs -sys crates (GTK 4.8, graphene, pango, cairo)

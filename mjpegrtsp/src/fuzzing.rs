@@ -261,3 +261,26 @@ pub fn reassembly(data: &[u8]) {
     }
     r.drain();
 }
+
+/// The first bytes of a connection as a PROXY protocol header (v1 or v2).
+/// No panic; a header read took no more bytes than there are, and what it
+/// says, written again, reads back the same.
+pub fn proxy_protocol(data: &[u8]) {
+    use crate::proxy_protocol::{Parsed, ProxyHeader, encode_v1, encode_v2, parse};
+    let _ = crate::proxy_protocol::looks_like_header(data);
+    if let Parsed::Complete(header, used) = parse(data) {
+        assert!(used <= data.len());
+        if let ProxyHeader::Proxied {
+            source,
+            destination,
+        } = header
+        {
+            if source.is_ipv4() == destination.is_ipv4() {
+                let v1 = encode_v1(source, destination);
+                assert_eq!(parse(&v1), Parsed::Complete(header, v1.len()));
+            }
+            let v2 = encode_v2(source, destination);
+            assert!(matches!(parse(&v2), Parsed::Complete(_, n) if n == v2.len()));
+        }
+    }
+}

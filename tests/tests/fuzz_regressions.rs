@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 type Check = fn(&[u8]);
 
-const TARGETS: [(&str, Check); 7] = [
+const TARGETS: [(&str, Check); 8] = [
     ("rtsp_message", mjpegrtsp::fuzzing::rtsp_message),
     ("rtsp_headers", mjpegrtsp::fuzzing::rtsp_headers),
     ("sdp", mjpegrtsp::fuzzing::sdp),
@@ -15,6 +15,7 @@ const TARGETS: [(&str, Check); 7] = [
     ("container", mjpegrtsp::fuzzing::container),
     ("rfc2435_depay", mjpegrtsp::fuzzing::rfc2435_depay),
     ("reassembly", mjpegrtsp::fuzzing::reassembly),
+    ("proxy_protocol", mjpegrtsp::fuzzing::proxy_protocol),
 ];
 
 fn regressions(target: &str) -> Vec<PathBuf> {

@@ -1,0 +1,5 @@
+//! See [`mjpegrtsp::fuzzing::proxy_protocol`].
+
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| mjpegrtsp::fuzzing::proxy_protocol(data));
