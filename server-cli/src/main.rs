@@ -52,6 +52,12 @@ struct Args {
     /// mount, e.g. --pipeline-at cams/test 'videotestsrc is-live=true ! jpegenc'.
     #[arg(long, num_args = 2, value_names = ["PATH", "LAUNCH"], action = clap::ArgAction::Append)]
     pipeline_at: Vec<String>,
+    /// Re-serve an upstream RTSP stream at PATH (repeatable), frames
+    /// unchanged: opened at the first viewer, shared by all, closed 5 s
+    /// after the last; tried again with back-off when it fails. E.g.
+    /// --relay door=rtsp://user:pass@camera/stream (the password is never logged).
+    #[arg(long, value_name = "PATH=URL", value_parser = relay_mount)]
+    relay: Vec<LiveMount>,
     /// Most sessions at once; more get 453 Not Enough Bandwidth.
     #[arg(long, default_value_t = 1000)]
     max_sessions: usize,
@@ -243,6 +249,7 @@ fn main() -> ExitCode {
                     .chunks(2)
                     .map(|pair| LiveMount::new(&pair[0], &pair[1])),
             )
+            .chain(args.relay.iter().cloned())
             .collect(),
         max_sessions: args.max_sessions,
         max_sessions_per_address: args.max_sessions_per_address,
@@ -319,4 +326,12 @@ async fn shutdown_signal() {
         _ = term.recv() => {}
     }
     tracing::info!("shutting down");
+}
+
+/// `PATH=URL` of `--relay`.
+fn relay_mount(value: &str) -> Result<LiveMount, String> {
+    let (path, url) = value
+        .split_once('=')
+        .ok_or("PATH=URL, e.g. door=rtsp://camera/stream")?;
+    Ok(LiveMount::relay(path, url))
 }

@@ -20,9 +20,9 @@ pub struct ServerConfig {
     pub fps: FrameRate,
     /// Files start again from the beginning when they end.
     pub looping: bool,
-    /// Live GStreamer sources, each at its own path: a gst-launch-1.0
-    /// description producing `image/jpeg`, shared by its viewers (needs the
-    /// `live` feature; without it, [`Server::bind`] refuses).
+    /// Live sources, each at its own path, shared by its viewers:
+    /// GStreamer pipelines (need the `live` feature; without it,
+    /// [`Server::bind`] refuses) and relays of upstream RTSP streams.
     pub live: Vec<LiveMount>,
     /// Sessions alive at once; more get 453.
     pub max_sessions: usize,
@@ -69,20 +69,52 @@ pub struct LiveMount {
     /// The mount path, e.g. `live` or `cams/door` (no leading slash
     /// needed); it hides a file of the same path.
     pub path: String,
-    /// The gst-launch-1.0 description.
-    pub launch: String,
+    /// Where its frames come from.
+    pub input: LiveInput,
+}
+
+/// Where a live mount's frames come from.
+#[derive(Clone, PartialEq, Eq)]
+pub enum LiveInput {
+    /// A gst-launch-1.0 description producing `image/jpeg`, started with
+    /// the server.
+    Pipeline(String),
+    /// An upstream `rtsp://` (or `rtsps://`) URL, opened on demand
+    /// ([`super::relay`]); credentials in it are never logged.
+    Relay(String),
+}
+
+// The URL of a relay may hold a password: Debug leaves it out.
+impl std::fmt::Debug for LiveInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Pipeline(launch) => f.debug_tuple("Pipeline").field(launch).finish(),
+            Self::Relay(url) => f
+                .debug_tuple("Relay")
+                .field(&crate::client::without_password(url))
+                .finish(),
+        }
+    }
 }
 
 impl LiveMount {
-    /// `launch` at `path`.
+    /// The pipeline `launch` at `path`.
     pub fn new(path: impl Into<String>, launch: impl Into<String>) -> Self {
         Self {
             path: path.into(),
-            launch: launch.into(),
+            input: LiveInput::Pipeline(launch.into()),
         }
     }
 
-    /// `launch` at the default path, `live`.
+    /// A relay of `url` at `path`.
+    pub fn relay(path: impl Into<String>, url: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            input: LiveInput::Relay(url.into()),
+        }
+    }
+
+    /// The pipeline `launch` at the default path, `live`.
     pub fn default_path(launch: impl Into<String>) -> Self {
         Self::new(super::live::LIVE_MOUNT, launch)
     }
@@ -192,6 +224,8 @@ pub enum StartError {
     LivePipeline(String),
     /// A live pipeline was asked for in a build without the `live` feature.
     NoLiveSupport,
+    /// A relay's upstream is not an `rtsp://` or `rtsps://` URL.
+    Relay(String),
     /// A live mount path is empty, has `.`/`..` segments, or is given twice.
     LiveMount(String),
     /// The TLS certificate or key cannot be used (the text says why), or
@@ -212,7 +246,7 @@ impl fmt::Display for StartError {
             Self::NoLiveSupport => f.write_str(
                 "this build serves files only: a live --pipeline needs the `live` feature (GStreamer)",
             ),
-            Self::LiveMount(why) => f.write_str(why),
+            Self::LiveMount(why) | Self::Relay(why) => f.write_str(why),
             Self::Tls(why) => f.write_str(why),
         }
     }
@@ -223,7 +257,11 @@ impl std::error::Error for StartError {
         match self {
             Self::MediaDir { source, .. } | Self::Listen { source, .. } => Some(source),
             Self::MediaPorts(e) | Self::Engine(e) => Some(e),
-            Self::LivePipeline(_) | Self::NoLiveSupport | Self::LiveMount(_) | Self::Tls(_) => None,
+            Self::LivePipeline(_)
+            | Self::NoLiveSupport
+            | Self::LiveMount(_)
+            | Self::Relay(_)
+            | Self::Tls(_) => None,
         }
     }
 }

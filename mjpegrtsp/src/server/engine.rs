@@ -330,7 +330,16 @@ impl Worker {
             match self.rx.recv_timeout(wait) {
                 Ok(Command::Play { id, stream }) => {
                     if let Source::Live(live) = &stream.source {
-                        self.live.entry(live.id).or_default().insert(id, stream);
+                        let live = live.clone();
+                        if self
+                            .live
+                            .entry(live.id)
+                            .or_default()
+                            .insert(id, stream)
+                            .is_none()
+                        {
+                            live.viewer_joined();
+                        }
                         continue;
                     }
                     generation += 1;
@@ -359,6 +368,9 @@ impl Worker {
                 Ok(Command::Stop { id, done, bye }) => {
                     let stopped = self.sessions.remove(&id).map(|p| p.stream);
                     let viewer = self.live.values_mut().find_map(|v| v.remove(&id));
+                    if let Some(Source::Live(live)) = viewer.as_ref().map(|v| &v.source) {
+                        live.viewer_left();
+                    }
                     if bye && let Some(stream) = stopped.as_ref().or(viewer.as_ref()) {
                         rtcp::send_bye(&self.rtcp, stream);
                     }

@@ -8,7 +8,7 @@
 
 use super::engine::Command;
 use crate::timing::FrameRate;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
 /// The mount path of `--pipeline`'s live source.
@@ -40,6 +40,10 @@ pub struct LiveSource {
     /// Frames received from the producer.
     pub frames: AtomicU64,
     engine: mpsc::Sender<Command>,
+    /// Sessions playing it (counted by the engine).
+    viewers: AtomicUsize,
+    /// Told when the first viewer comes (a relay waits on it).
+    viewer_came: tokio::sync::Notify,
 }
 
 impl LiveSource {
@@ -52,7 +56,35 @@ impl LiveSource {
             rfc2435_problem: Mutex::new(None),
             frames: AtomicU64::new(0),
             engine,
+            viewers: AtomicUsize::new(0),
+            viewer_came: tokio::sync::Notify::new(),
         })
+    }
+
+    /// Sessions playing this source now.
+    pub fn viewers(&self) -> usize {
+        self.viewers.load(Ordering::Relaxed)
+    }
+
+    /// A session started playing it.
+    pub(super) fn viewer_joined(&self) {
+        if self.viewers.fetch_add(1, Ordering::Relaxed) == 0 {
+            self.viewer_came.notify_one();
+        }
+    }
+
+    /// A session stopped playing it.
+    pub(super) fn viewer_left(&self) {
+        let _ = self
+            .viewers
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+    }
+
+    /// Returns once at least one session plays this source.
+    pub async fn wait_for_viewers(&self) {
+        while self.viewers() == 0 {
+            self.viewer_came.notified().await;
+        }
     }
 
     /// A frame from the producer at running time `pts_ns`, with what its

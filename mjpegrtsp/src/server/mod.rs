@@ -20,10 +20,12 @@ mod describe;
 pub mod engine;
 pub mod limits;
 pub mod live;
+mod live_mounts;
 #[cfg(feature = "live")]
 pub mod live_pipeline;
 pub mod media;
 pub mod queue;
+mod relay;
 mod rtcp;
 mod setup;
 #[cfg(feature = "tls")]
@@ -31,13 +33,12 @@ mod tls;
 pub mod udp;
 pub mod users;
 
-pub use config::{Access, LiveMount, ServerConfig, StartError, TlsConfig};
+pub use config::{Access, LiveInput, LiveMount, ServerConfig, StartError, TlsConfig};
 pub use setup::MAX_SESSIONS_PER_CONNECTION;
 
 use crate::rtsp::{Dialect, PortPair, generate_session_id};
 use engine::{Command, Counters, Engine, Stream};
 use limits::{Full, RateLimitedLog, Tally};
-use live::LiveSource;
 use media::Library;
 use std::collections::HashMap;
 use std::future::Future;
@@ -65,11 +66,9 @@ struct Shared {
     /// Credentials checks, with [`ServerConfig::access`].
     gate: Option<auth::Gate>,
     library: Library,
-    /// The live sources by mount path (no slashes around).
-    live: HashMap<String, Arc<LiveSource>>,
-    /// The live sources' producers, stopped with the server.
-    #[cfg(feature = "live")]
-    _live_pipelines: Vec<live_pipeline::LivePipeline>,
+    /// The live sources by mount path, and their producers (stopped with
+    /// the server).
+    live: live_mounts::LiveMounts,
     engine: Engine,
     /// Server RTP and RTCP ports, for the Transport reply.
     server_ports: PortPair,
@@ -187,39 +186,7 @@ impl Server {
             config.mtu,
         )
         .map_err(StartError::Engine)?;
-        #[cfg(not(feature = "live"))]
-        if !config.live.is_empty() {
-            return Err(StartError::NoLiveSupport);
-        }
-        // Every path checked before any pipeline starts.
-        let mut paths: Vec<String> = Vec::new();
-        for mount in &config.live {
-            let path = mount.normalized_path().ok_or_else(|| {
-                StartError::LiveMount(format!(
-                    "live mount path {:?}: empty, or with . or .. segments",
-                    mount.path
-                ))
-            })?;
-            if paths.contains(&path) {
-                return Err(StartError::LiveMount(format!(
-                    "live mount path /{path} is given twice"
-                )));
-            }
-            if library.open(&path).is_ok() {
-                tracing::warn!("the live source at /{path} hides the file of that path");
-            }
-            paths.push(path);
-        }
-        let mut live = HashMap::new();
-        #[cfg(feature = "live")]
-        let mut live_pipelines = Vec::new();
-        for (n, (path, _mount)) in paths.into_iter().zip(&config.live).enumerate() {
-            // Files count their ids up from 1: live ones from 2^63.
-            let source = LiveSource::new((1 << 63) | n as u64, &path, engine.sender());
-            #[cfg(feature = "live")]
-            live_pipelines.push(live_pipeline::LivePipeline::start(&_mount.launch, &source)?);
-            live.insert(path, source);
-        }
+        let live = live_mounts::LiveMounts::start(&config, &library, &engine.sender())?;
         Ok(Server {
             listener,
             #[cfg(feature = "tls")]
@@ -232,8 +199,6 @@ impl Server {
                 config,
                 library,
                 live,
-                #[cfg(feature = "live")]
-                _live_pipelines: live_pipelines,
                 engine,
                 server_ports,
                 rtcp_socket,
@@ -280,8 +245,7 @@ impl Server {
             IpAddr::V6(ip) => format!("[{ip}]"),
             ip => ip.to_string(),
         };
-        let mut live: Vec<String> = self.shared.live.keys().cloned().collect();
-        live.sort();
+        let live = self.shared.live.paths();
         self.shared
             .library
             .list()

@@ -1,0 +1,87 @@
+//! Relays (`LiveMount::relay`, `server-cli --relay PATH=URL`) on loopback:
+//! one upstream session, opened at the first viewer and shared by all,
+//! closed after the last leaves; an upstream that goes away is tried again
+//! and its viewers get frames again, without setting up anew.
+
+use mjpegrtsp::client::{ClientOptions, TransportPreference};
+use mjpegrtsp::server::{LiveMount, ServerConfig};
+use mjpegrtsp_tests::*;
+use std::time::{Duration, Instant};
+
+fn upstream(dir: &std::path::Path, port: u16) -> TestServer {
+    let mut config = ServerConfig::new(dir);
+    config.looping = true;
+    config.port = port;
+    TestServer::start_with(config)
+}
+
+fn relay_of(url: &str) -> (tempfile::TempDir, TestServer) {
+    let empty = tempfile::tempdir().unwrap();
+    let mut config = ServerConfig::new(empty.path());
+    config.live = vec![LiveMount::relay("door", url)];
+    (empty, TestServer::start_with(config))
+}
+
+fn wait_for(what: &str, secs: u64, cond: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !cond() {
+        assert!(Instant::now() < deadline, "{what} within {secs} s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn viewers_share_one_upstream_session_opened_on_demand() {
+    let dir = movie_dir(48, 160, 120, 70, "ball");
+    let up = upstream(dir.path(), 0);
+    let (_empty, relay) = relay_of(&format!("rtsp://{}/movie.Mjpeg", up.addr));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(up.sessions(), 0, "nothing upstream before a viewer");
+    let url = format!("rtsp://{}/door", relay.addr);
+    block_on(async {
+        let mut viewers = Vec::new();
+        for transport in [
+            TransportPreference::Udp,
+            TransportPreference::Tcp,
+            TransportPreference::Udp,
+        ] {
+            let options = ClientOptions {
+                transport,
+                ..ClientOptions::default()
+            };
+            viewers.push(playing(&url, options).await);
+        }
+        for (i, (_, events)) in viewers.iter_mut().enumerate() {
+            let (frames, _) = collect_frames(events, 24, Duration::from_secs(10)).await;
+            assert_eq!(frames.len(), 24, "viewer {i}");
+            assert!(frames.iter().all(|f| f.jpeg.starts_with(&[0xFF, 0xD8])));
+        }
+        assert_eq!(up.sessions(), 1, "one upstream session for three viewers");
+        for (mut session, _) in viewers {
+            session.teardown().await.unwrap();
+        }
+    });
+    // Closed a few seconds after the last viewer left.
+    wait_for("the upstream session closed", 10, || up.sessions() == 0);
+}
+
+#[test]
+fn a_lost_upstream_is_tried_again_and_viewers_resume() {
+    let dir = movie_dir(48, 160, 120, 70, "ball");
+    let up = upstream(dir.path(), 0);
+    let port = up.addr.port();
+    let (_empty, relay) = relay_of(&format!("rtsp://{}/movie.Mjpeg", up.addr));
+    let url = format!("rtsp://{}/door", relay.addr);
+    block_on(async {
+        let (mut session, mut events) = playing(&url, ClientOptions::default()).await;
+        let (frames, _) = collect_frames(&mut events, 12, Duration::from_secs(10)).await;
+        assert_eq!(frames.len(), 12);
+        drop(up); // the upstream goes away…
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let up = upstream(dir.path(), port); // …and comes back on its port
+        let (frames, _) = collect_frames(&mut events, 24, Duration::from_secs(15)).await;
+        assert_eq!(frames.len(), 24, "frames again on the same session");
+        assert_eq!(up.sessions(), 1);
+        session.teardown().await.unwrap();
+    });
+}
