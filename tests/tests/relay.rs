@@ -85,3 +85,34 @@ fn a_lost_upstream_is_tried_again_and_viewers_resume() {
         session.teardown().await.unwrap();
     });
 }
+
+/// The relay of a peer's stream: two viewers get whole frames.
+fn relays_a_peer(url: &str) {
+    let (_empty, relay) = relay_of(url);
+    let url = format!("rtsp://{}/door", relay.addr);
+    block_on(async {
+        let (mut a, mut a_events) = playing(&url, ClientOptions::default()).await;
+        let (mut b, mut b_events) = playing(&url, ClientOptions::default()).await;
+        for events in [&mut a_events, &mut b_events] {
+            let (frames, _) = collect_frames(events, 24, Duration::from_secs(10)).await;
+            assert_eq!(frames.len(), 24, "{url}");
+            assert!(
+                frames
+                    .iter()
+                    .all(|f| mjpegrtsp::container::is_whole_jpeg(&f.jpeg))
+            );
+        }
+        a.teardown().await.unwrap();
+        b.teardown().await.unwrap();
+    });
+}
+
+#[test]
+fn relays_gst_rtsp_server_and_the_classic_dialect() {
+    let dir = movie_dir(96, 160, 120, 70, "ball");
+    let movie = dir.path().join("movie.Mjpeg");
+    let (_gst, url) = gst_server(&movie, &["--loop"]);
+    relays_a_peer(&url);
+    let (_classic, url) = classic_server(&movie, &[]);
+    relays_a_peer(&url);
+}
