@@ -442,3 +442,71 @@ fn no_plain_serves_rtsps_only() {
     let out = Command::new(BIN).args(["--no-plain"]).output().unwrap();
     assert!(!out.status.success(), "--no-plain needs --tls-cert");
 }
+
+/// `--relay` of an upstream that asks for a user: the right password plays,
+/// a wrong one is retried; neither password reaches the log, even at debug.
+#[test]
+fn relays_keep_upstream_passwords_out_of_the_log() {
+    let cache = tempfile::tempdir().unwrap();
+    let media = tempfile::tempdir().unwrap();
+    let users = media.path().join("users.txt");
+    assert!(add_user(&users, "cam", &[], "s3cretpw\n").status.success());
+    let up_port = free_port().to_string();
+    // The upstream: the built-in sample, for users only.
+    let (upstream, urls) = start(
+        &[
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &up_port,
+            "--users",
+            users.to_str().unwrap(),
+            "--loop",
+        ],
+        cache.path(),
+    );
+    assert!(!urls.is_empty(), "the upstream started");
+    let port = free_port().to_string();
+    let empty = tempfile::tempdir().unwrap();
+    let door = format!("door=rtsp://cam:s3cretpw@127.0.0.1:{up_port}/sample.Mjpeg");
+    let gate = format!("gate=rtsp://cam:wr0ngpw@127.0.0.1:{up_port}/sample.Mjpeg");
+    let mut relay = Command::new(BIN)
+        .args(on_loopback(&port, &empty))
+        .args(["--relay", &door, "--relay", &gate])
+        .env("RUST_LOG", "debug")
+        .env("XDG_CACHE_HOME", cache.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_err() {
+        assert!(Instant::now() < deadline, "the relay server listens");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let probe = ffprobe(&format!("rtsp://127.0.0.1:{port}/door"));
+    assert!(probe.contains("width="), "{probe}");
+    // The wrong password: the viewer waits, the relay says why and retries.
+    let _ = Command::new("timeout")
+        .args(["4", "ffprobe", "-v", "quiet"])
+        .arg(format!("rtsp://127.0.0.1:{port}/gate"))
+        .output();
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(relay.id() as i32, libc::SIGINT) };
+    let mut log = String::new();
+    use std::io::Read;
+    relay
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    let _ = relay.wait();
+    stop(upstream, libc::SIGINT);
+    assert!(log.contains("401"), "the relay says why: {log}");
+    assert!(log.contains("rtsp://cam@127.0.0.1"), "{log}");
+    assert!(
+        !log.contains("s3cretpw") && !log.contains("wr0ngpw"),
+        "{log}"
+    );
+}
