@@ -116,3 +116,32 @@ fn relays_gst_rtsp_server_and_the_classic_dialect() {
     let (_classic, url) = classic_server(&movie, &[]);
     relays_a_peer(&url);
 }
+
+/// An origin and two edges that relay it, 100 viewers on each edge: the
+/// origin sees exactly two sessions, every viewer gets frames.
+#[test]
+fn origin_with_two_edges_sees_two_sessions_for_two_hundred_viewers() {
+    let dir = movie_dir(48, 160, 120, 70, "ball");
+    let origin = upstream(dir.path(), 0);
+    let source = format!("rtsp://{}/movie.Mjpeg", origin.addr);
+    let (_a, edge_a) = relay_of(&source);
+    let (_b, edge_b) = relay_of(&source);
+    block_on(async {
+        let mut viewers = Vec::new();
+        for edge in [&edge_a, &edge_b] {
+            let url = format!("rtsp://{}/door", edge.addr);
+            for _ in 0..100 {
+                viewers.push(playing(&url, ClientOptions::default()).await);
+            }
+        }
+        for (i, (_, events)) in viewers.iter_mut().enumerate() {
+            let (frames, _) = collect_frames(events, 12, Duration::from_secs(10)).await;
+            assert_eq!(frames.len(), 12, "viewer {i}");
+        }
+        assert_eq!((edge_a.sessions(), edge_b.sessions()), (100, 100));
+        assert_eq!(origin.sessions(), 2, "one session per edge");
+        for (mut session, _) in viewers {
+            let _ = session.teardown().await;
+        }
+    });
+}
