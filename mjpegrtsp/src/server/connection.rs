@@ -19,11 +19,11 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-/// The latest Range start a PLAY may ask for: beyond it, a looping file's
-/// media time would no longer fit in 64-bit nanoseconds as it plays on.
 /// SRTP keys one connection keeps (one per source it described; a client
 /// that describes more loses the older keys).
 const MAX_SRTP_KEYS: usize = 32;
+/// The latest Range start a PLAY may ask for: beyond it, a looping file's
+/// media time would no longer fit in 64-bit nanoseconds as it plays on.
 const MAX_RANGE_START: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 /// Reads requests from one connection and answers them. The connection
@@ -438,13 +438,13 @@ impl Connection {
         )
     }
 
-    /// The file a request names; 404 for anything else.
     /// Whether this connection's media is SRTP: over TLS, unless the
     /// server was told not to.
     pub(super) fn offers_srtp(&self) -> bool {
         self.secure && self.shared.config.tls.as_ref().is_some_and(|t| t.srtp)
     }
 
+    /// The file or live source a request names; 404 for anything else.
     pub(super) fn media(&self, request: &Request) -> Result<Source, Refusal> {
         let uri = request
             .url()
