@@ -132,11 +132,33 @@ pub fn classic_play(ctl: &mut TcpStream, session: &str, cseq: u32) -> String {
 
 /// Waits up to 5 s for `cond`, failing the test if it never holds.
 pub fn wait_until(cond: impl Fn() -> bool) {
-    let end = Instant::now() + Duration::from_secs(5);
+    wait_within("condition", 5, cond);
+}
+
+/// Waits up to `secs` for `cond`, failing the test (naming `what`) if it
+/// never holds.
+pub fn wait_within(what: &str, secs: u64, cond: impl Fn() -> bool) {
+    let end = Instant::now() + Duration::from_secs(secs);
     while !cond() {
-        assert!(Instant::now() < end, "condition not met in 5 s");
+        assert!(Instant::now() < end, "{what}: not met in {secs} s");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// A TCP port free on 127.0.0.1 when asked (another process may take it).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Waits up to 10 s for something to listen at `addr` (`what`, for the
+/// failure).
+pub fn wait_listening(what: &str, addr: std::net::SocketAddr) {
+    wait_within(&format!("{what} listening at {addr}"), 10, || {
+        TcpStream::connect(addr).is_ok()
+    });
 }
 
 /// The session id of a standard reply, without its `;timeout=`.

@@ -9,7 +9,7 @@ use mjpegrtsp_tests::rtsp_text::*;
 use mjpegrtsp_tests::*;
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 struct Haproxy {
     child: Child,
@@ -22,14 +22,6 @@ impl Drop for Haproxy {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// HAProxy in front of `servers`, round robin.
@@ -59,11 +51,7 @@ fn haproxy(servers: &[SocketAddr]) -> Haproxy {
         .stderr(Stdio::null())
         .spawn()
         .expect("haproxy runs (apt install haproxy)");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(front).is_err() {
-        assert!(Instant::now() < deadline, "haproxy did not listen");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_listening("haproxy", front);
     Haproxy {
         child,
         front,

@@ -5,8 +5,9 @@
 
 use mjpegrtsp::client::{ClientOptions, TransportPreference};
 use mjpegrtsp::server::{LiveMount, ServerConfig};
+use mjpegrtsp_tests::rtsp_text::wait_within;
 use mjpegrtsp_tests::*;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn upstream(dir: &std::path::Path, port: u16) -> TestServer {
     let mut config = ServerConfig::new(dir);
@@ -20,14 +21,6 @@ fn relay_of(url: &str) -> (tempfile::TempDir, TestServer) {
     let mut config = ServerConfig::new(empty.path());
     config.live = vec![LiveMount::relay("door", url)];
     (empty, TestServer::start_with(config))
-}
-
-fn wait_for(what: &str, secs: u64, cond: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !cond() {
-        assert!(Instant::now() < deadline, "{what} within {secs} s");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]
@@ -62,7 +55,7 @@ fn viewers_share_one_upstream_session_opened_on_demand() {
         }
     });
     // Closed a few seconds after the last viewer left.
-    wait_for("the upstream session closed", 10, || up.sessions() == 0);
+    wait_within("the upstream session closed", 10, || up.sessions() == 0);
 }
 
 #[test]

@@ -8,6 +8,7 @@
 //! `cargo run --release -p mjpegrtsp-tests --bin bench_srtp`.
 
 use mjpegrtsp::client::{ClientOptions, Event, Session, TlsOptions, TransportPreference};
+use mjpegrtsp_tests::rtsp_text::{free_port, wait_listening};
 use mjpegrtsp_tests::{
     ProcSample, bench_args, bench_number, bench_options, certificate, cpu_percent, proc_sample,
 };
@@ -15,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const USAGE: &str = "bench_srtp [--sessions N] [--seconds S]
 
@@ -111,13 +112,6 @@ fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
 fn start_server(
     server: &Path,
     cert: &Path,
@@ -150,11 +144,7 @@ fn start_server(
     } else {
         ("rtsp", port)
     };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "server-cli did not listen");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_listening("server-cli", ([127, 0, 0, 1], port).into());
     (child, format!("{scheme}://127.0.0.1:{port}/sample.Mjpeg"))
 }
 
