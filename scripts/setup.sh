@@ -16,6 +16,7 @@ PACKAGES=(
     gstreamer1.0-x                 # timeoverlay for the sample clip
     python3-gi                     # tests/peers/gst_rtsp_server.py (the reference RTSP peer)
     gir1.2-gst-rtsp-server-1.0     # gst-rtsp-server for that peer
+    gstreamer1.0-rtsp              # rtspclientsink: a GStreamer publisher in the publish tests
     ffmpeg                         # ffprobe/ffmpeg: standard RTSP clients in the tests
     openssl                        # the RTSPS tests make a self-signed certificate
     haproxy                        # the PROXY protocol test puts HAProxy in front of two servers

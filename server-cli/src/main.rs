@@ -58,6 +58,13 @@ struct Args {
     /// --relay door=rtsp://user:pass@camera/stream (the password is never logged).
     #[arg(long, value_name = "PATH=URL", value_parser = relay_mount)]
     relay: Vec<LiveMount>,
+    /// Let clients publish an MJPEG (RFC 2435) stream at any free path
+    /// (ANNOUNCE and RECORD, over UDP or TCP), e.g. `ffmpeg -re -i IN -c:v
+    /// mjpeg -f rtsp rtsp://HOST:8554/cam1`; its viewers get it live, and
+    /// the path is freed when the publisher leaves. With --users, only users
+    /// with a `publish=PATTERN` mount may publish.
+    #[arg(long)]
+    publish: bool,
     /// Most sessions at once; more get 453 Not Enough Bandwidth.
     #[arg(long, default_value_t = 1000)]
     max_sessions: usize,
@@ -251,6 +258,7 @@ fn main() -> ExitCode {
             )
             .chain(args.relay.iter().cloned())
             .collect(),
+        publish: args.publish,
         max_sessions: args.max_sessions,
         max_sessions_per_address: args.max_sessions_per_address,
         max_connections: args.max_connections.max(1),

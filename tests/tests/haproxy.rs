@@ -107,7 +107,11 @@ fn clients_behind_haproxy_get_media_at_their_own_address_and_spread() {
     // health checks share the rotation), so the test asks for a spread: every
     // session is somewhere, and each server holds at least one.
     let counts = [servers[0].sessions(), servers[1].sessions()];
-    assert_eq!(counts[0] + counts[1], 4, "every session is served: {counts:?}");
+    assert_eq!(
+        counts[0] + counts[1],
+        4,
+        "every session is served: {counts:?}"
+    );
     assert!(
         counts.iter().all(|&n| n >= 1),
         "round robin spreads over both servers: {counts:?}"

@@ -63,7 +63,7 @@ mod driver;
 mod error;
 mod events;
 mod jitter;
-mod media;
+pub(crate) mod media;
 mod observer;
 mod peer;
 mod session;
@@ -142,6 +142,15 @@ pub enum PayloadFormat {
     WholeJpeg,
     /// The classic dialect: one whole JPEG per packet, no SDP.
     Classic,
+}
+
+impl From<crate::rtsp::sdp::JpegEncoding> for PayloadFormat {
+    fn from(encoding: crate::rtsp::sdp::JpegEncoding) -> Self {
+        match encoding {
+            crate::rtsp::sdp::JpegEncoding::Rfc2435 => PayloadFormat::Rfc2435,
+            crate::rtsp::sdp::JpegEncoding::WholeJpeg => PayloadFormat::WholeJpeg,
+        }
+    }
 }
 
 /// Settings of a [`Session`].

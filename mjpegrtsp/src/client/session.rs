@@ -353,37 +353,16 @@ impl Session {
             .map_err(|e| Error::protocol(self.addr, Some(Method::Describe), format!("SDP: {e}")))?;
         let mut offered = Vec::new();
         let mut chosen = None;
-        'media: for m in sdp.media.iter().filter(|m| m.kind == "video") {
-            for pt in m.payload_types() {
-                let map = m.rtpmap(pt);
-                let (format, clock) = match &map {
-                    Some(map) if map.encoding_name.eq_ignore_ascii_case("JPEG") => {
-                        (PayloadFormat::Rfc2435, map.clock_rate)
-                    }
-                    Some(map)
-                        if map
-                            .encoding_name
-                            .eq_ignore_ascii_case(crate::rtp::ENCODING_NAME) =>
-                    {
-                        (PayloadFormat::WholeJpeg, map.clock_rate)
-                    }
-                    None if pt == crate::rtp::rfc2435::PAYLOAD_TYPE => {
-                        (PayloadFormat::Rfc2435, crate::rtp::rfc2435::CLOCK_RATE)
-                    }
-                    Some(map) => {
-                        offered.push(format!("{} ({})", map.encoding_name, pt));
-                        continue;
-                    }
-                    None => {
-                        offered.push(format!("payload type {pt}"));
-                        continue;
-                    }
-                };
-                chosen = Some((m, pt, format, clock));
-                break 'media;
+        for m in sdp.media.iter().filter(|m| m.kind == "video") {
+            match m.jpeg_format() {
+                Ok(f) => {
+                    chosen = Some((m, f));
+                    break;
+                }
+                Err(others) => offered.extend(others),
             }
         }
-        let Some((m, pt, format, clock_rate)) = chosen else {
+        let Some((m, found)) = chosen else {
             let kinds: Vec<&str> = sdp.media.iter().map(|m| m.kind.as_str()).collect();
             let detail = if offered.is_empty() {
                 format!("media offered: {kinds:?}")
@@ -396,6 +375,8 @@ impl Session {
                 detail: error::shown(&detail, error::MAX_SHOWN),
             });
         };
+        let (pt, clock_rate) = (found.payload_type, found.clock_rate);
+        let format = PayloadFormat::from(found.encoding);
         let srtp = m.srtp_key();
         if m.is_secure() && srtp.is_none() {
             return Err(Error::Unsupported {

@@ -98,7 +98,8 @@ pub use range::{NptRange, NptTime, RangeError, RtpInfo, format_rtp_info, parse_r
 pub use sdp::{JpegVideoSdp, Media, RtpMap, SdesCrypto, Sdp, SdpError};
 pub use transport::{
     ChannelPair, Delivery, LowerTransport, Mode, PortPair, Profile, Transport, TransportError,
-    Unsupported, negotiate_secure_transport, negotiate_transport, parse_transports,
+    Unsupported, negotiate_record_transport, negotiate_secure_transport, negotiate_transport,
+    parse_transports,
 };
 pub use uri::{RequestUri, UriError, UriForm, resolve_control};
 

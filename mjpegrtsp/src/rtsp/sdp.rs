@@ -276,7 +276,57 @@ impl fmt::Display for SdesCrypto {
     }
 }
 
+/// How a media section carries JPEG.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JpegEncoding {
+    /// RFC 2435 (`JPEG`, or static payload type 26 without an rtpmap).
+    Rfc2435,
+    /// The project's whole-JPEG scheme ([`ENCODING_NAME`]).
+    WholeJpeg,
+}
+
+/// The JPEG format a media section offers: what is needed to read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JpegFormat {
+    /// Its RTP payload type.
+    pub payload_type: u8,
+    /// How the JPEG is carried.
+    pub encoding: JpegEncoding,
+    /// The RTP clock rate.
+    pub clock_rate: u32,
+}
+
 impl Media {
+    /// The first of its formats that is JPEG. When none is, what it offers
+    /// instead, for an error message: `"H264 (96)"`, `"payload type 97"`.
+    pub fn jpeg_format(&self) -> Result<JpegFormat, Vec<String>> {
+        let mut offered = Vec::new();
+        for pt in self.payload_types() {
+            let found = |encoding, clock_rate| JpegFormat {
+                payload_type: pt,
+                encoding,
+                clock_rate,
+            };
+            match self.rtpmap(pt) {
+                Some(map) if map.encoding_name.eq_ignore_ascii_case("JPEG") => {
+                    return Ok(found(JpegEncoding::Rfc2435, map.clock_rate));
+                }
+                Some(map) if map.encoding_name.eq_ignore_ascii_case(ENCODING_NAME) => {
+                    return Ok(found(JpegEncoding::WholeJpeg, map.clock_rate));
+                }
+                None if pt == crate::rtp::rfc2435::PAYLOAD_TYPE => {
+                    return Ok(found(
+                        JpegEncoding::Rfc2435,
+                        crate::rtp::rfc2435::CLOCK_RATE,
+                    ));
+                }
+                Some(map) => offered.push(format!("{} ({pt})", map.encoding_name)),
+                None => offered.push(format!("payload type {pt}")),
+            }
+        }
+        Err(offered)
+    }
+
     /// The first `a=crypto:` with the suite this project speaks.
     pub fn crypto(&self) -> Option<SdesCrypto> {
         self.attributes

@@ -218,19 +218,33 @@ impl Transport {
         self.check(true)
     }
 
+    /// Whether a server that takes published (RECORD) unicast RTP/AVP can
+    /// use this offer: `mode=record`; over UDP `client_port` may be left
+    /// out (the media comes from the client; nothing is sent to it).
+    pub fn check_recordable(&self) -> Result<(), Unsupported> {
+        self.check_for(false, Mode::Record)
+    }
+
     fn check(&self, savp_too: bool) -> Result<(), Unsupported> {
+        self.check_for(savp_too, Mode::Play)
+    }
+
+    fn check_for(&self, savp_too: bool, wanted: Mode) -> Result<(), Unsupported> {
         if self.profile != Profile::Avp && !(savp_too && self.profile == Profile::Savp) {
             return Err(Unsupported::Profile(self.profile.clone()));
         }
         if self.delivery == Some(Delivery::Multicast) {
             return Err(Unsupported::Multicast);
         }
+        let record = wanted == Mode::Record;
         match &self.mode {
-            None | Some(Mode::Play) => {}
+            None if !record => {}
+            Some(m) if *m == wanted => {}
             Some(m) => return Err(Unsupported::Mode(m.clone())),
+            None => return Err(Unsupported::Mode(Mode::Play)),
         }
         match (self.lower, self.client_port, self.interleaved) {
-            (LowerTransport::Udp, None, _) => return Err(Unsupported::NoClientPort),
+            (LowerTransport::Udp, None, _) if !record => return Err(Unsupported::NoClientPort),
             (LowerTransport::Udp, Some(p), _) if !p.is_usable() => {
                 return Err(Unsupported::ClientPort(p));
             }
@@ -429,6 +443,13 @@ pub fn negotiate_transport(value: &str) -> Result<Transport, TransportError> {
     negotiate(value, false)
 }
 
+/// The first alternative of a `Transport` value that a server taking a
+/// published stream can use (see [`Transport::check_recordable`]), or the
+/// first alternative's error.
+pub fn negotiate_record_transport(value: &str) -> Result<Transport, TransportError> {
+    first_usable(value, Transport::check_recordable)
+}
+
 /// [`negotiate_transport`] for a server that also speaks SRTP: the first
 /// alternative that is `RTP/AVP` or `RTP/SAVP` and otherwise usable.
 pub fn negotiate_secure_transport(value: &str) -> Result<Transport, TransportError> {
@@ -436,13 +457,20 @@ pub fn negotiate_secure_transport(value: &str) -> Result<Transport, TransportErr
 }
 
 fn negotiate(value: &str, savp_too: bool) -> Result<Transport, TransportError> {
+    first_usable(value, |t| t.check(savp_too))
+}
+
+fn first_usable(
+    value: &str,
+    usable: impl Fn(&Transport) -> Result<(), Unsupported>,
+) -> Result<Transport, TransportError> {
     let mut first_error = None;
     for spec in split_outside_quotes(value, b',') {
         if spec.trim().is_empty() {
             continue;
         }
         let err = match Transport::parse(spec) {
-            Ok(t) => match t.check(savp_too) {
+            Ok(t) => match usable(&t) {
                 Ok(()) => return Ok(t),
                 Err(u) => TransportError::Unsupported(u),
             },
@@ -594,6 +622,36 @@ mod tests {
         assert_eq!(channel(255).resolved(), None);
         assert_eq!(ChannelPair::new(4, 9).resolved(), Some((4, 9)));
         assert_eq!(ChannelPair::new(9, 4).resolved(), Some((9, 4)));
+    }
+
+    #[test]
+    fn record_offers_as_ffmpeg_and_rtspclientsink_send_them() {
+        let udp =
+            negotiate_record_transport("RTP/AVP/UDP;unicast;client_port=20000-20001;mode=record")
+                .unwrap();
+        assert_eq!(udp.lower, LowerTransport::Udp);
+        assert_eq!(udp.client_port, Some(PortPair::new(20000, 20001)));
+        let tcp =
+            negotiate_record_transport("RTP/AVP/TCP;unicast;interleaved=0-1;mode=RECORD").unwrap();
+        assert_eq!(tcp.interleaved, Some(ChannelPair::new(0, 1)));
+        // rtspclientsink offers several; the first usable one wins.
+        let t = negotiate_record_transport(
+            "RTP/SAVP;unicast;client_port=1-2;mode=record,RTP/AVP;unicast;client_port=3-4;mode=\"RECORD\"",
+        )
+        .unwrap();
+        assert_eq!(t.client_port, Some(PortPair::new(3, 4)));
+        // Playing offers are not publishing ones, nor the other way round.
+        for play in [
+            "RTP/AVP;unicast;client_port=1-2",
+            "RTP/AVP;unicast;client_port=1-2;mode=play",
+        ] {
+            assert!(matches!(
+                negotiate_record_transport(play),
+                Err(TransportError::Unsupported(Unsupported::Mode(_)))
+            ));
+        }
+        assert!(negotiate_transport("RTP/AVP;unicast;client_port=1-2;mode=record").is_err());
+        assert!(negotiate_record_transport("RTP/AVP;multicast;mode=record").is_err());
     }
 
     #[test]

@@ -116,16 +116,19 @@ impl Gate {
     /// mount) or says how to refuse it. `mount` is the path the request
     /// names (`None` for `*` or an unknown one: authentication only).
     /// `secure`: the request came over TLS, where `Basic` is offered and
-    /// taken too.
+    /// taken too. `publish`: the request publishes at `mount` (ANNOUNCE,
+    /// RECORD, a SETUP with `mode=record`), which needs a user allowed to
+    /// publish there, public mount or not.
     pub fn check(
         &self,
         request: &Request,
         mount: Option<&str>,
         from: IpAddr,
         secure: bool,
+        publish: bool,
         now: Instant,
     ) -> Result<Option<String>, Denied> {
-        if mount.is_some_and(|m| self.is_public(m)) {
+        if !publish && mount.is_some_and(|m| self.is_public(m)) {
             return Ok(None);
         }
         if let Some(until) = self.locked_until(from, now) {
@@ -152,14 +155,21 @@ impl Gate {
         };
         match verdict {
             Ok(user) => {
-                if let Some(m) = mount
-                    && !user.may_play(m)
-                {
+                let (allowed, verb) = match mount {
+                    Some(m) if publish => (user.may_publish(m), "publish at"),
+                    Some(m) => (user.may_play(m), "play"),
+                    None => (true, ""),
+                };
+                if !allowed {
                     return Err(Denied {
                         status: StatusCode::FORBIDDEN,
                         challenges: Vec::new(),
                         retry_after: None,
-                        why: format!("user {:?} may not play {m}", user.name),
+                        why: format!(
+                            "user {:?} may not {verb} {}",
+                            user.name,
+                            mount.unwrap_or_default()
+                        ),
                     });
                 }
                 Ok(Some(user.name.clone()))

@@ -24,6 +24,9 @@ pub struct ServerConfig {
     /// GStreamer pipelines (need the `live` feature; without it,
     /// [`Server::bind`] refuses) and relays of upstream RTSP streams.
     pub live: Vec<LiveMount>,
+    /// Clients may publish (ANNOUNCE and RECORD) an MJPEG stream at any
+    /// free path; its viewers get it live (see `publish`).
+    pub publish: bool,
     /// Sessions alive at once; more get 453.
     pub max_sessions: usize,
     /// Sessions one client address may hold at once (0: no maximum); more
@@ -182,6 +185,7 @@ impl ServerConfig {
             fps: FrameRate::new(24, 1).expect("24/1 is a frame rate"),
             looping: false,
             live: Vec::new(),
+            publish: false,
             max_sessions: 1000,
             max_sessions_per_address: limits::DEFAULT_MAX_SESSIONS_PER_ADDRESS,
             max_connections: limits::DEFAULT_MAX_CONNECTIONS,

@@ -62,6 +62,7 @@ pub(super) async fn serve_connection<S>(
         sessions: Vec::new(),
         after_reply: None,
         srtp_keys: HashMap::new(),
+        publisher: None,
     };
     let parser = Parser::new();
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
@@ -92,8 +93,9 @@ pub(super) async fn serve_connection<S>(
                     let reply = match item {
                         Item::Request(request) => Some(conn.handle(request)),
                         // Interleaved RTCP from the client: activity.
-                        Item::Interleaved(_) => {
+                        Item::Interleaved(frame) => {
                             conn.touch_sessions();
+                            conn.interleaved(&frame);
                             None
                         }
                         Item::Response(_) => None,
@@ -152,7 +154,7 @@ pub(super) async fn serve_connection<S>(
             }
             Err(_) => {
                 conn.prune_sessions();
-                if conn.sessions.is_empty() {
+                if conn.sessions.is_empty() && !conn.publishes() {
                     tracing::info!(%peer, connection, "closed: no session and silent for {:?} (--idle-timeout)", shared.config.idle_timeout);
                     break;
                 }
@@ -195,6 +197,8 @@ pub(super) struct Connection {
     /// with the SSRC announced beside them: the next SETUP of that source
     /// over this connection uses them, once.
     pub(super) srtp_keys: HashMap<u64, (MasterKey, u32)>,
+    /// The stream this connection publishes (`--publish`), if any.
+    pub(super) publisher: Option<super::publish::Publisher>,
 }
 
 /// An error answer: the status and why, for the log.
@@ -207,30 +211,7 @@ impl Connection {
         if let Some(refused) = self.gate(&request) {
             return refused;
         }
-        let result = match &request.method {
-            _ if request.version != Version::RTSP_1_0 => Err(Refusal(
-                StatusCode::RTSP_VERSION_NOT_SUPPORTED,
-                format!(
-                    "RTSP/{}.{}: this server speaks RTSP/1.0",
-                    request.version.major, request.version.minor
-                ),
-            )),
-            Method::Options => self.options(&request),
-            Method::Describe => self.describe(&request),
-            Method::Setup => self.setup(&request),
-            Method::Play => self.play(&request),
-            Method::Pause => self.pause(&request),
-            Method::Teardown => self.teardown(&request),
-            Method::GetParameter | Method::SetParameter => self.keep_alive(&request),
-            Method::Announce | Method::Record | Method::Redirect => Err(Refusal(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "this server only plays".into(),
-            )),
-            Method::Other(m) => Err(Refusal(
-                StatusCode::NOT_IMPLEMENTED,
-                format!("unknown method {m}"),
-            )),
-        };
+        let result = self.dispatch(&request);
         let mut response = match result {
             Ok(r) => r,
             Err(Refusal(status, why)) => {
@@ -238,7 +219,7 @@ impl Connection {
                 let mut r = Response::reply_to(&request, status);
                 if status == StatusCode::METHOD_NOT_ALLOWED || status == StatusCode::NOT_IMPLEMENTED
                 {
-                    r = r.with_header(names::PUBLIC, PUBLIC);
+                    r = r.with_header(names::PUBLIC, self.public());
                 }
                 if request.dialect == Dialect::Standard {
                     // Why, for the person at the client (a classic client
@@ -254,6 +235,39 @@ impl Connection {
         response
     }
 
+    /// The answer to a request that passed the gate.
+    fn dispatch(&mut self, request: &Request) -> Result<Response, Refusal> {
+        if request.version != Version::RTSP_1_0 {
+            return Err(Refusal(
+                StatusCode::RTSP_VERSION_NOT_SUPPORTED,
+                format!(
+                    "RTSP/{}.{}: this server speaks RTSP/1.0",
+                    request.version.major, request.version.minor
+                ),
+            ));
+        }
+        if let Some(result) = self.publish_request(request) {
+            return result;
+        }
+        match &request.method {
+            Method::Options => self.options(request),
+            Method::Describe => self.describe(request),
+            Method::Setup => self.setup(request),
+            Method::Play => self.play(request),
+            Method::Pause => self.pause(request),
+            Method::Teardown => self.teardown(request),
+            Method::GetParameter | Method::SetParameter => self.keep_alive(request),
+            Method::Announce | Method::Record | Method::Redirect => Err(Refusal(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!("this server does not take {}", request.method.as_str()),
+            )),
+            Method::Other(m) => Err(Refusal(
+                StatusCode::NOT_IMPLEMENTED,
+                format!("unknown method {m}"),
+            )),
+        }
+    }
+
     /// With a users file: the reply refusing `request` when it may not pass
     /// (no or wrong credentials, a mount not the user's, a classic client
     /// on a mount that is not public).
@@ -265,8 +279,17 @@ impl Connection {
             tracing::info!(peer = %self.peer, uri = %request.uri, "401: classic clients cannot authenticate; the mount is not public");
             return Some(Response::reply_to(request, StatusCode::UNAUTHORIZED));
         }
+        // A publisher's requests need leave to publish, not to play.
+        let publish = super::publish::is_publishing(request) || self.names_recording(request);
         let denied = gate
-            .check(request, mount, self.peer.ip(), self.secure, Instant::now())
+            .check(
+                request,
+                mount,
+                self.peer.ip(),
+                self.secure,
+                publish,
+                Instant::now(),
+            )
             .err()?;
         tracing::info!(peer = %self.peer, method = %request.method.as_str(), uri = %request.uri, "{} {}: {}", denied.status.as_u16(), denied.status.reason_phrase(), denied.why);
         Some(
@@ -280,7 +303,19 @@ impl Connection {
         if let Some(s) = self.request_session(request)? {
             self.touch(&s);
         }
-        Ok(Response::reply_to(request, StatusCode::OK).with_header(names::PUBLIC, PUBLIC))
+        Ok(Response::reply_to(request, StatusCode::OK).with_header(names::PUBLIC, self.public()))
+    }
+
+    /// The methods this server takes (`Public`).
+    fn public(&self) -> &'static str {
+        if self.shared.config.publish {
+            concat!(
+                "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER",
+                ", ANNOUNCE, RECORD"
+            )
+        } else {
+            "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER"
+        }
     }
 
     fn keep_alive(&self, request: &Request) -> Result<Response, Refusal> {
@@ -295,7 +330,7 @@ impl Connection {
     fn describe(&mut self, request: &Request) -> Result<Response, Refusal> {
         let source = self.media(request)?;
         let url = request.uri.trim_end_matches('/');
-        standard_playable(&source)?;
+        describe::standard_playable(&source)?;
         let keys = self.offers_srtp().then(|| {
             let (key, ssrc) = (MasterKey::random(), rand::random());
             if self.srtp_keys.len() >= MAX_SRTP_KEYS {
@@ -451,7 +486,7 @@ impl Connection {
             .map_err(|e| Refusal(StatusCode::NOT_FOUND, format!("URL {:?}: {e}", request.uri)))?;
         let path = uri.media_path();
         if let Some(live) = self.shared.live.get(path.trim_matches('/')) {
-            return Ok(Source::Live(live.clone()));
+            return Ok(Source::Live(live));
         }
         self.shared
             .library
@@ -545,29 +580,3 @@ impl Connection {
         }
     }
 }
-
-/// Standard clients decode JPEG over RTP only as RFC 2435: 415, with how to
-/// re-encode, for a source whose JPEG it cannot carry.
-pub(super) fn standard_playable(source: &Source) -> Result<(), Refusal> {
-    let refuse = |why: String| Refusal(StatusCode::UNSUPPORTED_MEDIA_TYPE, why);
-    match source {
-        Source::File(media) => media.rfc2435.clone().map_err(|why| {
-            refuse(format!(
-                "{} cannot be sent as RFC 2435 JPEG ({why}); re-encode it as baseline 4:2:0, e.g. \
-                 gst-launch-1.0 lengthmjpegsrc location=IN ! jpegdec ! videoconvert ! video/x-raw,format=I420 ! jpegenc ! lengthmjpegmux ! filesink location=OUT",
-                media.mount
-            ))
-        }),
-        Source::Live(live) => match live.rfc2435_problem() {
-            Some(why) => Err(refuse(format!(
-                "{} cannot be sent as RFC 2435 JPEG ({why}); encode the live source as \
-                 baseline 4:2:0: --pipeline '… ! video/x-raw,format=I420 ! jpegenc'",
-                live.mount
-            ))),
-            None => Ok(()),
-        },
-    }
-}
-
-const PUBLIC: &str =
-    "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER";

@@ -1,9 +1,11 @@
 //! The SDP a DESCRIBE answers with, for a file and for the live source,
 //! written by the SDP owner ([`JpegVideoSdp`]).
 
+use super::connection::Refusal;
+use super::engine::Source;
 use super::live::LiveSource;
 use super::media::MediaFile;
-use crate::rtsp::{JpegVideoSdp, NptRange, SdesCrypto};
+use crate::rtsp::{JpegVideoSdp, NptRange, SdesCrypto, StatusCode};
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -59,4 +61,27 @@ pub(super) fn live_sdp(live: &LiveSource, server: IpAddr, srtp: Option<SrtpOffer
 fn bitrate_kbps(media: &MediaFile) -> u64 {
     // A float to integer cast saturates; sizes and durations are finite.
     (media.bytes_per_second() * 8.0 / 1000.0).ceil() as u64
+}
+
+/// Standard clients decode JPEG over RTP only as RFC 2435: 415, with how to
+/// re-encode, for a source whose JPEG it cannot carry.
+pub(super) fn standard_playable(source: &Source) -> Result<(), Refusal> {
+    let refuse = |why: String| Refusal(StatusCode::UNSUPPORTED_MEDIA_TYPE, why);
+    match source {
+        Source::File(media) => media.rfc2435.clone().map_err(|why| {
+            refuse(format!(
+                "{} cannot be sent as RFC 2435 JPEG ({why}); re-encode it as baseline 4:2:0, e.g. \
+                 gst-launch-1.0 lengthmjpegsrc location=IN ! jpegdec ! videoconvert ! video/x-raw,format=I420 ! jpegenc ! lengthmjpegmux ! filesink location=OUT",
+                media.mount
+            ))
+        }),
+        Source::Live(live) => match live.rfc2435_problem() {
+            Some(why) => Err(refuse(format!(
+                "{} cannot be sent as RFC 2435 JPEG ({why}); encode the live source as \
+                 baseline 4:2:0: --pipeline '… ! video/x-raw,format=I420 ! jpegenc'",
+                live.mount
+            ))),
+            None => Ok(()),
+        },
+    }
 }

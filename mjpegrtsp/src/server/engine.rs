@@ -177,7 +177,7 @@ impl Engine {
             mtu,
             sessions: HashMap::new(),
             live: HashMap::new(),
-            live_frames: HashMap::new(),
+            live_frames: 0,
             schedule: BinaryHeap::new(),
             cache: FrameCache::new(256),
             scratch: Scratch {
@@ -299,8 +299,8 @@ struct Worker {
     sessions: HashMap<u64, Playing>,
     /// Sessions playing a live source: source id → (session id → stream).
     live: HashMap<u64, HashMap<u64, Stream>>,
-    /// Frames received per live source, keying the packet cache.
-    live_frames: HashMap<u64, u64>,
+    /// Live frames received (from every source), keying the packet cache.
+    live_frames: u64,
     schedule: BinaryHeap<Reverse<(Instant, u64, u64)>>,
     cache: FrameCache,
     scratch: Scratch,
@@ -370,6 +370,9 @@ impl Worker {
                     let viewer = self.live.values_mut().find_map(|v| v.remove(&id));
                     if let Some(Source::Live(live)) = viewer.as_ref().map(|v| &v.source) {
                         live.viewer_left();
+                        if self.live.get(&live.id).is_some_and(HashMap::is_empty) {
+                            self.live.remove(&live.id);
+                        }
                     }
                     if bye && let Some(stream) = stopped.as_ref().or(viewer.as_ref()) {
                         rtcp::send_bye(&self.rtcp, stream);
@@ -483,11 +486,10 @@ impl Worker {
         if viewers.is_empty() {
             return;
         }
-        let frame = {
-            let n = self.live_frames.entry(source).or_insert(0);
-            *n += 1;
-            *n
-        };
+        // One count over every source, so that a cache key is never reused
+        // (a published path's source comes and goes).
+        self.live_frames += 1;
+        let frame = self.live_frames;
         let stats = self.stats.clone();
         let mut by_wire: HashMap<(Wire, usize), Option<Arc<Packets>>> = HashMap::new();
         for stream in viewers.values() {

@@ -25,6 +25,20 @@ pub struct LiveInfo {
     pub fps: Option<FrameRate>,
 }
 
+impl LiveInfo {
+    /// What a JPEG's frame header says, with `fps` from elsewhere (zero
+    /// size when it has none).
+    pub fn of_jpeg(jpeg: &[u8], fps: Option<FrameRate>) -> LiveInfo {
+        crate::container::jpeg::parse_info(jpeg)
+            .map(|i| LiveInfo {
+                width: i32::from(i.width),
+                height: i32::from(i.height),
+                fps,
+            })
+            .unwrap_or_default()
+    }
+}
+
 /// The live source as the server sees it: what its frames are like, and
 /// where they go.
 #[derive(Debug)]

@@ -7,13 +7,17 @@ use super::engine::Command;
 use super::live::LiveSource;
 use super::media::Library;
 use std::collections::HashMap;
-use std::sync::{Arc, mpsc};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 
 /// The live sources by mount path, and what feeds them; relays stop when
-/// this is dropped, pipelines too.
+/// this is dropped, pipelines too. Paths being published (`--publish`)
+/// come and go while the server runs.
 #[derive(Default)]
 pub(super) struct LiveMounts {
     sources: HashMap<String, Arc<LiveSource>>,
+    published: Mutex<HashMap<String, Arc<LiveSource>>>,
+    next_published: AtomicU64,
     #[cfg(feature = "live")]
     _pipelines: Vec<super::live_pipeline::LivePipeline>,
     relays: Vec<tokio::task::AbortHandle>,
@@ -85,9 +89,46 @@ impl LiveMounts {
         Ok(mounts)
     }
 
-    /// The source at `path` (no slashes around).
-    pub(super) fn get(&self, path: &str) -> Option<&Arc<LiveSource>> {
-        self.sources.get(path)
+    /// The source at `path` (no slashes around): a configured one, or one
+    /// being published.
+    pub(super) fn get(&self, path: &str) -> Option<Arc<LiveSource>> {
+        match self.sources.get(path) {
+            Some(source) => Some(source.clone()),
+            None => self.published.lock().unwrap().get(path).cloned(),
+        }
+    }
+
+    /// A new source at `path` for a publisher, if the path is free of
+    /// other live sources (why not, if it is not).
+    pub(super) fn claim(
+        &self,
+        path: &str,
+        engine: &mpsc::Sender<Command>,
+    ) -> Result<Arc<LiveSource>, String> {
+        if self.sources.contains_key(path) {
+            return Err(format!("/{path} is a --pipeline-at or --relay mount"));
+        }
+        let mut published = self.published.lock().unwrap();
+        if published.contains_key(path) {
+            return Err(format!("/{path} is being published by another client"));
+        }
+        // Configured sources count up from 2^63, published ones from
+        // 2^63 + 2^62.
+        let n = self.next_published.fetch_add(1, Ordering::Relaxed);
+        let source = LiveSource::new((3 << 62) | n, path, engine.clone());
+        published.insert(path.to_owned(), source.clone());
+        Ok(source)
+    }
+
+    /// Frees `source`'s path, if it still holds it.
+    pub(super) fn release(&self, source: &Arc<LiveSource>) {
+        let mut published = self.published.lock().unwrap();
+        if published
+            .get(&source.mount)
+            .is_some_and(|s| Arc::ptr_eq(s, source))
+        {
+            published.remove(&source.mount);
+        }
     }
 
     /// Every live mount path, sorted.

@@ -24,6 +24,7 @@ mod live_mounts;
 #[cfg(feature = "live")]
 pub mod live_pipeline;
 pub mod media;
+mod publish;
 pub mod queue;
 mod relay;
 mod rtcp;
@@ -498,6 +499,23 @@ impl Shared {
             bye,
         });
         tracing::info!(session = %id, "session ended: {why}");
+    }
+
+    /// Ends every session playing live source `source`, each with an RTCP
+    /// BYE.
+    fn end_sessions_of(&self, source: u64, why: &str) {
+        let ids: Vec<String> = self
+            .sessions
+            .lock()
+            .unwrap()
+            .by_id
+            .values()
+            .filter(|s| s.state.lock().unwrap().stream.source.id() == source)
+            .map(|s| s.id.clone())
+            .collect();
+        for id in ids {
+            self.remove_session(&id, why, true);
+        }
     }
 
     fn timeout_secs(&self) -> u32 {

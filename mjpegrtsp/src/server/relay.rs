@@ -66,13 +66,7 @@ async fn stream(
         tokio::select! {
             event = events.recv() => match event {
                 Some(Event::Frame(frame)) => {
-                    let info = crate::container::jpeg::parse_info(&frame.jpeg)
-                        .map(|i| LiveInfo {
-                            width: i32::from(i.width),
-                            height: i32::from(i.height),
-                            fps,
-                        })
-                        .unwrap_or_default();
+                    let info = LiveInfo::of_jpeg(&frame.jpeg, fps);
                     let pts = frame.arrival.saturating_duration_since(epoch);
                     source.push_frame(frame.jpeg, pts.as_nanos() as u64, info);
                 }

@@ -1,7 +1,8 @@
 //! SETUP: the transport a client offers is checked and given its ports or
 //! channels, and a session is made for it.
 
-use super::connection::{Connection, Refusal, standard_playable};
+use super::connection::{Connection, Refusal};
+use super::describe::standard_playable;
 use super::engine::{Counters, Route, Source, Stream, Wire};
 use super::limits::Full;
 use super::{Session, SessionState};
@@ -200,7 +201,7 @@ impl Connection {
 
     /// The interleaved channels of a new session: those asked for, if no
     /// other session of this connection uses them; else the first free pair.
-    fn interleaved_channels(
+    pub(super) fn interleaved_channels(
         &self,
         asked: Option<rtsp::ChannelPair>,
     ) -> Result<rtsp::ChannelPair, Refusal> {

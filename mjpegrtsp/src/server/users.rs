@@ -17,13 +17,18 @@
 //! Apache's `htdigest` stores for MD5). `mounts` is a comma-separated list
 //! of patterns the user may play: `*` matches within one path segment, `**`
 //! across segments, `?` one character; `**` alone (or `*` alone) is every
-//! mount. Names and realms hold no `:`, no control character and no
-//! surrounding space.
+//! mount. A pattern written `publish=PATTERN` lets the user publish (with
+//! `--publish`: ANNOUNCE and RECORD) at the paths it matches, and nothing
+//! more: `cams/*,publish=cams/*` plays and publishes there. Names and realms
+//! hold no `:`, no control character and no surrounding space.
 
 use std::fmt;
 use std::path::Path;
 
 use crate::rtsp::auth::Algorithm;
+
+/// What marks a mount pattern as one the user may publish at.
+pub const PUBLISH_PREFIX: &str = "publish=";
 
 /// The realm of the server's challenges unless told otherwise.
 pub const DEFAULT_REALM: &str = "mjpegrtsp";
@@ -66,7 +71,18 @@ impl User {
 
     /// Whether the user may play `mount` (a path without a leading `/`).
     pub fn may_play(&self, mount: &str) -> bool {
-        self.mounts.iter().any(|p| mount_matches(p, mount))
+        self.mounts
+            .iter()
+            .filter(|p| !p.starts_with(PUBLISH_PREFIX))
+            .any(|p| mount_matches(p, mount))
+    }
+
+    /// Whether the user may publish at `mount` (its `publish=` patterns).
+    pub fn may_publish(&self, mount: &str) -> bool {
+        self.mounts
+            .iter()
+            .filter_map(|p| p.strip_prefix(PUBLISH_PREFIX))
+            .any(|p| mount_matches(p, mount))
     }
 
     /// Whether `password` is this user's (for Basic over TLS).
@@ -327,6 +343,25 @@ mod tests {
         assert!(alice.password_is("secret"));
         assert!(!alice.password_is("Secret"));
         assert!(!text.contains("secret\n") && !text.contains(":secret"));
+    }
+
+    #[test]
+    fn publishing_is_granted_only_by_publish_patterns() {
+        let text = format!(
+            "cam:r:{}:{}:cams/*,publish=cams/*\nviewer:r:{0}:{1}:**\n",
+            "0".repeat(32),
+            "0".repeat(64)
+        );
+        let users = Users::parse(&text).unwrap();
+        let cam = users.get("cam").unwrap();
+        assert!(cam.may_publish("cams/door") && cam.may_play("cams/door"));
+        assert!(!cam.may_publish("movie.Mjpeg") && !cam.may_publish("cams/a/b"));
+        // A publish pattern grants no playing, and `**` no publishing.
+        let publisher = User::new("p", "r", "pw", vec!["publish=**".into()]);
+        assert!(publisher.may_publish("any/where") && !publisher.may_play("any/where"));
+        assert!(!publisher.may_play("publish=x"));
+        let viewer = users.get("viewer").unwrap();
+        assert!(viewer.may_play("cams/door") && !viewer.may_publish("cams/door"));
     }
 
     #[test]

@@ -168,9 +168,18 @@ pub(super) fn parse_payload(payload: &[u8]) -> Result<Payload<'_>, DepayError> {
 
 /// The first two tables of the table data: bit i of `precision` says whether
 /// table i has 16-bit values. Further tables (for other types) are ignored.
+/// Data of exactly one table is that table for luma and chroma alike: what
+/// ffmpeg's MJPEG encoder (one table for every component) sends.
 pub(super) fn parse_tables(precision: u8, data: &[u8]) -> Result<QuantTables, DepayError> {
     let size = |i: u8| if precision >> i & 1 == 0 { 64 } else { 128 };
     let needed = size(0) + size(1);
+    if data.len() == size(0) {
+        let table = parse_tables(precision, &[data, data].concat())?.luma;
+        return Ok(QuantTables {
+            chroma: table.clone(),
+            luma: table,
+        });
+    }
     if data.len() < needed {
         return Err(DepayError::TablesTooShort {
             length: data.len(),

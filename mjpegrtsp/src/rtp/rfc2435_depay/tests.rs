@@ -355,6 +355,13 @@ fn sixteen_bit_tables_make_an_extended_sequential_jpeg() {
             needed: 256
         })
     );
+    // One table (ffmpeg's MJPEG encoder shares it): luma and chroma alike.
+    let one: Vec<u8> = (0..64u8).map(|k| k + 5).collect();
+    let out = d
+        .push(4, 3, true, &payload(1, 255, 0, None, Some((0, &one)), &[9]))
+        .unwrap()
+        .unwrap();
+    assert_eq!(dqt_tables(&out), [(0x00, one.clone()), (0x01, one.clone())]);
     // Extra tables (for other types) are skipped.
     let mut three = two_tables(10, 20);
     three.extend_from_slice(&[99; 64]);

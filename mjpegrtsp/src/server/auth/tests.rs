@@ -34,12 +34,25 @@ fn describe(authorization: Option<&str>) -> Request {
     r
 }
 
-/// The 401 for a bare request, and what a client answers it with.
-fn answer(g: &Gate, user: &str, password: &str, pick: Option<Algorithm>) -> String {
+/// The 401 for a bare request from 127.0.0.1.
+fn challenge(g: &Gate) -> Denied {
     let denied = g
-        .check(&describe(None), Some(MOUNT), ip(1), false, Instant::now())
+        .check(
+            &describe(None),
+            Some(MOUNT),
+            ip(1),
+            false,
+            false,
+            Instant::now(),
+        )
         .unwrap_err();
     assert_eq!(denied.status, StatusCode::UNAUTHORIZED);
+    denied
+}
+
+/// The 401 for a bare request, and what a client answers it with.
+fn answer(g: &Gate, user: &str, password: &str, pick: Option<Algorithm>) -> String {
+    let denied = challenge(g);
     let challenges: Vec<&str> = denied
         .challenges
         .iter()
@@ -58,10 +71,7 @@ fn answer(g: &Gate, user: &str, password: &str, pick: Option<Algorithm>) -> Stri
 #[test]
 fn a_bare_request_gets_sha256_then_md5_challenges() {
     let g = gate();
-    let denied = g
-        .check(&describe(None), Some(MOUNT), ip(1), false, Instant::now())
-        .unwrap_err();
-    assert_eq!(denied.status, StatusCode::UNAUTHORIZED);
+    let denied = challenge(&g);
     let parsed: Vec<Challenge> = denied
         .challenges
         .iter()
@@ -95,13 +105,21 @@ fn the_right_password_passes_with_sha256_md5_and_the_rfc2069_form() {
             Some(MOUNT),
             ip(1),
             false,
+            false,
             Instant::now(),
         );
         assert_eq!(user.unwrap(), Some("alice".into()), "{pick:?}: {a}");
     }
     // As GStreamer's rtspsrc answers: no qop, no nc, no algorithm.
     let denied = g
-        .check(&describe(None), Some(MOUNT), ip(1), false, Instant::now())
+        .check(
+            &describe(None),
+            Some(MOUNT),
+            ip(1),
+            false,
+            false,
+            Instant::now(),
+        )
         .unwrap_err();
     let Some(Challenge::Digest(d)) = parse_challenges(&denied.challenges[1]).pop() else {
         panic!("no Digest challenge");
@@ -132,6 +150,7 @@ fn the_right_password_passes_with_sha256_md5_and_the_rfc2069_form() {
         Some(MOUNT),
         ip(1),
         false,
+        false,
         Instant::now(),
     );
     assert_eq!(ok.unwrap(), Some("alice".into()));
@@ -146,7 +165,7 @@ fn wrong_password_and_unknown_user_get_the_same_reply() {
         .map(|(u, p)| {
             let a = answer(&g, u, p, None);
             let d = g
-                .check(&describe(Some(&a)), Some(MOUNT), ip(1), false, now)
+                .check(&describe(Some(&a)), Some(MOUNT), ip(1), false, false, now)
                 .unwrap_err();
             (d.status, d.challenges.len())
         })
@@ -158,7 +177,14 @@ fn wrong_password_and_unknown_user_get_the_same_reply() {
     }
     .to_string();
     let d = g
-        .check(&describe(Some(&basic)), Some(MOUNT), ip(1), false, now)
+        .check(
+            &describe(Some(&basic)),
+            Some(MOUNT),
+            ip(1),
+            false,
+            false,
+            now,
+        )
         .unwrap_err();
     assert_eq!(d.status, StatusCode::UNAUTHORIZED, "no Basic in clear");
 }
@@ -169,23 +195,23 @@ fn a_replayed_nc_a_foreign_nonce_and_a_stale_one_are_refused() {
     let a = answer(&g, "alice", "secret", None);
     let now = Instant::now();
     assert!(
-        g.check(&describe(Some(&a)), Some(MOUNT), ip(1), false, now)
+        g.check(&describe(Some(&a)), Some(MOUNT), ip(1), false, false, now)
             .is_ok()
     );
     let again = g
-        .check(&describe(Some(&a)), Some(MOUNT), ip(1), false, now)
+        .check(&describe(Some(&a)), Some(MOUNT), ip(1), false, false, now)
         .unwrap_err();
     assert!(again.why.contains("replayed"), "{}", again.why);
     // The same answer from another address: not its nonce.
     let a = answer(&g, "alice", "secret", None);
     let other = g
-        .check(&describe(Some(&a)), Some(MOUNT), ip(2), false, now)
+        .check(&describe(Some(&a)), Some(MOUNT), ip(2), false, false, now)
         .unwrap_err();
     assert_eq!(other.status, StatusCode::UNAUTHORIZED);
     // Later than the nonce's lifetime: a new challenge, stale=true.
     let late = now + NONCE_LIFETIME + Duration::from_secs(1);
     let stale = g
-        .check(&describe(Some(&a)), Some(MOUNT), ip(1), false, late)
+        .check(&describe(Some(&a)), Some(MOUNT), ip(1), false, false, late)
         .unwrap_err();
     assert!(
         stale.challenges.iter().all(|c| c.contains("stale=true")),
@@ -195,7 +221,7 @@ fn a_replayed_nc_a_foreign_nonce_and_a_stale_one_are_refused() {
     let other_run = gate();
     assert!(
         other_run
-            .check(&describe(Some(&a)), Some(MOUNT), ip(1), false, now)
+            .check(&describe(Some(&a)), Some(MOUNT), ip(1), false, false, now)
             .is_err()
     );
 }
@@ -210,6 +236,7 @@ fn mounts_are_allowed_per_user_and_public_ones_need_no_one() {
             Some(MOUNT),
             ip(1),
             false,
+            false,
             Instant::now(),
         )
         .unwrap_err();
@@ -220,6 +247,7 @@ fn mounts_are_allowed_per_user_and_public_ones_need_no_one() {
         Some("movie.Mjpeg"),
         ip(1),
         false,
+        false,
         Instant::now(),
     );
     assert_eq!(ok.unwrap(), Some("bob".into()));
@@ -228,14 +256,22 @@ fn mounts_are_allowed_per_user_and_public_ones_need_no_one() {
         Some("public/cam.Mjpeg"),
         ip(1),
         false,
+        false,
         Instant::now(),
     );
     assert_eq!(public.unwrap(), None);
     // Authentication only (OPTIONS *): any user.
     let a = answer(&g, "bob", "hunter2", None);
     assert!(
-        g.check(&describe(Some(&a)), None, ip(1), false, Instant::now())
-            .is_ok()
+        g.check(
+            &describe(Some(&a)),
+            None,
+            ip(1),
+            false,
+            false,
+            Instant::now()
+        )
+        .is_ok()
     );
 }
 
@@ -247,18 +283,25 @@ fn repeated_failures_lock_one_address_out_and_not_the_others() {
     for _ in 0..MAX_FAILURES {
         let a = answer(&g, "alice", "guess", None);
         let d = g
-            .check(&describe(Some(&a)), Some(MOUNT), ip(1), false, now)
+            .check(&describe(Some(&a)), Some(MOUNT), ip(1), false, false, now)
             .unwrap_err();
         assert_eq!(d.status, StatusCode::UNAUTHORIZED);
     }
     let locked = g
-        .check(&describe(Some(&right)), Some(MOUNT), ip(1), false, now)
+        .check(
+            &describe(Some(&right)),
+            Some(MOUNT),
+            ip(1),
+            false,
+            false,
+            now,
+        )
         .unwrap_err();
     assert_eq!(locked.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(locked.retry_after, Some(LOCKOUT.as_secs()));
     // Another address still gets in (its own nonce).
     let denied = g
-        .check(&describe(None), Some(MOUNT), ip(2), false, now)
+        .check(&describe(None), Some(MOUNT), ip(2), false, false, now)
         .unwrap_err();
     let creds = Credentials {
         user: "alice".into(),
@@ -268,13 +311,13 @@ fn repeated_failures_lock_one_address_out_and_not_the_others() {
         .unwrap()
         .authorization("DESCRIBE", URL);
     assert!(
-        g.check(&describe(Some(&a2)), Some(MOUNT), ip(2), false, now)
+        g.check(&describe(Some(&a2)), Some(MOUNT), ip(2), false, false, now)
             .is_ok()
     );
     // After the lockout, the right password works again.
     let later = now + LOCKOUT + Duration::from_secs(1);
     let d = g
-        .check(&describe(None), Some(MOUNT), ip(1), false, later)
+        .check(&describe(None), Some(MOUNT), ip(1), false, false, later)
         .unwrap_err();
     assert_eq!(
         d.status,
@@ -288,7 +331,7 @@ fn basic_is_offered_and_taken_over_tls_only() {
     let g = gate();
     let now = Instant::now();
     let denied = g
-        .check(&describe(None), Some(MOUNT), ip(1), true, now)
+        .check(&describe(None), Some(MOUNT), ip(1), true, false, now)
         .unwrap_err();
     assert!(
         denied.challenges[0].starts_with("Basic realm=\"mjpegrtsp\""),
@@ -307,6 +350,7 @@ fn basic_is_offered_and_taken_over_tls_only() {
         Some(MOUNT),
         ip(1),
         true,
+        false,
         now,
     );
     assert_eq!(ok.unwrap(), Some("alice".into()));
@@ -315,6 +359,7 @@ fn basic_is_offered_and_taken_over_tls_only() {
         Some(MOUNT),
         ip(1),
         true,
+        false,
         now,
     );
     assert_eq!(wrong.unwrap_err().status, StatusCode::UNAUTHORIZED);
@@ -323,7 +368,48 @@ fn basic_is_offered_and_taken_over_tls_only() {
         Some(MOUNT),
         ip(1),
         false,
+        false,
         now,
     );
     assert_eq!(clear.unwrap_err().status, StatusCode::UNAUTHORIZED);
+}
+
+#[test]
+fn publishing_needs_a_publish_pattern_even_on_a_public_mount() {
+    let mut users = Users::default();
+    for (name, password, mounts) in [("alice", "secret", "**"), ("cam", "lens", "publish=cams/*")] {
+        users
+            .set(User::new(name, "mjpegrtsp", password, vec![mounts.into()]))
+            .unwrap();
+    }
+    let g = Gate::new(users, "mjpegrtsp", vec!["cams/*".into()]);
+    let now = Instant::now();
+    let check = |request: &Request, from: IpAddr, publish| {
+        g.check(request, Some(MOUNT), from, false, publish, now)
+    };
+    // Public for playing, not for publishing.
+    assert_eq!(check(&describe(None), ip(1), false).unwrap(), None);
+    // Each user answers its own challenge (from its own address).
+    let answer = |user: &str, password: &str, from: IpAddr| {
+        let denied = check(&describe(None), from, true).unwrap_err();
+        assert_eq!(denied.status, StatusCode::UNAUTHORIZED);
+        let creds = Credentials {
+            user: user.into(),
+            password: password.into(),
+        };
+        Authenticator::from_challenges(&creds, denied.challenges.iter().map(String::as_str))
+            .unwrap()
+            .authorization("DESCRIBE", URL)
+    };
+    let alice = answer("alice", "secret", ip(2));
+    let refused = check(&describe(Some(&alice)), ip(2), true).unwrap_err();
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.why);
+    assert!(
+        refused.why.contains("may not publish at"),
+        "{}",
+        refused.why
+    );
+    let cam = answer("cam", "lens", ip(3));
+    let passed = check(&describe(Some(&cam)), ip(3), true);
+    assert_eq!(passed.unwrap(), Some("cam".into()));
 }
