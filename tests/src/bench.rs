@@ -77,3 +77,12 @@ pub fn bench_args<A>(
         }
     }
 }
+
+/// The nearest-rank quantile `q` (0‥=1) of sorted values; `None` for none.
+pub fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    Some(sorted[rank - 1])
+}

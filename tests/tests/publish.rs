@@ -388,6 +388,21 @@ fn refusals_name_why() {
             .contains("ANNOUNCE, RECORD")
     );
 
+    // A publisher counts as a session of its address against the maximums.
+    let (_dir, one_each) = publishing_server(|c| c.max_sessions_per_address = 1);
+    let mut first = TcpStream::connect(one_each.addr).unwrap();
+    let at = |path: &str| format!("rtsp://{}/{path}", one_each.addr);
+    assert_eq!(status(&announce(&mut first, &at("one"), SDP)), 200);
+    let mut second = TcpStream::connect(one_each.addr).unwrap();
+    let reply = announce(&mut second, &at("two"), SDP);
+    assert_eq!(status(&reply), 453, "{reply}");
+    drop(first);
+    wait_within("the first publisher's slot back", 5, || {
+        let mut again = TcpStream::connect(one_each.addr).unwrap();
+        status(&announce(&mut again, &at("two"), SDP)) == 200
+    });
+    drop(second);
+
     // Without --publish: 405 naming the flag, and no ANNOUNCE in Public.
     let dir = movie_dir(4, 160, 120, 70, "ball");
     let plain = TestServer::start(dir.path(), false);

@@ -78,6 +78,9 @@ impl Drop for Publisher {
 struct Claim {
     shared: Arc<Shared>,
     source: Arc<LiveSource>,
+    /// The publisher's address: a publisher counts as one of its sessions
+    /// against the maximums.
+    client: IpAddr,
     released: AtomicBool,
 }
 
@@ -87,6 +90,12 @@ impl Claim {
             return;
         }
         self.shared.live.release(&self.source);
+        self.shared
+            .sessions
+            .lock()
+            .unwrap()
+            .tally
+            .give_back(self.client);
         self.shared
             .end_sessions_of(self.source.id, "its publisher left");
         tracing::info!(path = %self.source.mount, frames = self.source.frames.load(Ordering::Relaxed), "publishing ended: {why}");
@@ -230,16 +239,28 @@ impl Connection {
                 format!("/{path} is a file this server serves"),
             ));
         }
-        let source = self
-            .shared
-            .live
-            .claim(&path, &self.shared.engine.sender())
-            .map_err(|why| Refusal(StatusCode::FORBIDDEN, why))?;
+        let client = self.peer.ip().to_canonical();
+        let config = &self.shared.config;
+        self.shared
+            .sessions
+            .lock()
+            .unwrap()
+            .tally
+            .take(client, config.max_sessions, config.max_sessions_per_address)
+            .map_err(super::setup::sessions_full)?;
+        let source = match self.shared.live.claim(&path, &self.shared.engine.sender()) {
+            Ok(source) => source,
+            Err(why) => {
+                self.shared.sessions.lock().unwrap().tally.give_back(client);
+                return Err(Refusal(StatusCode::FORBIDDEN, why));
+            }
+        };
         tracing::info!(peer = %self.peer, connection = self.id, "ANNOUNCE /{path}: payload type {}, {}", format.payload_type, format.clock_rate);
         self.publisher = Some(Publisher {
             claim: Arc::new(Claim {
                 shared: self.shared.clone(),
                 source,
+                client,
                 released: AtomicBool::new(false),
             }),
             format,

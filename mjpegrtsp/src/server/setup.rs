@@ -157,15 +157,7 @@ impl Connection {
                 removed: AtomicBool::new(false),
                 state: Mutex::new(state),
             })
-            .map_err(|full| {
-                let why = match full {
-                    Full::Total { limit } => format!("{limit} sessions already (--max-sessions)"),
-                    Full::Address { ip, limit } => {
-                        format!("{ip} holds {limit} sessions already (--max-sessions-per-address)")
-                    }
-                };
-                Refusal(StatusCode::NOT_ENOUGH_BANDWIDTH, why)
-            })?;
+            .map_err(sessions_full)?;
         self.sessions.push(session.clone());
         // One session per key: another SETUP must DESCRIBE again.
         self.srtp_keys.remove(&source_id);
@@ -246,6 +238,17 @@ impl Connection {
                 }),
         }
     }
+}
+
+/// The 453 for a session (or a publisher) over the maximums.
+pub(super) fn sessions_full(full: Full) -> Refusal {
+    let why = match full {
+        Full::Total { limit } => format!("{limit} sessions already (--max-sessions)"),
+        Full::Address { ip, limit } => {
+            format!("{ip} holds {limit} sessions already (--max-sessions-per-address)")
+        }
+    };
+    Refusal(StatusCode::NOT_ENOUGH_BANDWIDTH, why)
 }
 
 /// The peer's own address with another port: an IPv6 link-local peer keeps

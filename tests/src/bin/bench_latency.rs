@@ -294,11 +294,7 @@ fn match_frames(
 
 /// Nearest-rank percentile of sorted values.
 fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
+    mjpegrtsp_tests::quantile(sorted, p / 100.0).unwrap_or(f64::NAN)
 }
 
 fn sorted(v: &[f64]) -> Vec<f64> {

@@ -1,14 +1,7 @@
 //! The report: a table, and a JSON line.
 
 use super::*;
-
-pub(crate) fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    Some(sorted[rank - 1])
-}
+use mjpegrtsp_tests::quantile;
 
 pub(crate) fn ms_of(v: &mut [f64]) -> (Option<f64>, Option<f64>, Option<f64>) {
     v.sort_by(f64::total_cmp);
