@@ -13,7 +13,6 @@ use super::connection::{Connection, Refusal};
 use super::live::{LiveInfo, LiveSource};
 use crate::client::PayloadFormat;
 use crate::client::media::{Media, MediaConfig};
-use crate::rtsp::sdp::JpegFormat;
 use crate::rtsp::{
     self, InterleavedFrame, LowerTransport, Method, Mode, PortPair, Request, Response, Sdp,
     SessionHeader, StatusCode, Transport, names,
@@ -49,17 +48,19 @@ pub(super) fn is_publishing(request: &Request) -> bool {
 /// The stream a connection publishes: announced, then set up and recorded.
 pub(super) struct Publisher {
     claim: Arc<Claim>,
-    format: JpegFormat,
+    /// How its packets are read, from its SDP.
+    media: MediaConfig,
+    /// `a=framerate`, for the viewers' SDP.
     framerate: Option<FrameRate>,
-    dimensions: Option<(u32, u32)>,
     recording: Option<Recording>,
 }
 
 /// A publisher's set-up stream.
 struct Recording {
     session: String,
-    /// TCP: the RTP and RTCP channels, and where RTP goes.
-    interleaved: Option<(u8, u8, mpsc::Sender<Vec<u8>>)>,
+    /// TCP: the RTP channel, and where its packets go (RTCP on the other
+    /// channel only keeps the connection alive).
+    interleaved: Option<(u8, mpsc::Sender<Vec<u8>>)>,
     /// Interleaved packets dropped because the receiver fell behind.
     dropped: AtomicU64,
     task: tokio::task::AbortHandle,
@@ -118,18 +119,19 @@ impl Connection {
     ) -> Option<Result<Response, Refusal>> {
         let enabled = self.shared.config.publish;
         let ours = self.names_recording(request);
+        let record_setup = request.method == Method::Setup && is_publishing(request);
         let refuse = |status, why: &str| Some(Err(Refusal(status, why.to_owned())));
         match request.method {
             Method::Announce | Method::Record if !enabled => refuse(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "this server takes no published streams (start it with --publish)",
             ),
-            Method::Setup if is_publishing(request) && !enabled => refuse(
+            Method::Setup if record_setup && !enabled => refuse(
                 StatusCode::UNSUPPORTED_TRANSPORT,
                 "mode=record: this server takes no published streams (start it with --publish)",
             ),
             Method::Announce => Some(self.announce(request)),
-            Method::Setup if is_publishing(request) => Some(self.setup_record(request)),
+            Method::Setup if record_setup => Some(self.setup_record(request)),
             Method::Record => Some(self.record(request)),
             Method::Teardown if ours => {
                 let reply = self.recording_reply(request);
@@ -153,7 +155,7 @@ impl Connection {
         let Some(r) = self.publisher.as_ref().and_then(|p| p.recording.as_ref()) else {
             return;
         };
-        if let Some((rtp, _, to)) = &r.interleaved
+        if let Some((rtp, to)) = &r.interleaved
             && frame.channel == *rtp
             && to.try_send(frame.payload.to_vec()).is_err()
             && r.dropped.fetch_add(1, Ordering::Relaxed) == 0
@@ -263,9 +265,16 @@ impl Connection {
                 client,
                 released: AtomicBool::new(false),
             }),
-            format,
+            media: MediaConfig {
+                format: PayloadFormat::from(format.encoding),
+                payload_type: Some(format.payload_type),
+                clock_rate: format.clock_rate,
+                latency: REORDER_WAIT,
+                // Used only for timestamps counted in frames, which RTP has not.
+                framerate: media.framerate().unwrap_or(self.shared.config.fps),
+                dimensions: media.dimensions(),
+            },
             framerate: media.framerate(),
-            dimensions: media.dimensions(),
             recording: None,
         });
         Ok(Response::reply_to(request, StatusCode::OK))
@@ -323,7 +332,7 @@ impl Connection {
             }
             LowerTransport::Tcp => {
                 let channels = self.interleaved_channels(offer.interleaved)?;
-                let (rtp, rtcp) = channels.resolved().ok_or_else(|| {
+                let (rtp, _) = channels.resolved().ok_or_else(|| {
                     Refusal(
                         StatusCode::UNSUPPORTED_TRANSPORT,
                         format!("interleaved={channels} is not two channels"),
@@ -332,18 +341,10 @@ impl Connection {
                 let (tx, rx) = mpsc::channel(QUEUE_PACKETS);
                 let mut reply = Transport::tcp_interleaved(channels);
                 reply.profile = offer.profile.clone();
-                (Input::Tcp(rx), Some((rtp, rtcp, tx)), reply)
+                (Input::Tcp(rx), Some((rtp, tx)), reply)
             }
         };
-        let media = Media::new(MediaConfig {
-            format: PayloadFormat::from(publisher.format.encoding),
-            payload_type: Some(publisher.format.payload_type),
-            clock_rate: publisher.format.clock_rate,
-            latency: REORDER_WAIT,
-            // Used only for timestamps counted in frames, which RTP has not.
-            framerate: publisher.framerate.unwrap_or(self.shared.config.fps),
-            dimensions: publisher.dimensions,
-        });
+        let media = Media::new(publisher.media.clone());
         let task = tokio::spawn(receive(
             publisher.claim.clone(),
             media,

@@ -122,19 +122,15 @@ fn main() -> ExitCode {
         .iter()
         .skip(WARMUP)
         .filter_map(|(hash, at)| {
-            let nearest = seen.get(hash)?.iter().min_by_key(|d| {
-                if *d > at {
-                    d.duration_since(*at)
-                } else {
-                    at.duration_since(**d)
-                }
-            })?;
-            let ms = if nearest > at {
-                -(nearest.duration_since(*at).as_secs_f64())
-            } else {
-                at.duration_since(*nearest).as_secs_f64()
-            } * 1e3;
-            Some(ms)
+            // Signed: a relayed frame could in principle arrive first.
+            let since = |d: &Instant| match at.checked_duration_since(*d) {
+                Some(after) => after.as_secs_f64() * 1e3,
+                None => -(d.duration_since(*at).as_secs_f64() * 1e3),
+            };
+            seen.get(hash)?
+                .iter()
+                .map(since)
+                .min_by(|a, b| a.abs().total_cmp(&b.abs()))
         })
         .collect();
     added.sort_by(f64::total_cmp);
