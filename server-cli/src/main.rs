@@ -60,7 +60,8 @@ struct Args {
     relay: Vec<LiveMount>,
     /// Let clients publish an MJPEG (RFC 2435) stream at any free path
     /// (ANNOUNCE and RECORD, over UDP or TCP), e.g. `ffmpeg -re -i IN -c:v
-    /// mjpeg -f rtsp rtsp://HOST:8554/cam1`; its viewers get it live, and
+    /// mjpeg -pix_fmt yuvj420p -huffman default -f rtsp
+    /// rtsp://HOST:8554/cam1`; its viewers get it live, and
     /// the path is freed when the publisher leaves. With --users, only users
     /// with a `publish=PATTERN` mount may publish.
     #[arg(long)]
