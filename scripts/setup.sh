@@ -20,6 +20,9 @@ PACKAGES=(
     ffmpeg                         # ffprobe/ffmpeg: standard RTSP clients in the tests
     openssl                        # the RTSPS tests make a self-signed certificate
     haproxy                        # the PROXY protocol test puts HAProxy in front of two servers
+    chromium                       # the HTTP side's browser test: headless Chromium shows /watch pages
+    prometheus                     # promtool check metrics, on the server's /metrics
+    curl                           # the HTTP tests and README examples
     meson
     ninja-build
     libgtk-4-dev                   # player-gtk: gtk4-rs -sys crates (GTK 4.8, graphene, pango, cairo)

@@ -310,6 +310,22 @@ fn frames_arrive_whole_and_the_path_is_freed_when_the_publisher_leaves() {
             ),
         );
         assert_eq!(status(&reply), 455, "{reply}");
+        if !udp {
+            // A session played on the publisher's connection cannot take its
+            // channels.
+            let play_url = format!("rtsp://{}/movie.Mjpeg", server.addr);
+            let setup = |interleaved: &str| {
+                format!(
+                    "SETUP {play_url} RTSP/1.0\r\nCSeq: 5\r\nTransport: RTP/AVP/TCP;unicast{interleaved}\r\n\r\n"
+                )
+            };
+            let reply = rtsp_request(&mut publisher.ctl, &setup(";interleaved=0-1"));
+            assert_eq!(status(&reply), 461, "{reply}");
+            let reply = rtsp_request(&mut publisher.ctl, &setup(""));
+            assert_eq!(status(&reply), 200, "{reply}");
+            let answered = header(&reply, "Transport").unwrap();
+            assert!(answered.contains("interleaved=2-3"), "{answered}");
+        }
         publisher.send(&movie[0], 0);
         wait_published(server.addr, "raw");
         block_on(async {

@@ -58,9 +58,9 @@ pub(super) struct Publisher {
 /// A publisher's set-up stream.
 struct Recording {
     session: String,
-    /// TCP: the RTP channel, and where its packets go (RTCP on the other
-    /// channel only keeps the connection alive).
-    interleaved: Option<(u8, mpsc::Sender<Vec<u8>>)>,
+    /// TCP: the RTP and RTCP channels, and where RTP packets go (RTCP
+    /// only keeps the connection alive).
+    interleaved: Option<((u8, u8), mpsc::Sender<Vec<u8>>)>,
     /// Interleaved packets dropped because the receiver fell behind.
     dropped: AtomicU64,
     task: tokio::task::AbortHandle,
@@ -149,13 +149,24 @@ impl Connection {
         }
     }
 
+    /// The interleaved channel pair this connection publishes on, if any:
+    /// taken, for the sessions it plays.
+    pub(super) fn publisher_channels(&self) -> Vec<u8> {
+        self.publisher
+            .as_ref()
+            .and_then(|p| p.recording.as_ref())
+            .and_then(|r| r.interleaved.as_ref())
+            .map(|((rtp, rtcp), _)| vec![*rtp, *rtcp])
+            .unwrap_or_default()
+    }
+
     /// An interleaved packet from the client: the publisher's RTP goes to
     /// its receiver.
     pub(super) fn interleaved(&self, frame: &InterleavedFrame<'_>) {
         let Some(r) = self.publisher.as_ref().and_then(|p| p.recording.as_ref()) else {
             return;
         };
-        if let Some((rtp, to)) = &r.interleaved
+        if let Some(((rtp, _), to)) = &r.interleaved
             && frame.channel == *rtp
             && to.try_send(frame.payload.to_vec()).is_err()
             && r.dropped.fetch_add(1, Ordering::Relaxed) == 0
@@ -332,7 +343,7 @@ impl Connection {
             }
             LowerTransport::Tcp => {
                 let channels = self.interleaved_channels(offer.interleaved)?;
-                let (rtp, _) = channels.resolved().ok_or_else(|| {
+                let pair = channels.resolved().ok_or_else(|| {
                     Refusal(
                         StatusCode::UNSUPPORTED_TRANSPORT,
                         format!("interleaved={channels} is not two channels"),
@@ -341,7 +352,7 @@ impl Connection {
                 let (tx, rx) = mpsc::channel(QUEUE_PACKETS);
                 let mut reply = Transport::tcp_interleaved(channels);
                 reply.profile = offer.profile.clone();
-                (Input::Tcp(rx), Some((rtp, tx)), reply)
+                (Input::Tcp(rx), Some((pair, tx)), reply)
             }
         };
         let media = Media::new(publisher.media.clone());

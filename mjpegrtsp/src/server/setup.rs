@@ -192,7 +192,8 @@ impl Connection {
     }
 
     /// The interleaved channels of a new session: those asked for, if no
-    /// other session of this connection uses them; else the first free pair.
+    /// other session of this connection (nor its publisher) uses them; else
+    /// the first free pair.
     pub(super) fn interleaved_channels(
         &self,
         asked: Option<rtsp::ChannelPair>,
@@ -209,6 +210,7 @@ impl Connection {
                 Route::Udp { .. } => None,
             })
             .flatten()
+            .chain(self.publisher_channels())
             .collect();
         match asked {
             Some(pair) => {

@@ -109,12 +109,14 @@ pub(crate) async fn run_session(
         }
     }
 
-    let mut secs = res.played.as_secs_f64();
-    if let Some(end) = media.range_end {
-        secs = secs.min(end);
-    }
-    // Frames are due at 0, 1/fps, 2/fps ... of the play time.
-    res.expected_frames = (secs * media.fps).floor() + 1.0;
+    // Frames are due at 0, 1/fps, 2/fps ... of the play time, up to the
+    // range's end, unless more came than the range holds: the server loops.
+    let due = |secs: f64| (secs * media.fps).floor() + 1.0;
+    let played = res.played.as_secs_f64();
+    res.expected_frames = match media.range_end {
+        Some(end) if end < played && stats.frames_complete as f64 <= due(end) => due(end),
+        _ => due(played),
+    };
     res.first_frame = stats
         .first_frame
         .map(|t| t.saturating_duration_since(played_from));
