@@ -58,6 +58,10 @@ struct Args {
     /// --relay door=rtsp://user:pass@camera/stream (the password is never logged).
     #[arg(long, value_name = "PATH=URL", value_parser = relay_mount)]
     relay: Vec<LiveMount>,
+    /// PEM certificates to trust for rtsps:// relay upstreams instead of the
+    /// system's roots (a private CA, or the upstream's self-signed certificate).
+    #[arg(long, value_name = "FILE")]
+    relay_ca: Option<PathBuf>,
     /// Let clients publish an MJPEG (RFC 2435) stream at any free path
     /// (ANNOUNCE and RECORD, over UDP or TCP), e.g. `ffmpeg -re -i IN -c:v
     /// mjpeg -pix_fmt yuvj420p -huffman default -f rtsp
@@ -279,6 +283,7 @@ fn main() -> ExitCode {
             }),
         plain: !args.no_plain,
         trusted_proxies: args.proxy_protocol.clone(),
+        relay_ca_file: args.relay_ca.clone(),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -138,3 +138,33 @@ fn origin_with_two_edges_sees_two_sessions_for_two_hundred_viewers() {
         }
     });
 }
+
+/// An `rtsps://` upstream with a self-signed certificate: relayed when the
+/// relay trusts it (`relay_ca_file`, `server-cli --relay-ca`), never
+/// without (the relay keeps trying; its viewers get no frames).
+#[test]
+fn relays_an_rtsps_upstream_it_trusts_with_a_ca_file() {
+    let (dir, up) = mjpegrtsp_tests::tls::tls_server_with(false);
+    let upstream = format!("rtsps://{}/movie.Mjpeg", up.tls_addr.unwrap());
+    for trusted in [true, false] {
+        let empty = tempfile::tempdir().unwrap();
+        let mut config = ServerConfig::new(empty.path());
+        config.live = vec![LiveMount::relay("door", &upstream)];
+        config.relay_ca_file = trusted.then(|| mjpegrtsp_tests::tls::cert_of(&dir));
+        let relay = TestServer::start_with(config);
+        let url = format!("rtsp://{}/door", relay.addr);
+        block_on(async {
+            let (mut session, mut events) = playing(&url, ClientOptions::default()).await;
+            let (frames, _) = collect_frames(&mut events, 12, Duration::from_secs(4)).await;
+            if trusted {
+                assert_eq!(frames.len(), 12, "relayed over TLS");
+            } else {
+                assert!(
+                    frames.is_empty(),
+                    "an upstream it cannot verify is not played"
+                );
+            }
+            session.teardown().await.unwrap();
+        });
+    }
+}

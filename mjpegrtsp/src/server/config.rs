@@ -64,6 +64,10 @@ pub struct ServerConfig {
     /// otherwise a PROXY header from any other address closes its
     /// connection.
     pub trusted_proxies: Vec<crate::net::IpNet>,
+    /// PEM certificates a relay trusts for its `rtsps://` upstreams instead
+    /// of the system's roots (a camera or server with a private CA or a
+    /// self-signed certificate).
+    pub relay_ca_file: Option<PathBuf>,
 }
 
 /// A live source and where it is served.
@@ -198,6 +202,7 @@ impl ServerConfig {
             tls: None,
             plain: true,
             trusted_proxies: Vec::new(),
+            relay_ca_file: None,
         }
     }
 }

@@ -76,11 +76,10 @@ impl LiveMounts {
                 #[cfg(not(feature = "live"))]
                 LiveInput::Pipeline(_) => return Err(StartError::NoLiveSupport),
                 LiveInput::Relay(url) => {
-                    let task = tokio::spawn(super::relay::run(
-                        source.clone(),
-                        url.clone(),
-                        crate::client::ClientOptions::default(),
-                    ));
+                    let mut options = crate::client::ClientOptions::default();
+                    options.tls.ca_file = config.relay_ca_file.clone();
+                    let task =
+                        tokio::spawn(super::relay::run(source.clone(), url.clone(), options));
                     mounts.relays.push(task.abort_handle());
                 }
             }
