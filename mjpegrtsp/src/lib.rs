@@ -10,7 +10,10 @@
 //!   JPEG (packetizer and depacketizer), reassembly of frames from packets,
 //!   RTCP.
 //! * [`rtsp`]: RTSP/1.0 messages in both dialects (standard and the seed
-//!   system's classic one), headers, `Transport`, `Range`, SDP, `$` framing.
+//!   system's classic one), headers, `Transport`, `Range`, SDP, `$` framing;
+//!   its parser and writer also read and write the server's HTTP/1.1
+//!   messages (the same syntax).
+//! * [`http`]: the `multipart/x-mixed-replace` JPEG stream browsers show.
 //! * [`timing`]: the frame rate (`29.97` is 30000/1001 everywhere).
 //! * [`net`]: RTP/RTCP socket setup (port pairs, buffer sizes).
 //! * [`client`]: an async RTSP client that plays from any RFC 2435 server or a
@@ -25,6 +28,7 @@ pub mod client;
 pub mod container;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+pub mod http;
 pub mod net;
 pub mod proxy_protocol;
 pub mod rtp;

@@ -8,7 +8,9 @@ mod add_user;
 mod sample;
 
 use clap::Parser;
-use mjpegrtsp::server::{Access, LiveMount, Server, ServerConfig, TlsConfig, limits, users};
+use mjpegrtsp::server::{
+    Access, HttpConfig, LiveMount, Server, ServerConfig, TlsConfig, limits, users,
+};
 use mjpegrtsp::timing::FrameRate;
 use std::io::IsTerminal;
 use std::net::IpAddr;
@@ -135,6 +137,12 @@ struct Args {
     /// a PROXY header from any other address closes its connection.
     #[arg(long, value_name = "ADDR[/LEN]")]
     proxy_protocol: Vec<mjpegrtsp::net::IpNet>,
+    /// The HTTP port on the same --bind: an index page, /watch/MOUNT pages
+    /// for any browser, MJPEG over HTTP at /stream/MOUNT, /snapshot/MOUNT,
+    /// Prometheus /metrics and /api/v1/status. 0 turns it off. [default:
+    /// 8080; when 8080 is taken the server starts without HTTP and says so]
+    #[arg(long, value_name = "PORT")]
+    http_port: Option<u16>,
 }
 
 /// What else server-cli does besides serving.
@@ -284,6 +292,14 @@ fn main() -> ExitCode {
         plain: !args.no_plain,
         trusted_proxies: args.proxy_protocol.clone(),
         relay_ca_file: args.relay_ca.clone(),
+        http: match args.http_port {
+            None => Some(HttpConfig {
+                port: 8080,
+                optional: true,
+            }),
+            Some(0) => None,
+            Some(port) => Some(HttpConfig::on(port)),
+        },
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -313,6 +329,14 @@ fn main() -> ExitCode {
         }
         for url in &mounts {
             println!("{url}");
+        }
+        if let Some(http) = server.http_addr() {
+            let host = match http.ip() {
+                ip if ip.is_unspecified() => "127.0.0.1".to_owned(),
+                std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+                ip => ip.to_string(),
+            };
+            println!("http://{host}:{}/", http.port());
         }
         server.run(shutdown_signal()).await;
         ExitCode::SUCCESS

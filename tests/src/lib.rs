@@ -1,6 +1,8 @@
 //! Helpers for the end-to-end tests and benchmarks, one concern a module:
 //! media ([`media`]), a client session's events ([`events`]), pipelines ([`pipeline`]), this project's server in
-//! process ([`server`]), a raw-text RTSP client ([`rtsp_text`]), a loopback
+//! process ([`server`]), a raw-text RTSP client ([`rtsp_text`]), an HTTP
+//! client for the server's HTTP port ([`http`]), headless Chromium over
+//! WebDriver ([`browser`]), a loopback
 //! RTSP/RTP proxy ([`proxy`]: request hooks, RTP filters, network
 //! interruptions) with impairments ([`impair`]), and the benchmarks' options
 //! ([`bench`]), and readings of a process in `/proc` ([`procfs`]). Everything is re-exported at the root.
@@ -8,8 +10,10 @@
 use std::sync::Once;
 
 pub mod bench;
+pub mod browser;
 pub mod capture;
 pub mod events;
+pub mod http;
 pub mod impair;
 pub mod media;
 pub mod peers;

@@ -10,6 +10,8 @@ pub struct TestServer {
     pub addr: std::net::SocketAddr,
     /// The RTSPS port's address, when the config asked for one.
     pub tls_addr: Option<std::net::SocketAddr>,
+    /// The HTTP port's address, when the config asked for one.
+    pub http_addr: Option<std::net::SocketAddr>,
     sessions: Arc<dyn Fn() -> usize + Send + Sync>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -37,7 +39,12 @@ impl TestServer {
                     .expect("server starts");
                 let counter = server.session_counter();
                 ready_tx
-                    .send((server.local_addr(), server.tls_addr(), counter))
+                    .send((
+                        server.local_addr(),
+                        server.tls_addr(),
+                        server.http_addr(),
+                        counter,
+                    ))
                     .unwrap();
                 server
                     .run(async {
@@ -46,12 +53,13 @@ impl TestServer {
                     .await;
             });
         });
-        let (addr, tls_addr, counter) = ready_rx
+        let (addr, tls_addr, http_addr, counter) = ready_rx
             .recv_timeout(Duration::from_secs(10))
             .expect("server ready");
         TestServer {
             addr,
             tls_addr,
+            http_addr,
             sessions: counter,
             stop: Some(stop_tx),
             thread: Some(thread),

@@ -101,10 +101,23 @@ impl From<&str> for Method {
     }
 }
 
-/// The protocol version of a start line, `RTSP/major.minor`. Servers answer
-/// 505 to anything but 1.0.
+/// The protocol of a start line: RTSP, or HTTP, whose message syntax
+/// RTSP/1.0 borrows (RFC 2326 §4), so that one parser and one writer serve
+/// the server's RTSP and HTTP ports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// `RTSP/x.y`.
+    Rtsp,
+    /// `HTTP/x.y`.
+    Http,
+}
+
+/// The protocol version of a start line, `RTSP/major.minor` (or
+/// `HTTP/major.minor`). RTSP servers answer 505 to anything but RTSP/1.0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Version {
+    /// RTSP or HTTP.
+    pub protocol: Protocol,
     /// Major version.
     pub major: u8,
     /// Minor version.
@@ -112,18 +125,39 @@ pub struct Version {
 }
 
 impl Version {
-    /// RTSP/1.0, the only version this crate speaks.
-    pub const RTSP_1_0: Version = Version { major: 1, minor: 0 };
+    /// RTSP/1.0, the only RTSP version this crate speaks.
+    pub const RTSP_1_0: Version = Version::rtsp(1, 0);
+    /// HTTP/1.1, what the server's HTTP port answers in.
+    pub const HTTP_1_1: Version = Version {
+        protocol: Protocol::Http,
+        major: 1,
+        minor: 1,
+    };
 
-    /// Parses `RTSP/d.d`.
+    /// `RTSP/major.minor`.
+    pub const fn rtsp(major: u8, minor: u8) -> Version {
+        Version {
+            protocol: Protocol::Rtsp,
+            major,
+            minor,
+        }
+    }
+
+    /// Parses `RTSP/d.d` or `HTTP/d.d`.
     pub fn parse(s: &str) -> Option<Self> {
-        let (major, minor) = s.strip_prefix("RTSP/")?.split_once('.')?;
+        let (protocol, number) = match (s.strip_prefix("RTSP/"), s.strip_prefix("HTTP/")) {
+            (Some(n), _) => (Protocol::Rtsp, n),
+            (None, Some(n)) => (Protocol::Http, n),
+            (None, None) => return None,
+        };
+        let (major, minor) = number.split_once('.')?;
         let digits = |s: &str| {
             (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
                 .then(|| s.parse().ok())
                 .flatten()
         };
         Some(Self {
+            protocol,
             major: digits(major)?,
             minor: digits(minor)?,
         })
@@ -138,7 +172,11 @@ impl Default for Version {
 
 impl fmt::Display for Version {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "RTSP/{}.{}", self.major, self.minor)
+        let protocol = match self.protocol {
+            Protocol::Rtsp => "RTSP",
+            Protocol::Http => "HTTP",
+        };
+        write!(f, "{protocol}/{}.{}", self.major, self.minor)
     }
 }
 
@@ -606,12 +644,12 @@ mod tests {
     #[test]
     fn versions() {
         assert_eq!(Version::parse("RTSP/1.0"), Some(Version::RTSP_1_0));
-        assert_eq!(
-            Version::parse("RTSP/2.0"),
-            Some(Version { major: 2, minor: 0 })
-        );
+        assert_eq!(Version::parse("RTSP/2.0"), Some(Version::rtsp(2, 0)));
+        assert_eq!(Version::parse("HTTP/1.1"), Some(Version::HTTP_1_1));
+        assert_eq!(Version::HTTP_1_1.to_string(), "HTTP/1.1");
         for bad in [
-            "HTTP/1.1",
+            "HTTP/1",
+            "SIP/2.0",
             "RTSP/1",
             "RTSP/.0",
             "RTSP/1.+0",

@@ -92,7 +92,7 @@ pub use headers::{Headers, InvalidHeader, SessionHeader, generate_session_id, ht
 pub use interleaved::{
     InterleavedFrame, PayloadTooLarge, decode_interleaved, encode_interleaved, interleaved_header,
 };
-pub use message::{CLASSIC_MAX_REPLY, Method, Request, Response, StatusCode, Version};
+pub use message::{CLASSIC_MAX_REPLY, Method, Protocol, Request, Response, StatusCode, Version};
 pub use parser::{Item, Limits, ParseError, Parser, parse_message};
 pub use range::{NptRange, NptTime, RangeError, RtpInfo, format_rtp_info, parse_rtp_info};
 pub use sdp::{JpegVideoSdp, Media, RtpMap, SdesCrypto, Sdp, SdpError};

@@ -444,7 +444,10 @@ fn parse_start_line(line: &[u8]) -> Result<StartLine<'_>, ParseError> {
     if line.iter().any(|&b| is_forbidden(b)) {
         return Err(bad);
     }
-    if let Some(after) = line.strip_prefix(b"RTSP/") {
+    if let Some(after) = line
+        .strip_prefix(b"RTSP/")
+        .or_else(|| line.strip_prefix(b"HTTP/"))
+    {
         let sp = after.iter().position(|&b| b == b' ').ok_or(bad)?;
         let version = std::str::from_utf8(&line[..5 + sp])
             .ok()
@@ -717,7 +720,7 @@ mod tests {
         assert_eq!(r.method, Method::Other("FROBNICATE".into()));
         // So does another version: the server answers 505.
         let (r, _) = request(b"OPTIONS * RTSP/2.0\r\n\r\n", false);
-        assert_eq!(r.version, Version { major: 2, minor: 0 });
+        assert_eq!(r.version, Version::rtsp(2, 0));
     }
 
     #[test]

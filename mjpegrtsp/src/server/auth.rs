@@ -74,6 +74,16 @@ pub struct Denied {
 }
 
 impl Denied {
+    /// What the refusal counts as.
+    pub fn refusal(&self) -> super::stats::Refusal {
+        use super::stats::Refusal;
+        match self.status {
+            StatusCode::UNAUTHORIZED => Refusal::Unauthorized,
+            StatusCode::FORBIDDEN => Refusal::Forbidden,
+            _ => Refusal::LockedOut,
+        }
+    }
+
     /// The reply to `request`.
     pub fn response(&self, request: &Request) -> Response {
         let mut r = Response::reply_to(request, self.status);
@@ -110,6 +120,14 @@ impl Gate {
         self.public
             .iter()
             .any(|p| super::users::mount_matches(p, mount))
+    }
+
+    /// Whether `user` (`None`: nobody signed in) may play `mount`.
+    pub fn may_play(&self, user: Option<&str>, mount: &str) -> bool {
+        self.is_public(mount)
+            || user
+                .and_then(|name| self.users.get(name))
+                .is_some_and(|u| u.may_play(mount))
     }
 
     /// Lets `request` through (with the user's name, `None` for a public

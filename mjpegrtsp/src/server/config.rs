@@ -68,6 +68,31 @@ pub struct ServerConfig {
     /// of the system's roots (a camera or server with a private CA or a
     /// self-signed certificate).
     pub relay_ca_file: Option<PathBuf>,
+    /// The HTTP port on `bind` (none: no HTTP): pages, MJPEG over HTTP,
+    /// snapshots, metrics and the status API.
+    pub http: Option<HttpConfig>,
+}
+
+/// The HTTP port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpConfig {
+    /// The port (0: any free port; see `Server::http_addr`).
+    pub port: u16,
+    /// The port is a default nobody asked for (`server-cli`'s 8080): when
+    /// it is taken, the server starts without HTTP and says so in the log,
+    /// rather than not at all.
+    pub optional: bool,
+}
+
+impl HttpConfig {
+    /// The HTTP port `port`, asked for: if it cannot be listened on, the
+    /// server does not start.
+    pub fn on(port: u16) -> HttpConfig {
+        HttpConfig {
+            port,
+            optional: false,
+        }
+    }
 }
 
 /// A live source and where it is served.
@@ -203,6 +228,7 @@ impl ServerConfig {
             plain: true,
             trusted_proxies: Vec::new(),
             relay_ca_file: None,
+            http: None,
         }
     }
 }
@@ -217,7 +243,8 @@ pub enum StartError {
         /// Why.
         source: std::io::Error,
     },
-    /// The RTSP port cannot be listened on (in use, no permission, …).
+    /// The RTSP, RTSPS or HTTP port cannot be listened on (in use, no
+    /// permission, …).
     Listen {
         /// The address and port asked for.
         addr: SocketAddr,

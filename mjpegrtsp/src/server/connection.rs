@@ -6,6 +6,7 @@
 use super::engine::{Command, Source};
 use super::media::MediaError;
 use super::queue::{self, Outgoing};
+use super::stats::Port;
 use super::{ConnectionSlot, SERVER_NAME, Session, SessionState, Shared, describe};
 use crate::rtp::srtp::MasterKey;
 use crate::rtsp::{
@@ -17,7 +18,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 
 /// SRTP keys one connection keeps (one per source it described; a client
 /// that describes more loses the older keys).
@@ -40,18 +41,10 @@ pub(super) async fn serve_connection<S>(
 {
     let connection = shared.next_connection.fetch_add(1, Ordering::Relaxed);
     tracing::debug!(%peer, connection, secure, "connected");
-    let (mut reader, mut writer) = tokio::io::split(stream);
-    let (tx, mut rx) = queue::queue();
-    let writer_task = tokio::spawn(async move {
-        while let Some(bytes) = rx.recv().await {
-            let ok = writer.write_all(&bytes).await.is_ok();
-            rx.written(bytes.len());
-            if !ok {
-                break;
-            }
-        }
-        let _ = writer.shutdown().await;
-    });
+    let _open = shared.stats.connection_opened(Port::rtsp(secure));
+    let (mut reader, writer) = tokio::io::split(stream);
+    let (tx, rx) = queue::queue();
+    let writer_task = queue::spawn_writer(writer, rx);
     let mut conn = Connection {
         shared: shared.clone(),
         id: connection,
@@ -208,15 +201,26 @@ impl Connection {
     fn handle(&mut self, request: Request) -> Response {
         tracing::debug!(peer = %self.peer, method = %request.method.as_str(), uri = %request.uri, "request");
         self.prune_sessions();
-        if let Some(refused) = self.gate(&request) {
-            return refused;
-        }
-        let result = self.dispatch(&request);
+        let response = match self.gate(&request) {
+            Some(refused) => refused,
+            None => self.answer(&request),
+        };
+        self.shared.stats.request(
+            Port::rtsp(self.secure),
+            request.method.as_str(),
+            response.status.as_u16(),
+        );
+        response
+    }
+
+    /// The answer to a request the gate let through.
+    fn answer(&mut self, request: &Request) -> Response {
+        let result = self.dispatch(request);
         let mut response = match result {
             Ok(r) => r,
             Err(Refusal(status, why)) => {
                 tracing::info!(peer = %self.peer, method = %request.method.as_str(), uri = %request.uri, "{} {}: {why}", status.as_u16(), status.reason_phrase());
-                let mut r = Response::reply_to(&request, status);
+                let mut r = Response::reply_to(request, status);
                 if status == StatusCode::METHOD_NOT_ALLOWED || status == StatusCode::NOT_IMPLEMENTED
                 {
                     r = r.with_header(names::PUBLIC, self.public());
@@ -237,13 +241,22 @@ impl Connection {
 
     /// The answer to a request that passed the gate.
     fn dispatch(&mut self, request: &Request) -> Result<Response, Refusal> {
+        if request.version.protocol == rtsp::Protocol::Http {
+            return Err(Refusal(
+                StatusCode::RTSP_VERSION_NOT_SUPPORTED,
+                match self.shared.http_port() {
+                    Some(port) => format!(
+                        "{}: this is the RTSP port; the HTTP side is on port {port}",
+                        request.version
+                    ),
+                    None => format!("{}: this is the RTSP port", request.version),
+                },
+            ));
+        }
         if request.version != Version::RTSP_1_0 {
             return Err(Refusal(
                 StatusCode::RTSP_VERSION_NOT_SUPPORTED,
-                format!(
-                    "RTSP/{}.{}: this server speaks RTSP/1.0",
-                    request.version.major, request.version.minor
-                ),
+                format!("{}: this server speaks RTSP/1.0", request.version),
             ));
         }
         if let Some(result) = self.publish_request(request) {
@@ -292,6 +305,7 @@ impl Connection {
             )
             .err()?;
         tracing::info!(peer = %self.peer, method = %request.method.as_str(), uri = %request.uri, "{} {}: {}", denied.status.as_u16(), denied.status.reason_phrase(), denied.why);
+        self.shared.stats.refused(denied.refusal());
         Some(
             denied
                 .response(request)
@@ -484,21 +498,11 @@ impl Connection {
         let uri = request
             .url()
             .map_err(|e| Refusal(StatusCode::NOT_FOUND, format!("URL {:?}: {e}", request.uri)))?;
-        let path = uri.media_path();
-        if let Some(live) = self.shared.live.get(path.trim_matches('/')) {
-            return Ok(Source::Live(live));
-        }
-        self.shared
-            .library
-            .open(&path)
-            .map(Source::File)
-            .map_err(|e| match e {
-                MediaError::NotFound(_) => Refusal(StatusCode::NOT_FOUND, e.to_string()),
-                MediaError::Unplayable(_) => {
-                    Refusal(StatusCode::UNSUPPORTED_MEDIA_TYPE, e.to_string())
-                }
-                MediaError::Io(_) => Refusal(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-            })
+        self.shared.source(&uri.media_path()).map_err(|e| match e {
+            MediaError::NotFound(_) => Refusal(StatusCode::NOT_FOUND, e.to_string()),
+            MediaError::Unplayable(_) => Refusal(StatusCode::UNSUPPORTED_MEDIA_TYPE, e.to_string()),
+            MediaError::Io(_) => Refusal(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        })
     }
 
     /// The session the request names, if it names one; 454 if unknown.

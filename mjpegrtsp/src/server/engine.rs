@@ -10,9 +10,11 @@ use super::media::MediaFile;
 use super::queue::{MAX_QUEUE_BYTES, Outgoing};
 use super::rtcp;
 use super::udp::PacketSocket;
+use crate::http::multipart;
 use crate::rtp::srtp::{self, Protector};
 use crate::rtp::{HEADER_LEN, RtpHeader, rfc2435};
 use crate::rtsp::encode_interleaved;
+use bytes::Bytes;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -31,6 +33,9 @@ pub enum Wire {
     Classic,
     /// RFC 2435 JPEG at 90 kHz, for standard clients.
     Rfc2435,
+    /// Whole JPEGs as the parts of an HTTP `multipart/x-mixed-replace`
+    /// body ([`crate::http::multipart`]), for browsers: no RTP.
+    Multipart,
 }
 
 /// Where a session's packets go.
@@ -47,6 +52,8 @@ pub enum Route {
         rtp_channel: u8,
         rtcp_channel: u8,
     },
+    /// As they are, in the connection: an HTTP response's body.
+    Body { out: Outgoing },
 }
 
 /// Counters a session shares with its control connection.
@@ -80,6 +87,14 @@ impl Source {
         match self {
             Source::File(media) => media.id,
             Source::Live(live) => live.id,
+        }
+    }
+
+    /// Where it is served (no slashes around).
+    pub fn mount(&self) -> &str {
+        match self {
+            Source::File(media) => &media.mount,
+            Source::Live(live) => &live.mount,
         }
     }
 
@@ -150,12 +165,43 @@ pub enum Command {
     Shutdown,
 }
 
-/// Engine-wide counters.
+/// Engine-wide counters, over every session since the engine started.
 #[derive(Debug, Default)]
 pub struct EngineStats {
+    /// Frames sent.
     pub frames_sent: AtomicU64,
+    /// Packets sent (RTP packets; one per frame for HTTP viewers).
+    pub packets_sent: AtomicU64,
+    /// Bytes sent: RTP payloads, and HTTP parts whole.
+    pub octets_sent: AtomicU64,
+    /// Frames not sent: a full socket, a slow reader's full connection
+    /// queue, or a JPEG the wire cannot carry.
+    pub frames_dropped: AtomicU64,
+    /// Frames skipped by senders that fell far behind.
     pub frames_late: AtomicU64,
+    /// Frames RFC 2435 could not carry.
     pub packetize_failures: AtomicU64,
+}
+
+impl EngineStats {
+    /// Counts a frame sent or dropped, engine-wide and for its session.
+    fn frame(&self, counters: &Counters, sent: bool) {
+        if sent {
+            counters.frames_sent.fetch_add(1, Ordering::Relaxed);
+            self.frames_sent.fetch_add(1, Ordering::Relaxed);
+        } else {
+            counters.frames_dropped.fetch_add(1, Ordering::Relaxed);
+            self.frames_dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts packets and bytes sent, engine-wide and for its session.
+    fn sent(&self, counters: &Counters, packets: u64, octets: u64) {
+        counters.packets_sent.fetch_add(packets, Ordering::Relaxed);
+        counters.octets_sent.fetch_add(octets, Ordering::Relaxed);
+        self.packets_sent.fetch_add(packets, Ordering::Relaxed);
+        self.octets_sent.fetch_add(octets, Ordering::Relaxed);
+    }
 }
 
 /// Handle to the engine thread.
@@ -254,6 +300,32 @@ type CacheKey = (u64, u64, Wire, usize);
 enum Packets {
     Classic(Vec<u8>),
     Rfc2435(rfc2435::Packetized),
+    /// One multipart part, shared by the connections it is queued to.
+    Multipart(Bytes),
+}
+
+impl Packets {
+    /// `jpeg` as `wire` puts it on the wire, packets at most `mtu` bytes;
+    /// `None` (counted in `stats`) when RFC 2435 cannot carry it.
+    fn make(jpeg: Vec<u8>, wire: Wire, mtu: usize, stats: &EngineStats) -> Option<Packets> {
+        match wire {
+            Wire::Classic => Some(Packets::Classic(jpeg)),
+            Wire::Multipart => Some(Packets::Multipart(Bytes::from(multipart::part(&jpeg)))),
+            Wire::Rfc2435 => match rfc2435::packetize(&jpeg, mtu) {
+                Ok(p) => Some(Packets::Rfc2435(p)),
+                Err(e) => {
+                    if stats.packetize_failures.fetch_add(1, Ordering::Relaxed) == 0 {
+                        tracing::warn!(
+                            "a frame cannot be sent as RFC 2435: {e} (standard clients get \
+                             baseline 4:2:0 or 4:2:2 JPEG only; a live source should encode \
+                             with `! video/x-raw,format=I420 ! jpegenc`)"
+                        );
+                    }
+                    None
+                }
+            },
+        }
+    }
 }
 
 struct FrameCache {
@@ -441,34 +513,27 @@ impl Worker {
         let file_frame = n % frames;
         let wire = stream.wire;
         let mtu = stream.packet_mtu(self.mtu);
-        let stats = self.stats.clone();
-        let packets = self.cache.get_or_make((media.id, file_frame, wire, mtu), || {
-            let jpeg = media.frame(file_frame).ok()?;
-            match wire {
-                Wire::Classic => Some(Packets::Classic(jpeg)),
-                Wire::Rfc2435 => match rfc2435::packetize(&jpeg, mtu) {
-                    Ok(p) => Some(Packets::Rfc2435(p)),
-                    Err(e) => {
-                        stats.packetize_failures.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(mount = %media.mount, frame = file_frame, "cannot send as RFC 2435: {e}");
-                        None
-                    }
-                },
-            }
-        });
+        let stats = &self.stats;
+        let packets = self
+            .cache
+            .get_or_make((media.id, file_frame, wire, mtu), || {
+                Packets::make(media.frame(file_frame).ok()?, wire, mtu, stats)
+            });
         let playing = self.sessions.get_mut(&id)?;
         let stream = &playing.stream;
         counters.next_frame.store(n + 1, Ordering::Relaxed);
         let sent_ok = match packets.as_deref() {
-            Some(p) => send_packets(&self.rtp, &mut self.scratch, stream, rtp_time(stream, n), p),
+            Some(p) => send_packets(
+                &self.rtp,
+                &mut self.scratch,
+                &self.stats,
+                stream,
+                rtp_time(stream, n),
+                p,
+            ),
             None => false,
         };
-        if sent_ok {
-            counters.frames_sent.fetch_add(1, Ordering::Relaxed);
-            self.stats.frames_sent.fetch_add(1, Ordering::Relaxed);
-        } else {
-            counters.frames_dropped.fetch_add(1, Ordering::Relaxed);
-        }
+        self.stats.frame(&counters, sent_ok);
         if now >= playing.next_sr {
             playing.next_sr = now + SR_INTERVAL;
             rtcp::send_sender_report(&self.rtcp, stream, rtp_time(stream, n));
@@ -490,44 +555,32 @@ impl Worker {
         // (a published path's source comes and goes).
         self.live_frames += 1;
         let frame = self.live_frames;
-        let stats = self.stats.clone();
+        let stats = &self.stats;
         let mut by_wire: HashMap<(Wire, usize), Option<Arc<Packets>>> = HashMap::new();
         for stream in viewers.values() {
             let mtu = stream.packet_mtu(self.mtu);
+            let wire = stream.wire;
             let packets = by_wire
-                .entry((stream.wire, mtu))
+                .entry((wire, mtu))
                 .or_insert_with(|| {
-                    self.cache.get_or_make((u64::MAX - source, frame, stream.wire, mtu), || match stream.wire {
-                        Wire::Classic => Some(Packets::Classic(jpeg.to_vec())),
-                        Wire::Rfc2435 => match rfc2435::packetize(jpeg, mtu) {
-                            Ok(p) => Some(Packets::Rfc2435(p)),
-                            Err(e) => {
-                                if stats.packetize_failures.fetch_add(1, Ordering::Relaxed) == 0 {
-                                    tracing::warn!("live frame cannot be sent as RFC 2435: {e} (encode the live source as 4:2:0: `! video/x-raw,format=I420 ! jpegenc`)");
-                                }
-                                None
-                            }
-                        },
-                    })
+                    self.cache
+                        .get_or_make((u64::MAX - source, frame, wire, mtu), || {
+                            Packets::make(jpeg.to_vec(), wire, mtu, stats)
+                        })
                 })
                 .clone();
-            let counters = &stream.counters;
             let ok = match packets.as_deref() {
                 Some(p) => send_packets(
                     &self.rtp,
                     &mut self.scratch,
+                    &self.stats,
                     stream,
                     rtp_time_at(stream, pts_ns),
                     p,
                 ),
                 None => false,
             };
-            if ok {
-                counters.frames_sent.fetch_add(1, Ordering::Relaxed);
-                self.stats.frames_sent.fetch_add(1, Ordering::Relaxed);
-            } else {
-                counters.frames_dropped.fetch_add(1, Ordering::Relaxed);
-            }
+            self.stats.frame(&stream.counters, ok);
         }
     }
 }
@@ -568,15 +621,20 @@ fn wallclock_secs() -> u32 {
 fn send_packets(
     rtp: &PacketSocket,
     buffers: &mut Scratch,
+    stats: &EngineStats,
     stream: &Stream,
     timestamp: u32,
     packets: &Packets,
 ) -> bool {
     let counters = &stream.counters;
+    if let Packets::Multipart(part) = packets {
+        return send_part(stats, stream, part);
+    }
     let seq = counters.next_seq.load(Ordering::Relaxed) as u16;
     let scratch = &mut buffers.plain;
     scratch.clear();
     let (segment, count, next_seq) = match packets {
+        Packets::Multipart(_) => return false,
         Packets::Classic(jpeg) => {
             if jpeg.len() > crate::rtp::MAX_WHOLE_FRAME_JPEG {
                 // Never truncated; the frame number is still used up.
@@ -646,14 +704,22 @@ fn send_packets(
                 .all(|packet| encode_interleaved(*rtp_channel, packet, &mut framed).is_ok());
             all_framed && out.try_send_media(framed)
         }
+        Route::Body { .. } => false,
     };
     if ok {
-        counters
-            .packets_sent
-            .fetch_add(count as u64, Ordering::Relaxed);
-        counters
-            .octets_sent
-            .fetch_add(payload_octets as u64, Ordering::Relaxed);
+        stats.sent(counters, count as u64, payload_octets as u64);
+    }
+    ok
+}
+
+/// Queues one multipart part (no copy) to an HTTP viewer's connection.
+fn send_part(stats: &EngineStats, stream: &Stream, part: &Bytes) -> bool {
+    let Route::Body { out } = &stream.route else {
+        return false;
+    };
+    let ok = out.try_send_media(part.clone());
+    if ok {
+        stats.sent(&stream.counters, 1, part.len() as u64);
     }
     ok
 }

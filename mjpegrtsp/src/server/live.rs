@@ -8,7 +8,8 @@
 
 use super::engine::Command;
 use crate::timing::FrameRate;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
 /// The mount path of `--pipeline`'s live source.
@@ -39,6 +40,35 @@ impl LiveInfo {
     }
 }
 
+/// What feeds a live source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LiveKind {
+    /// A GStreamer pipeline (`--pipeline`, `--pipeline-at`).
+    Pipeline,
+    /// A relay of an upstream RTSP stream (`--relay`); its URL without the
+    /// password.
+    Relay {
+        /// The upstream URL, password removed.
+        upstream: String,
+    },
+    /// A client publishing (`--publish`).
+    Published {
+        /// The publisher's address.
+        publisher: IpAddr,
+    },
+}
+
+impl LiveKind {
+    /// `pipeline`, `relay` or `published`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            LiveKind::Pipeline => "pipeline",
+            LiveKind::Relay { .. } => "relay",
+            LiveKind::Published { .. } => "published",
+        }
+    }
+}
+
 /// The live source as the server sees it: what its frames are like, and
 /// where they go.
 #[derive(Debug)]
@@ -47,6 +77,14 @@ pub struct LiveSource {
     pub id: u64,
     /// Where it is served (no slashes around).
     pub mount: String,
+    /// What feeds it.
+    pub kind: LiveKind,
+    /// A relay's upstream session is open (always true for the others).
+    pub upstream_open: AtomicBool,
+    /// How many times a relay opened its upstream session.
+    pub upstream_opened: AtomicU64,
+    /// The latest frame, for snapshots.
+    latest: Mutex<Option<Arc<Vec<u8>>>>,
     info: Mutex<Option<LiveInfo>>,
     /// Why its frames cannot be sent as RFC 2435, when they cannot: found
     /// on the first frame of each frame size.
@@ -61,11 +99,20 @@ pub struct LiveSource {
 }
 
 impl LiveSource {
-    /// A source whose frames go to `engine`.
-    pub fn new(id: u64, mount: &str, engine: mpsc::Sender<Command>) -> Arc<LiveSource> {
+    /// A source fed by `kind` whose frames go to `engine`.
+    pub fn new(
+        id: u64,
+        mount: &str,
+        kind: LiveKind,
+        engine: mpsc::Sender<Command>,
+    ) -> Arc<LiveSource> {
         Arc::new(LiveSource {
             id,
             mount: mount.to_owned(),
+            upstream_open: AtomicBool::new(!matches!(kind, LiveKind::Relay { .. })),
+            upstream_opened: AtomicU64::new(0),
+            kind,
+            latest: Mutex::new(None),
             info: Mutex::new(None),
             rfc2435_problem: Mutex::new(None),
             frames: AtomicU64::new(0),
@@ -109,11 +156,19 @@ impl LiveSource {
             self.check_rfc2435(&jpeg);
         }
         self.frames.fetch_add(1, Ordering::Relaxed);
+        let jpeg = Arc::new(jpeg);
+        *self.latest.lock().unwrap() = Some(jpeg.clone());
         let _ = self.engine.send(Command::LiveFrame {
             source: self.id,
-            jpeg: Arc::new(jpeg),
+            jpeg,
             pts_ns,
         });
+    }
+
+    /// The latest frame, once one has come (a relay's may be old: it
+    /// streams only while it has viewers).
+    pub fn latest_frame(&self) -> Option<Arc<Vec<u8>>> {
+        self.latest.lock().unwrap().clone()
     }
 
     /// Whether standard clients can get `jpeg` (a frame in a new format):

@@ -4,9 +4,10 @@
 
 use super::config::{LiveInput, ServerConfig, StartError};
 use super::engine::Command;
-use super::live::LiveSource;
+use super::live::{LiveKind, LiveSource};
 use super::media::Library;
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
@@ -67,7 +68,13 @@ impl LiveMounts {
         let mut mounts = LiveMounts::default();
         for (n, (path, mount)) in paths.into_iter().zip(&config.live).enumerate() {
             // Files count their ids up from 1: live ones from 2^63.
-            let source = LiveSource::new((1 << 63) | n as u64, &path, engine.clone());
+            let kind = match &mount.input {
+                LiveInput::Pipeline(_) => LiveKind::Pipeline,
+                LiveInput::Relay(url) => LiveKind::Relay {
+                    upstream: crate::client::without_password(url),
+                },
+            };
+            let source = LiveSource::new((1 << 63) | n as u64, &path, kind, engine.clone());
             match &mount.input {
                 #[cfg(feature = "live")]
                 LiveInput::Pipeline(launch) => mounts
@@ -102,6 +109,7 @@ impl LiveMounts {
     pub(super) fn claim(
         &self,
         path: &str,
+        publisher: IpAddr,
         engine: &mpsc::Sender<Command>,
     ) -> Result<Arc<LiveSource>, String> {
         if self.sources.contains_key(path) {
@@ -114,7 +122,12 @@ impl LiveMounts {
         // Configured sources count up from 2^63, published ones from
         // 2^63 + 2^62.
         let n = self.next_published.fetch_add(1, Ordering::Relaxed);
-        let source = LiveSource::new((3 << 62) | n, path, engine.clone());
+        let source = LiveSource::new(
+            (3 << 62) | n,
+            path,
+            LiveKind::Published { publisher },
+            engine.clone(),
+        );
         published.insert(path.to_owned(), source.clone());
         Ok(source)
     }
@@ -128,6 +141,14 @@ impl LiveMounts {
         {
             published.remove(&source.mount);
         }
+    }
+
+    /// Every live source, configured and published, by path.
+    pub(super) fn all(&self) -> Vec<Arc<LiveSource>> {
+        let mut all: Vec<Arc<LiveSource>> = self.sources.values().cloned().collect();
+        all.extend(self.published.lock().unwrap().values().cloned());
+        all.sort_by(|a, b| a.mount.cmp(&b.mount));
+        all
     }
 
     /// Every live mount path, sorted.

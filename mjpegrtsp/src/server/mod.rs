@@ -29,12 +29,14 @@ pub mod queue;
 mod relay;
 mod rtcp;
 mod setup;
+pub mod stats;
 #[cfg(feature = "tls")]
 mod tls;
 pub mod udp;
 pub mod users;
+mod web;
 
-pub use config::{Access, LiveInput, LiveMount, ServerConfig, StartError, TlsConfig};
+pub use config::{Access, HttpConfig, LiveInput, LiveMount, ServerConfig, StartError, TlsConfig};
 pub use setup::MAX_SESSIONS_PER_CONNECTION;
 
 use crate::rtsp::{Dialect, PortPair, generate_session_id};
@@ -59,6 +61,8 @@ pub struct Server {
     /// The RTSPS port and its handshakes.
     #[cfg(feature = "tls")]
     tls: Option<(TcpListener, tokio_rustls::TlsAcceptor)>,
+    /// The HTTP port, when served.
+    http: Option<TcpListener>,
     shared: Arc<Shared>,
 }
 
@@ -82,6 +86,18 @@ struct Shared {
     next_engine_id: AtomicU64,
     next_connection: AtomicU64,
     stopping: AtomicBool,
+    /// Counters for `/metrics` and the status API.
+    stats: stats::ServerStats,
+    /// The ports bound, for URLs and hints.
+    ports: Ports,
+}
+
+/// The ports the server listens on.
+#[derive(Debug, Clone, Copy, Default)]
+struct Ports {
+    rtsp: Option<u16>,
+    rtsps: Option<u16>,
+    http: Option<u16>,
 }
 
 /// Every session, by id, and by the address its client's RTCP comes from.
@@ -100,6 +116,10 @@ struct Session {
     client: IpAddr,
     engine_id: u64,
     dialect: Dialect,
+    /// The port it was set up through.
+    via: stats::Port,
+    /// When it was made.
+    created: Instant,
     counters: Arc<Counters>,
     /// Where the client's RTCP comes from (UDP), to count it as activity.
     rtcp_from: Option<SocketAddr>,
@@ -188,10 +208,23 @@ impl Server {
         )
         .map_err(StartError::Engine)?;
         let live = live_mounts::LiveMounts::start(&config, &library, &engine.sender())?;
+        let http = web::bind(&config).await?;
+        let port_of =
+            |l: Option<&TcpListener>| l.and_then(|l| l.local_addr().ok()).map(|a| a.port());
+        #[cfg(feature = "tls")]
+        let rtsps = port_of(tls.as_ref().map(|(l, _)| l));
+        #[cfg(not(feature = "tls"))]
+        let rtsps = None;
+        let ports = Ports {
+            rtsp: port_of(listener.as_ref()),
+            rtsps,
+            http: port_of(http.as_ref()),
+        };
         Ok(Server {
             listener,
             #[cfg(feature = "tls")]
             tls,
+            http,
             shared: Arc::new(Shared {
                 gate: config
                     .access
@@ -209,6 +242,8 @@ impl Server {
                 next_engine_id: AtomicU64::new(1),
                 next_connection: AtomicU64::new(1),
                 stopping: AtomicBool::new(false),
+                stats: stats::ServerStats::default(),
+                ports,
             }),
         })
     }
@@ -254,6 +289,11 @@ impl Server {
             .chain(live)
             .map(|m| format!("{scheme}://{host}:{}/{}", addr.port(), encode_path(&m)))
             .collect()
+    }
+
+    /// The address of the HTTP port, when it is served.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// Number of sessions alive.
@@ -310,6 +350,17 @@ impl Server {
                         tokio::time::sleep(Duration::from_millis(50)).await;
                     }
                 },
+                accepted = self.accept_http() => match accepted {
+                    Ok((stream, peer)) => {
+                        if let Err(full) = web::take(&self.shared, stream, peer) {
+                            refused.event(&format_args!("HTTP connection from {peer}: {full}"));
+                        }
+                    }
+                    Err(e) => {
+                        accept_failed.event(&e);
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
             }
         }
         reaper.abort();
@@ -347,6 +398,14 @@ impl Server {
             return listener.accept().await;
         }
         std::future::pending().await
+    }
+
+    /// The next connection on the HTTP port (never, without one).
+    async fn accept_http(&self) -> std::io::Result<(TcpStream, SocketAddr)> {
+        match &self.http {
+            Some(listener) => listener.accept().await,
+            None => std::future::pending().await,
+        }
     }
 
     /// The RTSPS port, if the server has one.
@@ -414,7 +473,7 @@ impl Drop for ConnectionSlot {
     }
 }
 
-fn encode_path(mount: &str) -> String {
+pub(super) fn encode_path(mount: &str) -> String {
     let mut out = String::with_capacity(mount.len());
     for b in mount.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
@@ -430,11 +489,15 @@ impl Shared {
     /// Counts a new connection from `ip`, if the maximums allow it.
     fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<ConnectionSlot, Full> {
         let ip = ip.to_canonical();
-        self.connections.lock().unwrap().take(
-            ip,
-            self.max_connections,
-            self.config.max_connections_per_address,
-        )?;
+        self.connections
+            .lock()
+            .unwrap()
+            .take(
+                ip,
+                self.max_connections,
+                self.config.max_connections_per_address,
+            )
+            .inspect_err(|full| self.stats.refused(stats::Refusal::of_full(*full, false)))?;
         Ok(ConnectionSlot {
             shared: self.clone(),
             ip,
@@ -454,11 +517,14 @@ impl Shared {
         make: impl FnOnce(String) -> Session,
     ) -> Result<Arc<Session>, Full> {
         let mut sessions = self.sessions.lock().unwrap();
-        sessions.tally.take(
-            client,
-            self.config.max_sessions,
-            self.config.max_sessions_per_address,
-        )?;
+        sessions
+            .tally
+            .take(
+                client,
+                self.config.max_sessions,
+                self.config.max_sessions_per_address,
+            )
+            .inspect_err(|full| self.stats.refused(stats::Refusal::of_full(*full, true)))?;
         let id = loop {
             let id = generate_session_id();
             if !sessions.by_id.contains_key(&id) {
@@ -518,6 +584,20 @@ impl Shared {
         }
     }
 
+    /// The file or live source at `path` (percent-decoded, slashes around
+    /// or not): a live mount or a path being published first, then a file.
+    fn source(&self, path: &str) -> Result<engine::Source, media::MediaError> {
+        if let Some(live) = self.live.get(path.trim_matches('/')) {
+            return Ok(engine::Source::Live(live));
+        }
+        self.library.open(path).map(engine::Source::File)
+    }
+
+    /// The HTTP port, when one is served.
+    fn http_port(&self) -> Option<u16> {
+        self.ports.http
+    }
+
     fn timeout_secs(&self) -> u32 {
         self.config
             .session_timeout
@@ -543,7 +623,9 @@ async fn reap_sessions(shared: Arc<Shared>) {
             .filter(|s| {
                 let st = s.state.lock().unwrap();
                 let classic_alive = s.dialect == Dialect::Classic && st.connected && st.ever_played;
-                !classic_alive && st.last_activity.elapsed() > timeout
+                // An HTTP viewer's session lives as long as its connection.
+                let http_alive = s.via == stats::Port::Http && st.connected;
+                !classic_alive && !http_alive && st.last_activity.elapsed() > timeout
             })
             .map(|s| s.id.clone())
             .collect();

@@ -55,12 +55,15 @@ pub(super) struct Publisher {
     recording: Option<Recording>,
 }
 
+/// A TCP publisher's channels (RTP, RTCP), and where its RTP goes.
+type Interleaved = ((u8, u8), mpsc::Sender<Vec<u8>>);
+
 /// A publisher's set-up stream.
 struct Recording {
     session: String,
     /// TCP: the RTP and RTCP channels, and where RTP packets go (RTCP
     /// only keeps the connection alive).
-    interleaved: Option<((u8, u8), mpsc::Sender<Vec<u8>>)>,
+    interleaved: Option<Interleaved>,
     /// Interleaved packets dropped because the receiver fell behind.
     dropped: AtomicU64,
     task: tokio::task::AbortHandle,
@@ -261,13 +264,18 @@ impl Connection {
             .tally
             .take(client, config.max_sessions, config.max_sessions_per_address)
             .map_err(super::setup::sessions_full)?;
-        let source = match self.shared.live.claim(&path, &self.shared.engine.sender()) {
-            Ok(source) => source,
-            Err(why) => {
-                self.shared.sessions.lock().unwrap().tally.give_back(client);
-                return Err(Refusal(StatusCode::FORBIDDEN, why));
-            }
-        };
+        let source =
+            match self
+                .shared
+                .live
+                .claim(&path, self.peer.ip(), &self.shared.engine.sender())
+            {
+                Ok(source) => source,
+                Err(why) => {
+                    self.shared.sessions.lock().unwrap().tally.give_back(client);
+                    return Err(Refusal(StatusCode::FORBIDDEN, why));
+                }
+            };
         tracing::info!(peer = %self.peer, connection = self.id, "ANNOUNCE /{path}: payload type {}, {}", format.payload_type, format.clock_rate);
         self.publisher = Some(Publisher {
             claim: Arc::new(Claim {

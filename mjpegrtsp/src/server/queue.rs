@@ -7,6 +7,7 @@
 //! dropped and counted by the sender, so a client that reads slowly loses
 //! frames and never holds more than about a second of media in the server.
 
+use bytes::Bytes;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::mpsc;
@@ -28,14 +29,14 @@ struct Budget {
 /// (interleaved packets).
 #[derive(Debug, Clone)]
 pub struct Outgoing {
-    tx: mpsc::Sender<Vec<u8>>,
+    tx: mpsc::Sender<Bytes>,
     budget: Arc<Budget>,
 }
 
 /// The receiving side, read by the task that writes to the socket.
 #[derive(Debug)]
 pub struct Incoming {
-    rx: mpsc::Receiver<Vec<u8>>,
+    rx: mpsc::Receiver<Bytes>,
     budget: Arc<Budget>,
 }
 
@@ -58,7 +59,8 @@ pub fn queue() -> (Outgoing, Incoming) {
 impl Outgoing {
     /// Queues a reply, waiting for room in the channel; false once the
     /// connection is gone.
-    pub async fn send_reply(&self, bytes: Vec<u8>) -> bool {
+    pub async fn send_reply(&self, bytes: impl Into<Bytes>) -> bool {
+        let bytes = bytes.into();
         let len = bytes.len();
         self.budget.queued.fetch_add(len, Ordering::Relaxed);
         if self.tx.send(bytes).await.is_err() {
@@ -69,8 +71,10 @@ impl Outgoing {
     }
 
     /// Queues media if it fits under the budget; false (nothing queued) if
-    /// it does not or the connection is gone. Never waits.
-    pub fn try_send_media(&self, bytes: Vec<u8>) -> bool {
+    /// it does not or the connection is gone. Never waits. A shared
+    /// [`Bytes`] (one frame sent to many connections) is not copied.
+    pub fn try_send_media(&self, bytes: impl Into<Bytes>) -> bool {
+        let bytes = bytes.into();
         let len = bytes.len();
         let limit = self.budget.limit.load(Ordering::Relaxed);
         let fits = self
@@ -103,9 +107,28 @@ impl Outgoing {
     }
 }
 
+/// Writes what `incoming` gives to `writer` until every sender is gone or
+/// a write fails, then shuts the writer down.
+pub fn spawn_writer<W>(mut writer: W, mut incoming: Incoming) -> tokio::task::JoinHandle<()>
+where
+    W: tokio::io::AsyncWrite + Send + Unpin + 'static,
+{
+    use tokio::io::AsyncWriteExt;
+    tokio::spawn(async move {
+        while let Some(bytes) = incoming.recv().await {
+            let ok = writer.write_all(&bytes).await.is_ok();
+            incoming.written(bytes.len());
+            if !ok {
+                break;
+            }
+        }
+        let _ = writer.shutdown().await;
+    })
+}
+
 impl Incoming {
     /// The next bytes to write; `None` once every sender is gone.
-    pub async fn recv(&mut self) -> Option<Vec<u8>> {
+    pub async fn recv(&mut self) -> Option<Bytes> {
         self.rx.recv().await
     }
 

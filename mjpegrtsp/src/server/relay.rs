@@ -9,6 +9,7 @@
 use super::live::{LiveInfo, LiveSource};
 use crate::client::{ClientOptions, Event, Session, without_password};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// How long the upstream session stays after the last viewer leaves.
@@ -60,6 +61,7 @@ async fn stream(
     let fps = session.framerate();
     let mut events = session.events().ok_or("no event stream")?;
     session.play(None).await.map_err(|e| e.to_string())?;
+    let _open = UpstreamOpen::new(source);
     let mut alone_since: Option<Instant> = None;
     let mut check = tokio::time::interval(CHECK);
     loop {
@@ -84,5 +86,22 @@ async fn stream(
                 }
             }
         }
+    }
+}
+
+/// Marks a relay's upstream open while it lives.
+struct UpstreamOpen<'a>(&'a LiveSource);
+
+impl<'a> UpstreamOpen<'a> {
+    fn new(source: &'a LiveSource) -> Self {
+        source.upstream_open.store(true, Ordering::Relaxed);
+        source.upstream_opened.fetch_add(1, Ordering::Relaxed);
+        UpstreamOpen(source)
+    }
+}
+
+impl Drop for UpstreamOpen<'_> {
+    fn drop(&mut self) {
+        self.0.upstream_open.store(false, Ordering::Relaxed);
     }
 }

@@ -43,8 +43,8 @@ pub(super) fn send_bye(socket: &PacketSocket, stream: &Stream) {
 /// Sends an RTCP packet on a session's RTCP path (standard sessions only),
 /// as SRTCP when the session is SRTP.
 fn send(socket: &PacketSocket, stream: &Stream, packet: &[u8]) {
-    if stream.wire == Wire::Classic {
-        return; // classic clients have no RTCP port
+    if stream.wire != Wire::Rfc2435 {
+        return; // classic clients have no RTCP port, browsers no RTP at all
     }
     let sealed;
     let packet = match &stream.srtp {
@@ -66,7 +66,7 @@ fn send(socket: &PacketSocket, stream: &Stream, packet: &[u8]) {
         } => {
             let _ = socket.send_one(*dest, packet);
         }
-        Route::Udp { rtcp: None, .. } => {}
+        Route::Udp { rtcp: None, .. } | Route::Body { .. } => {}
         Route::Tcp {
             out, rtcp_channel, ..
         } => {

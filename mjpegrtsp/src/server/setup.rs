@@ -152,6 +152,8 @@ impl Connection {
                 } else {
                     Dialect::Standard
                 },
+                via: super::stats::Port::rtsp(self.secure),
+                created: Instant::now(),
                 counters,
                 rtcp_from,
                 removed: AtomicBool::new(false),
@@ -207,7 +209,7 @@ impl Connection {
                     rtcp_channel,
                     ..
                 } => Some([*rtp_channel, *rtcp_channel]),
-                Route::Udp { .. } => None,
+                Route::Udp { .. } | Route::Body { .. } => None,
             })
             .flatten()
             .chain(self.publisher_channels())
