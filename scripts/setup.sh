@@ -21,6 +21,7 @@ PACKAGES=(
     openssl                        # the RTSPS tests make a self-signed certificate
     haproxy                        # the PROXY protocol test puts HAProxy in front of two servers
     chromium                       # the HTTP side's browser test: headless Chromium shows /watch pages
+    chromium-driver                # ... driven over WebDriver (two screenshots of one page)
     prometheus                     # promtool check metrics, on the server's /metrics
     curl                           # the HTTP tests and README examples
     meson

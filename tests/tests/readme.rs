@@ -73,10 +73,12 @@ fn readme_commands_run() {
     .unwrap();
     let mut ran = 0;
     for cmd in &commands {
-        // Receivers wait for packets forever, RTSP clients need a server and
+        // Receivers wait for packets forever, RTSP and HTTP clients need a
+        // server (tests/tests/http.rs runs the HTTP ones) and
         // gst-play needs a terminal: the Rust tests cover them instead.
         if cmd.contains("udpsrc")
             || cmd.contains("rtsp://")
+            || cmd.contains("http://")
             || cmd.contains("rtsps://")
             || cmd.starts_with("gst-play-1.0")
         {

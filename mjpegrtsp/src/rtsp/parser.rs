@@ -677,6 +677,27 @@ mod tests {
     }
 
     #[test]
+    fn http_messages_share_the_syntax() {
+        let (r, used) = request(
+            b"GET /stream/a.Mjpeg?t=1 HTTP/1.1\r\nHost: h\r\n\r\n",
+            false,
+        );
+        assert_eq!(used, 45);
+        assert_eq!(r.version, Version::HTTP_1_1);
+        assert_eq!(r.method.as_str(), "GET");
+        assert_eq!(r.uri, "/stream/a.Mjpeg?t=1");
+        match parse_message(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi", false) {
+            Parsed::Complete(Item::Response(r), 40) => {
+                assert_eq!(
+                    (r.version, r.body.as_slice()),
+                    (Version::HTTP_1_1, &b"hi"[..])
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn errors_come_early() {
         let cases: [(&[u8], ParseError); 12] = [
             (b"\x00", ParseError::BadStartLine),
@@ -684,7 +705,7 @@ mod tests {
             (b"GET\x80", ParseError::BadStartLine),
             (b"OPT:ONS", ParseError::BadStartLine),
             (b"OPTIONS *\r\n", ParseError::BadStartLine),
-            (b"GET / HTTP/1.1\r\n", ParseError::BadStartLine),
+            (b"GET / SIP/2.0\r\n", ParseError::BadStartLine),
             (b"RTSP/1.0 20 OK\r\n", ParseError::BadStartLine),
             (
                 b"OPTIONS * RTSP/1.0\r\nno colon\r\n",

@@ -110,9 +110,11 @@ async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, _slot: 
                     }
                     Handled::Stream(response, viewer) => {
                         let response = finish(response, false);
-                        shared
-                            .stats
-                            .request(Port::Http, "GET", response.status.as_u16());
+                        shared.stats.request(
+                            Port::Http,
+                            request.method.as_str(),
+                            response.status.as_u16(),
+                        );
                         if tx.send_reply(wire(&response, head_only)).await && !head_only {
                             viewer
                                 .run(&shared, &mut reader, &mut writer_task, &tx)

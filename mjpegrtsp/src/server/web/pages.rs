@@ -42,10 +42,15 @@ h1 { font-size: 20px; margin: 16px 0 4px; word-break: break-all; }
 "#;
 
 /// The copy buttons, and thumbnails refreshed every two seconds (a file's
-/// at the time it would be playing, a live one's latest frame).
+/// at the time it would be playing, a live one's latest frame; one that has
+/// none yet, such as an idle relay's, stays black).
 const INDEX_SCRIPT: &str = r#"
 document.querySelectorAll('button[data-url]').forEach(b => b.onclick = () =>
   navigator.clipboard.writeText(b.dataset.url).then(() => { b.textContent = 'Copied'; }));
+document.querySelectorAll('img.thumb').forEach(img => {
+  img.onerror = () => { img.style.opacity = 0; };
+  img.onload = () => { img.style.opacity = 1; };
+});
 setInterval(() => document.querySelectorAll('img.thumb').forEach(img => {
   const d = parseFloat(img.dataset.duration);
   img.src = img.dataset.src + (d > 0 ? '?t=' + ((Date.now() / 1000) % d).toFixed(2) : '?n=' + Date.now());

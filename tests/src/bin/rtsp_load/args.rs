@@ -6,7 +6,8 @@ use super::*;
 #[derive(Debug, Parser)]
 #[command(name = "rtsp_load", after_help = REPORTED)]
 pub(crate) struct Args {
-    /// The stream: rtsp://127.0.0.1:PORT/path (loopback only).
+    /// The stream: rtsp://127.0.0.1:PORT/path, or
+    /// http://127.0.0.1:PORT/stream/path for MJPEG over HTTP (loopback only).
     #[arg(value_parser = rtsp_url)]
     pub(crate) url: String,
     /// Sessions to open.
@@ -51,12 +52,12 @@ pub(crate) struct Args {
     pub(crate) timeout: Duration,
 }
 
-/// An rtsp:// URL.
+/// An rtsp:// or http:// URL.
 pub(crate) fn rtsp_url(s: &str) -> Result<String, String> {
-    if s.starts_with("rtsp://") {
+    if s.starts_with("rtsp://") || s.starts_with("http://") {
         Ok(s.to_owned())
     } else {
-        Err(format!("{s:?} is not an rtsp:// URL"))
+        Err(format!("{s:?} is not an rtsp:// or http:// URL"))
     }
 }
 
@@ -84,11 +85,14 @@ pub(crate) fn non_negative(s: &str) -> Result<f64, String> {
     }
 }
 
-/// The server's address from an rtsp:// URL; refuses anything but loopback.
+/// The server's address from an rtsp:// or http:// URL; refuses anything
+/// but loopback.
 pub(crate) fn url_addr(url: &str) -> Result<SocketAddr, String> {
-    let rest = url
-        .strip_prefix("rtsp://")
-        .ok_or("URL must start with rtsp://")?;
+    let (rest, default_port) = match (url.strip_prefix("rtsp://"), url.strip_prefix("http://")) {
+        (Some(rest), _) => (rest, 554),
+        (None, Some(rest)) => (rest, 80),
+        (None, None) => return Err("URL must start with rtsp:// or http://".into()),
+    };
     let hostport = rest.split('/').next().unwrap_or_default();
     if hostport.contains('@') {
         return Err("credentials in the URL are not supported".into());
@@ -104,7 +108,7 @@ pub(crate) fn url_addr(url: &str) -> Result<SocketAddr, String> {
     };
     let port: u16 = match port {
         Some(p) => p.parse().map_err(|_| format!("bad port {p:?}"))?,
-        None => 554,
+        None => default_port,
     };
     let ip: IpAddr = if host.eq_ignore_ascii_case("localhost") {
         IpAddr::V4(Ipv4Addr::LOCALHOST)

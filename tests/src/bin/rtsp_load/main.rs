@@ -10,6 +10,9 @@
 //!     --sessions 200 --seconds 10 [--rate 50] [--tcp] [--server-pid PID] [--json]
 //! ```
 //!
+//! An `http://…/stream/<mount>` URL makes each session a browser-style
+//! viewer of the server's MJPEG over HTTP instead ([`http`]).
+//!
 //! Each session runs OPTIONS, DESCRIBE, SETUP (UDP with its own RTP/RTCP socket pair,
 //! or RTP/AVP/TCP interleaved) and PLAY, then receives until the end of the measuring
 //! window, then TEARDOWN. All sessions are tasks on one current-thread tokio runtime;
@@ -61,6 +64,7 @@ pub(crate) const GAP_BUCKETS: usize = 100_000; // 10 s in 100 µs buckets, then 
 
 mod args;
 mod conn;
+mod http;
 mod report;
 mod session;
 mod stats;
@@ -121,13 +125,24 @@ async fn run(args: Args, nofile: u64) -> ExitCode {
         } else {
             t0
         };
-        handles.push(tokio::task::spawn_local(run_session(
-            args.clone(),
-            addr,
-            shared.clone(),
-            at,
-            stop_rx.clone(),
-        )));
+        let session = if args.url.starts_with("http://") {
+            Box::pin(http::run_http_session(
+                args.clone(),
+                addr,
+                shared.clone(),
+                at,
+                stop_rx.clone(),
+            )) as std::pin::Pin<Box<dyn std::future::Future<Output = SessionResult>>>
+        } else {
+            Box::pin(run_session(
+                args.clone(),
+                addr,
+                shared.clone(),
+                at,
+                stop_rx.clone(),
+            ))
+        };
+        handles.push(tokio::task::spawn_local(session));
     }
 
     let progress =

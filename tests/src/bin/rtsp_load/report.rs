@@ -139,7 +139,13 @@ pub(crate) fn report(
         };
         (s, cpu, per)
     });
-    let mode = if args.tcp { "TCP interleaved" } else { "UDP" };
+    let mode = if args.url.starts_with("http://") {
+        "HTTP multipart (packets = parts)"
+    } else if args.tcp {
+        "TCP interleaved"
+    } else {
+        "UDP"
+    };
 
     let mut t = String::new();
     let _ = writeln!(
