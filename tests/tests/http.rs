@@ -369,7 +369,7 @@ fn errors_are_http_statuses() {
 
 #[test]
 fn a_slow_reader_never_stalls_others() {
-    // Noise at 640×480: frames of about 70 KB, 1.7 MB a second, more than
+    // Noise at 640×480: frames of tens of KB, MBs a second, more than
     // the socket buffers and the connection's queue hold.
     let dir = movie_dir(24, 640, 480, 25, "snow");
     let mut config = ServerConfig::new(dir.path());
