@@ -18,7 +18,8 @@ fn free_port() -> u16 {
 
 /// Starts the server and returns it with the URLs it printed.
 /// The flags that serve `media` on 127.0.0.1:`port`.
-fn on_loopback<'a>(port: &'a str, media: &'a tempfile::TempDir) -> [&'a str; 6] {
+/// No HTTP port: these tests run side by side, and the pages have their own.
+fn on_loopback<'a>(port: &'a str, media: &'a tempfile::TempDir) -> [&'a str; 8] {
     [
         "--bind",
         "127.0.0.1",
@@ -26,7 +27,15 @@ fn on_loopback<'a>(port: &'a str, media: &'a tempfile::TempDir) -> [&'a str; 6] 
         port,
         "--media-dir",
         media.path().to_str().unwrap(),
+        "--http-port",
+        "0",
     ]
+}
+
+/// The flags that serve `media` on 127.0.0.1:`port`, HTTP as the default.
+fn on_loopback_with_http<'a>(port: &'a str, media: &'a tempfile::TempDir) -> [&'a str; 6] {
+    let all = on_loopback(port, media);
+    [all[0], all[1], all[2], all[3], all[4], all[5]]
 }
 
 fn start(args: &[&str], cache: &std::path::Path) -> (Child, Vec<String>) {
@@ -105,6 +114,7 @@ fn help_lists_every_flag() {
         "--pipeline",
         "--max-sessions",
         "--session-timeout",
+        "--http-port",
     ] {
         assert!(text.contains(flag), "{flag} in --help");
     }
@@ -115,7 +125,12 @@ fn no_arguments_serves_the_built_in_sample() {
     let cache = tempfile::tempdir().unwrap();
     let port = free_port().to_string();
     let (child, urls) = start(&["--bind", "127.0.0.1", "--port", &port], cache.path());
-    assert_eq!(urls, vec![format!("rtsp://127.0.0.1:{port}/sample.Mjpeg")]);
+    assert_eq!(urls[0], format!("rtsp://127.0.0.1:{port}/sample.Mjpeg"));
+    // Then the pages' URL, unless port 8080 is taken (another test's server).
+    assert!(
+        urls[1..].is_empty() || urls[1..] == ["http://127.0.0.1:8080/".to_owned()],
+        "{urls:?}"
+    );
     let probe = ffprobe(&urls[0]);
     assert!(
         probe.contains("codec_name=mjpeg|width=640|height=480|r_frame_rate=24/1"),
@@ -244,6 +259,70 @@ fn bad_arguments_are_clear_errors() {
         String::from_utf8_lossy(&out.stderr)
             .contains(&format!("cannot listen on 127.0.0.1:{port}"))
     );
+}
+
+#[test]
+fn the_http_port_serves_pages_or_says_why_not() {
+    let cache = tempfile::tempdir().unwrap();
+    let media = tempfile::tempdir().unwrap();
+    let (port, http) = (free_port().to_string(), free_port().to_string());
+    let mut args = on_loopback_with_http(&port, &media).to_vec();
+    args.extend(["--http-port", &http]);
+    let (child, urls) = start(&args, cache.path());
+    assert_eq!(urls, vec![format!("http://127.0.0.1:{http}/")]);
+    let out = Command::new("curl")
+        .args(["-s", &format!("http://127.0.0.1:{http}/api/v1/status")])
+        .output()
+        .expect("curl runs");
+    let status = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        status.contains(&format!("\"rtsp_port\": {port}")),
+        "{status}"
+    );
+    assert!(stop(child, libc::SIGTERM).success());
+
+    // An HTTP port asked for and taken: no start, and why.
+    let busy = TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = busy.local_addr().unwrap().port().to_string();
+    let port = free_port().to_string();
+    let mut args = on_loopback_with_http(&port, &media).to_vec();
+    args.extend(["--http-port", &taken]);
+    let out = Command::new(BIN).args(&args).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("cannot listen on 127.0.0.1:{taken}")),
+        "{err}"
+    );
+
+    // The default 8080 taken (here, or by anyone): RTSP starts, HTTP says why.
+    let _hold = TcpListener::bind("127.0.0.1:8080");
+    let port = free_port().to_string();
+    let mut child = Command::new(BIN)
+        .args(on_loopback_with_http(&port, &media))
+        .env("XDG_CACHE_HOME", cache.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let said = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.contains("no HTTP side"));
+    assert!(
+        said.is_some_and(|l| l.contains("127.0.0.1:8080") && l.contains("--http-port")),
+        "the log says why there are no pages"
+    );
+    assert!(
+        std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_ok(),
+        "RTSP serves"
+    );
+    std::thread::spawn(move || lines.for_each(drop));
+    // Signals are handled once the server runs, just after it binds.
+    std::thread::sleep(Duration::from_millis(500));
+    let status = stop(child, libc::SIGTERM);
+    assert!(status.success(), "{status:?}");
 }
 
 /// Runs `server-cli add-user FILE NAME ARGS…` with `stdin` as its input.

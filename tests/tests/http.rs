@@ -447,3 +447,120 @@ fn with_users_http_asks_for_the_same_credentials() {
     );
     assert_eq!(curl("bob:hunter2", "/metrics"), "200");
 }
+
+#[test]
+fn relays_and_publishers_show_in_the_api_and_metrics() {
+    // A relay of an upstream file, with a password in its URL.
+    let up_dir = movie_dir(48, 160, 120, 70, "ball");
+    let mut up = ServerConfig::new(up_dir.path());
+    up.looping = true;
+    let upstream = TestServer::start_with(up);
+    let relayed = format!("rtsp://cam:secret@{}/movie.Mjpeg", upstream.addr);
+    let (_dir, server) = http_server(|c| {
+        c.live = vec![LiveMount::relay("door", &relayed)];
+        c.publish = true;
+    });
+    let web = http(&server);
+    let mount = |api: &serde_json::Value, path: &str| {
+        api["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["path"] == path)
+            .cloned()
+            .unwrap_or_else(|| panic!("no mount {path}: {api}"))
+    };
+    let door = mount(&json(&get(web, "/api/v1/status").body), "door");
+    assert_eq!(door["kind"], "relay");
+    assert_eq!(
+        door["upstream_open"], false,
+        "on demand: closed without viewers"
+    );
+    let shown = door["upstream"].as_str().unwrap();
+    assert!(!shown.contains("secret"), "no password: {shown}");
+    let exposition = text(&get(web, "/metrics").body);
+    assert!(
+        exposition.contains("mjpegrtsp_relay_upstream_open{mount=\"door\"} 0"),
+        "{exposition}"
+    );
+    // An HTTP viewer opens the upstream like an RTSP one.
+    let mut viewer = MjpegStream::open(web, "/stream/door").expect("a stream");
+    assert!(
+        viewer.next_frame(Duration::from_secs(10)).is_some(),
+        "relayed frames"
+    );
+    let door = mount(&json(&get(web, "/api/v1/status").body), "door");
+    assert_eq!(
+        (door["upstream_open"].as_bool(), door["viewers"].as_u64()),
+        (Some(true), Some(1))
+    );
+    let metrics = get(web, "/metrics");
+    let exposition = text(&metrics.body);
+    for wanted in [
+        "mjpegrtsp_relay_upstream_open{mount=\"door\"} 1",
+        "mjpegrtsp_relay_upstream_opens_total{mount=\"door\"} 1",
+        "mjpegrtsp_mount_viewers{mount=\"door\",kind=\"relay\"} 1",
+        "mjpegrtsp_publishers 0",
+    ] {
+        assert!(
+            exposition.contains(wanted),
+            "metrics lack {wanted:?}:\n{exposition}"
+        );
+    }
+    promtool_check(&metrics.body);
+    drop(viewer);
+
+    // ffmpeg publishes at /pub; an HTTP viewer watches until it leaves.
+    let mut ffmpeg = Command::new("ffmpeg")
+        .args(["-nostdin", "-loglevel", "error", "-re", "-f", "lavfi"])
+        .args(["-i", "testsrc=size=320x240:rate=25"])
+        .args([
+            "-c:v", "mjpeg", "-pix_fmt", "yuvj420p", "-huffman", "default", "-q:v", "5",
+        ])
+        .args(["-f", "rtsp", "-rtsp_transport", "tcp"])
+        .arg(format!("rtsp://{}/pub", server.addr))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ffmpeg runs");
+    wait_within("/pub published", 20, || {
+        get(web, "/snapshot/pub").status.as_u16() == 200
+    });
+    let mut watcher = MjpegStream::open(web, "/stream/pub").expect("a stream");
+    for _ in 0..10 {
+        let jpeg = watcher
+            .next_frame(Duration::from_secs(5))
+            .expect("published frames");
+        let info = mjpegrtsp::container::jpeg::parse_info(&jpeg).unwrap();
+        assert_eq!((info.width, info.height), (320, 240));
+    }
+    let api = json(&get(web, "/api/v1/status").body);
+    let published = mount(&api, "pub");
+    assert_eq!(published["kind"], "published");
+    assert_eq!(published["publisher"], "127.0.0.1");
+    let exposition = text(&get(web, "/metrics").body);
+    assert!(
+        exposition.contains("mjpegrtsp_publishers 1"),
+        "{exposition}"
+    );
+    assert!(
+        exposition.contains("mjpegrtsp_mount_viewers{mount=\"pub\",kind=\"published\"} 1"),
+        "{exposition}"
+    );
+    ffmpeg.kill().unwrap();
+    ffmpeg.wait().unwrap();
+    // The publisher left: the viewer's stream ends, with its closing boundary.
+    let until = Instant::now() + Duration::from_secs(10);
+    while watcher.next_frame(Duration::from_secs(1)).is_some() {
+        assert!(
+            Instant::now() < until,
+            "the stream goes on after the publisher left"
+        );
+    }
+    assert!(watcher.ended(), "closed with the closing boundary");
+    assert_eq!(
+        get(web, "/snapshot/pub").status.as_u16(),
+        404,
+        "the path is free"
+    );
+}
