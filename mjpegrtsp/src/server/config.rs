@@ -205,6 +205,26 @@ pub struct Access {
 }
 
 impl ServerConfig {
+    /// When a connection's next read must have come: `request_timeout`
+    /// after the first byte of a request still in `buf` (`request_began`,
+    /// kept up to date here), else `idle_timeout` after the last request.
+    pub(super) fn read_deadline(
+        &self,
+        buf: &[u8],
+        request_began: &mut Option<std::time::Instant>,
+        last_request: std::time::Instant,
+    ) -> std::time::Instant {
+        if buf.is_empty() {
+            *request_began = None;
+        } else {
+            request_began.get_or_insert_with(std::time::Instant::now);
+        }
+        match request_began {
+            Some(began) => *began + self.request_timeout,
+            None => last_request + self.idle_timeout,
+        }
+    }
+
     /// Defaults for serving `media_dir` on loopback at an ephemeral port.
     pub fn new(media_dir: impl Into<PathBuf>) -> Self {
         Self {

@@ -126,29 +126,11 @@ impl ServerStats {
     /// A request answered with `status`. Methods the server does not know
     /// are counted as `other`, so that clients cannot grow the table.
     pub fn request(&self, port: Port, method: &str, status: u16) {
-        const KNOWN: &[&str] = &[
-            "OPTIONS",
-            "DESCRIBE",
-            "SETUP",
-            "PLAY",
-            "PAUSE",
-            "TEARDOWN",
-            "GET_PARAMETER",
-            "SET_PARAMETER",
-            "ANNOUNCE",
-            "RECORD",
-            "REDIRECT",
-            "GET",
-            "HEAD",
-            "POST",
-            "PUT",
-            "DELETE",
-        ];
-        let method = if KNOWN.contains(&method) {
-            method
-        } else {
-            "other"
-        };
+        let known = !matches!(
+            crate::rtsp::Method::parse(method),
+            crate::rtsp::Method::Other(_)
+        ) || matches!(method, "GET" | "HEAD" | "POST" | "PUT" | "DELETE");
+        let method = if known { method } else { "other" };
         *self
             .requests
             .lock()

@@ -138,15 +138,9 @@ async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, _slot: 
             }
             Parsed::Incomplete(_) => {}
         }
-        if buf.is_empty() {
-            request_began = None;
-        } else {
-            request_began.get_or_insert_with(Instant::now);
-        }
-        let deadline = match request_began {
-            Some(began) => began + shared.config.request_timeout,
-            None => last_request + shared.config.idle_timeout,
-        };
+        let deadline = shared
+            .config
+            .read_deadline(&buf, &mut request_began, last_request);
         match tokio::time::timeout_at(deadline.into(), reader.read(&mut chunk)).await {
             Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
             Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
