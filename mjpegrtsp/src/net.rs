@@ -12,6 +12,17 @@ use std::net::{IpAddr, UdpSocket};
 use std::os::fd::{AsFd, AsRawFd};
 use std::time::Duration;
 
+/// `ip` as the host part of a URL a client on this machine can use: an
+/// unspecified address (`0.0.0.0`, `::`) as loopback, IPv6 in brackets.
+pub fn url_host(ip: IpAddr) -> String {
+    match ip {
+        ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_owned(),
+        ip if ip.is_unspecified() => "[::1]".to_owned(),
+        IpAddr::V6(ip) => format!("[{ip}]"),
+        ip => ip.to_string(),
+    }
+}
+
 /// How many ports [`bind_rtp_pair`] tries before it gives up.
 pub const MAX_PAIR_TRIES: usize = 64;
 

@@ -330,13 +330,8 @@ fn main() -> ExitCode {
         for url in &mounts {
             println!("{url}");
         }
-        if let Some(http) = server.http_addr() {
-            let host = match http.ip() {
-                ip if ip.is_unspecified() => "127.0.0.1".to_owned(),
-                std::net::IpAddr::V6(ip) => format!("[{ip}]"),
-                ip => ip.to_string(),
-            };
-            println!("http://{host}:{}/", http.port());
+        if let Some(url) = server.http_url() {
+            println!("{url}");
         }
         server.run(shutdown_signal()).await;
         ExitCode::SUCCESS

@@ -56,6 +56,16 @@ pub enum Route {
     Body { out: Outgoing },
 }
 
+impl Route {
+    /// `udp` or `tcp` (interleaved, or an HTTP body).
+    pub fn lower_transport(&self) -> &'static str {
+        match self {
+            Route::Udp { .. } => "udp",
+            Route::Tcp { .. } | Route::Body { .. } => "tcp",
+        }
+    }
+}
+
 /// Counters a session shares with its control connection.
 #[derive(Debug, Default)]
 pub struct Counters {

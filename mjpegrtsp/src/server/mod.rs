@@ -275,12 +275,7 @@ impl Server {
     }
 
     fn urls_at(&self, scheme: &str, addr: SocketAddr) -> Vec<String> {
-        let host = match addr.ip() {
-            ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_string(),
-            ip if ip.is_unspecified() => "[::1]".to_string(),
-            IpAddr::V6(ip) => format!("[{ip}]"),
-            ip => ip.to_string(),
-        };
+        let host = crate::net::url_host(addr.ip());
         let live = self.shared.live.paths();
         self.shared
             .library
@@ -294,6 +289,12 @@ impl Server {
     /// The address of the HTTP port, when it is served.
     pub fn http_addr(&self) -> Option<SocketAddr> {
         self.http.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// The URL of the HTTP port's index page, when it is served.
+    pub fn http_url(&self) -> Option<String> {
+        self.http_addr()
+            .map(|a| format!("http://{}:{}/", crate::net::url_host(a.ip()), a.port()))
     }
 
     /// Number of sessions alive.

@@ -6,7 +6,7 @@
 
 use super::status::{dialect, registry};
 use crate::server::Shared;
-use crate::server::engine::{Route, Source};
+use crate::server::engine::Source;
 use crate::server::live::LiveKind;
 use crate::server::stats::Port;
 use std::collections::BTreeMap;
@@ -20,10 +20,7 @@ pub(super) fn render(shared: &Shared) -> String {
     let mut viewers: BTreeMap<(String, &str), u64> = BTreeMap::new();
     for s in registry(shared) {
         let st = s.state.lock().unwrap();
-        let transport = match st.stream.route {
-            Route::Udp { .. } => "udp",
-            _ => "tcp",
-        };
+        let transport = st.stream.route.lower_transport();
         *sessions
             .entry((s.via.label(), transport, dialect(&s)))
             .or_insert(0) += 1;

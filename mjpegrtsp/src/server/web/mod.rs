@@ -54,14 +54,9 @@ pub(super) fn take(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) ->
             Ok(())
         }
         Err(full) => {
-            let mut reply = text(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the server is serving as many connections as it may",
-            )
-            .with_header("Retry-After", "10")
-            .with_header("Connection", "close");
-            reply.version = Version::HTTP_1_1;
-            let _ = stream.try_write(&reply.to_bytes());
+            let why = "the server is serving as many connections as it may";
+            let reply = text(StatusCode::SERVICE_UNAVAILABLE, why).with_header("Retry-After", "10");
+            let _ = stream.try_write(&finish(reply, false).to_bytes());
             Err(full)
         }
     }
@@ -96,36 +91,29 @@ async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, _slot: 
                 last_request = Instant::now();
                 let head_only = request.method.as_str() == "HEAD";
                 let keep_alive = keeps_alive(&request);
-                match routes::handle(&shared, &request, peer, &tx) {
-                    Handled::Reply(response) => {
-                        let response = finish(response, keep_alive);
-                        shared.stats.request(
-                            Port::Http,
-                            request.method.as_str(),
-                            response.status.as_u16(),
-                        );
-                        if !tx.send_reply(wire(&response, head_only)).await || !keep_alive {
-                            break;
-                        }
+                let (response, viewer) = match routes::handle(&shared, &request, peer, &tx) {
+                    Handled::Reply(response) => (response, None),
+                    Handled::Stream(head, viewer) => (head, Some(viewer)),
+                };
+                // A stream's connection carries it, and ends with it.
+                let keep_alive = keep_alive && viewer.is_none();
+                let response = finish(response, keep_alive);
+                let method = request.method.as_str();
+                shared
+                    .stats
+                    .request(Port::Http, method, response.status.as_u16());
+                let sent = tx.send_reply(wire(&response, head_only)).await;
+                match viewer {
+                    Some(viewer) if sent && !head_only => {
+                        viewer
+                            .run(&shared, &mut reader, &mut writer_task, &tx)
+                            .await;
                     }
-                    Handled::Stream(response, viewer) => {
-                        let response = finish(response, false);
-                        shared.stats.request(
-                            Port::Http,
-                            request.method.as_str(),
-                            response.status.as_u16(),
-                        );
-                        if tx.send_reply(wire(&response, head_only)).await && !head_only {
-                            viewer
-                                .run(&shared, &mut reader, &mut writer_task, &tx)
-                                .await;
-                        } else {
-                            viewer.end(&shared, "HEAD, or the viewer left");
-                        }
-                        break;
-                    }
+                    Some(viewer) => viewer.end(&shared, "HEAD, or the viewer left"),
+                    None if sent && keep_alive => continue,
+                    None => {}
                 }
-                continue;
+                break;
             }
             Parsed::Complete(_, _) => {
                 refuse(&tx, StatusCode::BAD_REQUEST, "not an HTTP request").await;

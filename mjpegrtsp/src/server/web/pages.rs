@@ -215,11 +215,7 @@ fn host_of(request: &Request, shared: &Shared) -> String {
                 .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
         ok.then_some(host)
     });
-    from_header.unwrap_or_else(|| match shared.config.bind {
-        ip if ip.is_unspecified() => "127.0.0.1".to_owned(),
-        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
-        ip => ip.to_string(),
-    })
+    from_header.unwrap_or_else(|| crate::net::url_host(shared.config.bind))
 }
 
 /// The mount's `rtsp://` URL (`rtsps://` when only RTSPS is served).

@@ -144,10 +144,7 @@ pub(super) fn sessions(shared: &Shared) -> Vec<SessionInfo> {
                 peer: s.client.to_string(),
                 protocol: s.via.label(),
                 dialect: dialect(s),
-                transport: match st.stream.route {
-                    crate::server::engine::Route::Udp { .. } => "udp",
-                    _ => "tcp",
-                },
+                transport: st.stream.route.lower_transport(),
                 state: if st.playing { "playing" } else { "ready" },
                 position_s,
                 bytes_sent: c.octets_sent.load(Ordering::Relaxed),

@@ -18,17 +18,8 @@ pub(crate) async fn run_http_session(
 ) -> SessionResult {
     let mut res = SessionResult::default();
     sleep_until(start_at).await;
-    let opened = {
-        let _slot = shared.setup_slots.acquire().await;
-        let t0 = Instant::now();
-        let r = open(&args, addr).await;
-        res.setup = Some(t0.elapsed());
-        r
-    };
-    shared.set_up.set(shared.set_up.get() + 1);
-    if shared.set_up.get() == args.sessions {
-        shared.all_set_up.notify_one();
-    }
+    let (opened, took) = shared.setting_up(args.sessions, open(&args, addr)).await;
+    res.setup = Some(took);
     let (mut stream, mut parts) = match opened {
         Ok(o) => o,
         Err(e) => {

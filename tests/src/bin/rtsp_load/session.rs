@@ -56,18 +56,13 @@ pub(crate) async fn run_session(
         ..RtpStats::default()
     };
 
-    // Set up, holding one of the --concurrency slots.
-    let setup = {
-        let _slot = shared.setup_slots.acquire().await;
-        let t0 = Instant::now();
-        let r = setup_session(&args, addr, &shared, &mut stats).await;
-        res.setup = Some(t0.elapsed());
-        r
-    };
-    shared.set_up.set(shared.set_up.get() + 1);
-    if shared.set_up.get() == args.sessions {
-        shared.all_set_up.notify_one();
-    }
+    let (setup, took) = shared
+        .setting_up(
+            args.sessions,
+            setup_session(&args, addr, &shared, &mut stats),
+        )
+        .await;
+    res.setup = Some(took);
     let (mut conn, media, udp) = match setup {
         Ok(s) => s,
         Err(e) => {

@@ -56,6 +56,29 @@ pub(crate) struct Shared {
     pub(crate) setup_slots: Semaphore,
 }
 
+impl Shared {
+    /// Runs one session's set-up holding one of the --concurrency slots,
+    /// and counts it set up (the window starts once all `sessions` are):
+    /// its result, and how long it took.
+    pub(crate) async fn setting_up<T>(
+        &self,
+        sessions: usize,
+        setup: impl std::future::Future<Output = T>,
+    ) -> (T, Duration) {
+        let result = {
+            let _slot = self.setup_slots.acquire().await;
+            let t0 = Instant::now();
+            let r = setup.await;
+            (r, t0.elapsed())
+        };
+        self.set_up.set(self.set_up.get() + 1);
+        if self.set_up.get() == sessions {
+            self.all_set_up.notify_one();
+        }
+        result
+    }
+}
+
 /// What one session saw of its RTP stream. A few hundred bytes.
 #[derive(Default)]
 pub(crate) struct RtpStats {
