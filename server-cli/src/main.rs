@@ -122,7 +122,8 @@ struct Args {
     /// The rtsps:// port.
     #[arg(long, default_value_t = 8322)]
     tls_port: u16,
-    /// Serve rtsps:// only: no plain RTSP port.
+    /// Serve rtsps:// only: no plain RTSP port, and no HTTP port unless
+    /// --http-port asks for one (its pages and streams are in clear).
     #[arg(long, requires = "tls_cert")]
     no_plain: bool,
     /// rtsps:// media as plain RTP (RTP/AVP) instead of SRTP, for clients
@@ -140,7 +141,8 @@ struct Args {
     /// The HTTP port on the same --bind: an index page, /watch/MOUNT pages
     /// for any browser, MJPEG over HTTP at /stream/MOUNT, /snapshot/MOUNT,
     /// Prometheus /metrics and /api/v1/status. 0 turns it off. [default:
-    /// 8080; when 8080 is taken the server starts without HTTP and says so]
+    /// 8080; when 8080 is taken the server starts without HTTP and says so;
+    /// off with --no-plain]
     #[arg(long, value_name = "PORT")]
     http_port: Option<u16>,
 }
@@ -293,6 +295,7 @@ fn main() -> ExitCode {
         trusted_proxies: args.proxy_protocol.clone(),
         relay_ca_file: args.relay_ca.clone(),
         http: match args.http_port {
+            None if args.no_plain => None,
             None => Some(HttpConfig {
                 port: 8080,
                 optional: true,

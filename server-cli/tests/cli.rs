@@ -506,6 +506,7 @@ fn no_plain_serves_rtsps_only() {
         cache.path(),
     );
     assert!(!urls.is_empty(), "no URL printed");
+    // Nothing in clear: no HTTP side unless --http-port asks for one.
     for u in &urls {
         assert!(
             u.starts_with(&format!("rtsps://127.0.0.1:{tls_port}/")),
