@@ -9,7 +9,7 @@ mod sample;
 
 use clap::Parser;
 use mjpegrtsp::server::{
-    Access, HttpConfig, LiveMount, Server, ServerConfig, TlsConfig, limits, users,
+    Access, Admission, HttpConfig, LiveMount, Server, ServerConfig, TlsConfig, limits, users,
 };
 use mjpegrtsp::timing::FrameRate;
 use std::io::IsTerminal;
@@ -75,6 +75,19 @@ struct Args {
     /// Most sessions at once; more get 453 Not Enough Bandwidth.
     #[arg(long, default_value_t = 1000)]
     max_sessions: usize,
+    /// Media threads sending frames (0: one per core, less one for the
+    /// control plane from four cores up). A session stays on one thread.
+    #[arg(long, default_value_t = 0, value_name = "N", value_parser = clap::value_parser!(u16).range(0..=1024))]
+    media_threads: u16,
+    /// A media thread busier than this share of its time takes no new
+    /// session: PLAY gets 453 (HTTP viewers 503) rather than degrade the
+    /// sessions playing. 100 turns the busy check off.
+    #[arg(long, default_value_t = 85, value_name = "PERCENT", value_parser = clap::value_parser!(u8).range(1..=100))]
+    max_engine_load: u8,
+    /// A media thread whose sends run later than this (99th percentile over
+    /// a second) takes no new session either.
+    #[arg(long, default_value_t = 25, value_name = "MS", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    max_send_delay: u32,
     /// Most sessions one client address may hold (0: no limit); more get 453.
     #[arg(long, default_value_t = limits::DEFAULT_MAX_SESSIONS_PER_ADDRESS, value_name = "N")]
     max_sessions_per_address: usize,
@@ -275,6 +288,15 @@ fn main() -> ExitCode {
             .collect(),
         publish: args.publish,
         max_sessions: args.max_sessions,
+        media_threads: usize::from(args.media_threads),
+        admission: Admission {
+            // 100 %: never refused for being busy.
+            max_busy: match args.max_engine_load {
+                100 => f64::INFINITY,
+                p => f64::from(p) / 100.0,
+            },
+            max_late: Duration::from_millis(u64::from(args.max_send_delay)),
+        },
         max_sessions_per_address: args.max_sessions_per_address,
         max_connections: args.max_connections.max(1),
         max_connections_per_address: args.max_connections_per_address,

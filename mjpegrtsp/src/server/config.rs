@@ -71,6 +71,13 @@ pub struct ServerConfig {
     /// The HTTP port on `bind` (none: no HTTP): pages, MJPEG over HTTP,
     /// snapshots, metrics and the status API.
     pub http: Option<HttpConfig>,
+    /// Media threads sending the sessions' frames (0, the default: one per
+    /// core, less one for the control plane from four cores up; see
+    /// [`super::engine::default_threads`]).
+    pub media_threads: usize,
+    /// When a media thread takes no new session: a PLAY then gets 453 (an
+    /// HTTP viewer 503) rather than degrade the sessions playing.
+    pub admission: super::engine::load::Admission,
 }
 
 /// The HTTP port.
@@ -249,6 +256,8 @@ impl ServerConfig {
             trusted_proxies: Vec::new(),
             relay_ca_file: None,
             http: None,
+            media_threads: 0,
+            admission: super::engine::load::Admission::default(),
         }
     }
 }
@@ -273,7 +282,7 @@ pub enum StartError {
     },
     /// No RTP/RTCP port pair could be bound, or set up.
     MediaPorts(std::io::Error),
-    /// The media engine's thread could not start.
+    /// The media engine's threads could not start.
     Engine(std::io::Error),
     /// The live pipeline cannot be built or does not start (GStreamer says
     /// why in the text).

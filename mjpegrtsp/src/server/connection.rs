@@ -6,7 +6,7 @@
 use super::engine::{Command, Source};
 use super::media::MediaError;
 use super::queue::{self, Outgoing};
-use super::stats::Port;
+use super::stats::{self, Port};
 use super::{ConnectionSlot, SERVER_NAME, Session, SessionState, Shared, describe};
 use crate::rtp::srtp::MasterKey;
 use crate::rtsp::{
@@ -403,6 +403,17 @@ impl Connection {
             // A file that did not loop reached its end: the engine already
             // let the session go.
             st.playing = false;
+        }
+        if !st.playing {
+            // A session about to start sending: only if its media thread
+            // keeps pace with those it has.
+            self.shared
+                .engine
+                .admit(session.engine_id)
+                .map_err(|overload| {
+                    self.shared.stats.refused(stats::Refusal::Overload);
+                    Refusal(StatusCode::NOT_ENOUGH_BANDWIDTH, overload.to_string())
+                })?;
         }
         if st.playing {
             if start.is_none() {

@@ -6,11 +6,11 @@
 //! straight to the media engine, which sends each one to every playing
 //! viewer. This side knows nothing of GStreamer.
 
-use super::engine::Command;
+use super::engine::Commands;
 use crate::timing::FrameRate;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex};
 
 /// The mount path of `--pipeline`'s live source.
 pub const LIVE_MOUNT: &str = "live";
@@ -91,7 +91,7 @@ pub struct LiveSource {
     rfc2435_problem: Mutex<Option<String>>,
     /// Frames received from the producer.
     pub frames: AtomicU64,
-    engine: mpsc::Sender<Command>,
+    engine: Commands,
     /// Sessions playing it (counted by the engine).
     viewers: AtomicUsize,
     /// Told when the first viewer comes (a relay waits on it).
@@ -100,12 +100,7 @@ pub struct LiveSource {
 
 impl LiveSource {
     /// A source fed by `kind` whose frames go to `engine`.
-    pub fn new(
-        id: u64,
-        mount: &str,
-        kind: LiveKind,
-        engine: mpsc::Sender<Command>,
-    ) -> Arc<LiveSource> {
+    pub fn new(id: u64, mount: &str, kind: LiveKind, engine: Commands) -> Arc<LiveSource> {
         Arc::new(LiveSource {
             id,
             mount: mount.to_owned(),
@@ -158,11 +153,7 @@ impl LiveSource {
         self.frames.fetch_add(1, Ordering::Relaxed);
         let jpeg = Arc::new(jpeg);
         *self.latest.lock().unwrap() = Some(jpeg.clone());
-        let _ = self.engine.send(Command::LiveFrame {
-            source: self.id,
-            jpeg,
-            pts_ns,
-        });
+        self.engine.live_frame(self.id, jpeg, pts_ns);
     }
 
     /// The latest frame, once one has come (a relay's may be old: it

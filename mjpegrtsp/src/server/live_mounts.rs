@@ -3,13 +3,13 @@
 //! (feature `live`) or an on-demand relay ([`super::relay`]).
 
 use super::config::{LiveInput, ServerConfig, StartError};
-use super::engine::Command;
+use super::engine::Commands;
 use super::live::{LiveKind, LiveSource};
 use super::media::Library;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex};
 
 /// The live sources by mount path, and what feeds them; relays stop when
 /// this is dropped, pipelines too. Paths being published (`--publish`)
@@ -30,7 +30,7 @@ impl LiveMounts {
     pub(super) fn start(
         config: &ServerConfig,
         library: &Library,
-        engine: &mpsc::Sender<Command>,
+        engine: &Commands,
     ) -> Result<LiveMounts, StartError> {
         let mut paths: Vec<String> = Vec::new();
         for mount in &config.live {
@@ -110,7 +110,7 @@ impl LiveMounts {
         &self,
         path: &str,
         publisher: IpAddr,
-        engine: &mpsc::Sender<Command>,
+        engine: &Commands,
     ) -> Result<Arc<LiveSource>, String> {
         if self.sources.contains_key(path) {
             return Err(format!("/{path} is a --pipeline-at or --relay mount"));

@@ -37,6 +37,7 @@ pub mod users;
 mod web;
 
 pub use config::{Access, HttpConfig, LiveInput, LiveMount, ServerConfig, StartError, TlsConfig};
+pub use engine::load::Admission;
 pub use setup::MAX_SESSIONS_PER_CONNECTION;
 
 use crate::rtsp::{Dialect, PortPair, generate_session_id};
@@ -202,11 +203,23 @@ impl Server {
         );
         let rtcp_socket = Arc::new(rtcp.try_clone().map_err(StartError::MediaPorts)?);
         let engine = Engine::start(
-            udp::PacketSocket::new(rtp).map_err(StartError::MediaPorts)?,
-            udp::PacketSocket::new(rtcp).map_err(StartError::MediaPorts)?,
-            config.mtu,
+            &rtp,
+            &rtcp,
+            engine::EngineConfig {
+                threads: match config.media_threads {
+                    0 => engine::default_threads(),
+                    n => n,
+                },
+                mtu: config.mtu,
+                admission: config.admission,
+            },
         )
         .map_err(StartError::Engine)?;
+        tracing::info!(
+            "{} media thread{}",
+            engine.threads(),
+            if engine.threads() == 1 { "" } else { "s" }
+        );
         let live = live_mounts::LiveMounts::start(&config, &library, &engine.sender())?;
         let http = web::bind(&config).await?;
         let port_of =

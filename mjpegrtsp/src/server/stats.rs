@@ -56,6 +56,9 @@ pub enum Refusal {
     Forbidden,
     /// An address locked out after failing too often (503).
     LockedOut,
+    /// A PLAY while the media engine cannot keep pace (453; an HTTP
+    /// viewer 503).
+    Overload,
 }
 
 impl Refusal {
@@ -69,6 +72,7 @@ impl Refusal {
             Refusal::Unauthorized => "unauthorized",
             Refusal::Forbidden => "forbidden",
             Refusal::LockedOut => "locked_out",
+            Refusal::Overload => "overload",
         }
     }
 

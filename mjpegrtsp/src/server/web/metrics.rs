@@ -7,6 +7,7 @@
 use super::status::{dialect, registry};
 use crate::server::Shared;
 use crate::server::engine::Source;
+use crate::server::engine::load::LoadFigures;
 use crate::server::live::LiveKind;
 use crate::server::stats::Port;
 use std::collections::BTreeMap;
@@ -118,6 +119,7 @@ pub(super) fn render(shared: &Shared) -> String {
         family(&mut out, name, "counter", help);
         sample(&mut out, name, &[], value.load(Ordering::Relaxed));
     }
+    media_threads(&mut out, &shared.engine);
     family(
         &mut out,
         "mjpegrtsp_refusals_total",
@@ -224,12 +226,64 @@ pub(super) fn render(shared: &Shared) -> String {
 }
 
 /// `# HELP` and `# TYPE` of a metric family.
+/// The media threads: how busy each was and how late its sends ran over
+/// its last second, its sessions, and whether new sessions are refused.
+fn media_threads(out: &mut String, engine: &crate::server::engine::Engine) {
+    let loads = engine.loads();
+    family(
+        out,
+        "mjpegrtsp_media_threads",
+        "gauge",
+        "Media threads sending frames.",
+    );
+    sample(out, "mjpegrtsp_media_threads", &[], loads.len());
+    family(
+        out,
+        "mjpegrtsp_engine_overloaded",
+        "gauge",
+        "1 while a media thread cannot keep pace and new sessions are refused.",
+    );
+    sample(
+        out,
+        "mjpegrtsp_engine_overloaded",
+        &[],
+        u8::from(engine.overloaded()),
+    );
+    let per_thread: [(&str, &str, &str, fn(&LoadFigures) -> f64); 3] = [
+        (
+            "mjpegrtsp_media_thread_busy_ratio",
+            "gauge",
+            "Share of its last second a media thread spent working.",
+            |l| l.busy,
+        ),
+        (
+            "mjpegrtsp_media_thread_late_seconds",
+            "gauge",
+            "99th percentile of how late a media thread's sends ran in its last second.",
+            |l| l.late_p99.as_secs_f64(),
+        ),
+        (
+            "mjpegrtsp_media_thread_sessions",
+            "gauge",
+            "Sessions a media thread plays.",
+            |l| l.sessions as f64,
+        ),
+    ];
+    for (name, kind, help, value) in per_thread {
+        family(out, name, kind, help);
+        for (i, load) in loads.iter().enumerate() {
+            let thread = (i + 1).to_string();
+            sample(out, name, &[("thread", &thread)], value(load));
+        }
+    }
+}
+
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
 
 /// One sample line, label values escaped.
-fn sample(out: &mut String, name: &str, labels: &[(&str, &str)], value: u64) {
+fn sample(out: &mut String, name: &str, labels: &[(&str, &str)], value: impl std::fmt::Display) {
     out.push_str(name);
     if !labels.is_empty() {
         out.push('{');

@@ -198,6 +198,21 @@ struct ServerInfo {
     frames_sent: u64,
     bytes_sent: u64,
     frames_dropped: u64,
+    /// True while new sessions are refused: a media thread cannot keep pace.
+    overloaded: bool,
+    /// Each media thread over its last second.
+    media_threads: Vec<ThreadInfo>,
+}
+
+/// One media thread, as the API shows it.
+#[derive(Serialize)]
+struct ThreadInfo {
+    /// Share of the second spent working (0–1).
+    busy: f64,
+    /// 99th percentile of how late its sends ran, in milliseconds.
+    late_ms: f64,
+    /// Sessions it plays.
+    sessions: usize,
 }
 
 /// The JSON document.
@@ -219,6 +234,17 @@ pub(super) fn render(shared: &Shared) -> String {
             frames_sent: engine.frames_sent.load(Ordering::Relaxed),
             bytes_sent: engine.octets_sent.load(Ordering::Relaxed),
             frames_dropped: engine.frames_dropped.load(Ordering::Relaxed),
+            overloaded: shared.engine.overloaded(),
+            media_threads: shared
+                .engine
+                .loads()
+                .iter()
+                .map(|l| ThreadInfo {
+                    busy: l.busy,
+                    late_ms: l.late_p99.as_secs_f64() * 1e3,
+                    sessions: l.sessions,
+                })
+                .collect(),
         },
         mounts: mounts(shared),
         sessions,

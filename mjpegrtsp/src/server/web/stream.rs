@@ -8,7 +8,7 @@ use super::routes::Refused;
 use crate::rtsp::StatusCode;
 use crate::server::engine::{Command, Counters, Route, Source, Stream, Wire};
 use crate::server::queue::Outgoing;
-use crate::server::stats::Port;
+use crate::server::stats::{Port, Refusal};
 use crate::server::{Session, SessionState, Shared};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -59,11 +59,16 @@ impl Viewer {
         };
         let client = peer.ip().to_canonical();
         let now = Instant::now();
+        let engine_id = shared.next_engine_id.fetch_add(1, Ordering::Relaxed);
+        shared.engine.admit(engine_id).map_err(|overload| {
+            shared.stats.refused(Refusal::Overload);
+            Refused::Status(StatusCode::SERVICE_UNAVAILABLE, overload.to_string())
+        })?;
         let session = shared
             .add_session(client, |id| Session {
                 id,
                 client,
-                engine_id: shared.next_engine_id.fetch_add(1, Ordering::Relaxed),
+                engine_id,
                 dialect: crate::rtsp::Dialect::Standard,
                 via: Port::Http,
                 created: now,
