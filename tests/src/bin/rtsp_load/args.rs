@@ -2,8 +2,8 @@
 
 use super::*;
 
-/// rtsp_load: many RTSP sessions against one server, from one event loop.
-#[derive(Debug, Parser)]
+/// rtsp_load: many RTSP sessions against one server, from a few event loops.
+#[derive(Debug, Clone, Parser)]
 #[command(name = "rtsp_load", after_help = REPORTED)]
 pub(crate) struct Args {
     /// The stream: rtsp://127.0.0.1:PORT/path, or
@@ -44,6 +44,10 @@ pub(crate) struct Args {
     /// Sample this server process's CPU and memory in /proc.
     #[arg(long)]
     pub(crate) server_pid: Option<u32>,
+    /// Threads to run the sessions on, each its own event loop (0: one per
+    /// 1,000 sessions, at most one per core).
+    #[arg(long, default_value_t = 0, value_parser = count_in(0, 1024))]
+    pub(crate) threads: usize,
     /// Print the report as one JSON line on stdout (the table goes to stderr).
     #[arg(long)]
     pub(crate) json: bool,

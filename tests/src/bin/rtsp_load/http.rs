@@ -53,7 +53,7 @@ pub(crate) async fn run_http_session(
                                     res.frames_incomplete += 1;
                                 }
                                 if let Some(last) = last_part
-                                    && shared.window.get()
+                                    && shared.in_window()
                                 {
                                     shared.gaps.borrow_mut().add(now - last);
                                 }

@@ -1,5 +1,5 @@
 //! Load tool for RTSP servers (standard or classic dialect): opens many
-//! sessions from one event loop and reports how well the server kept up.
+//! sessions from a few event loops and reports how well the server kept up.
 //! One concern a module: the command line ([`args`]), the control
 //! connection ([`conn`]), one session ([`session`]), what the sessions
 //! measure together ([`stats`]), `/proc` ([`sys`]) and the report
@@ -15,22 +15,27 @@
 //!
 //! Each session runs OPTIONS, DESCRIBE, SETUP (UDP with its own RTP/RTCP socket pair,
 //! or RTP/AVP/TCP interleaved) and PLAY, then receives until the end of the measuring
-//! window, then TEARDOWN. All sessions are tasks on one current-thread tokio runtime;
-//! datagrams are read into one shared buffer. See `REPORTED` (and `--help`)
-//! for what is measured.
+//! window, then TEARDOWN. Sessions are tasks on current-thread tokio runtimes, one
+//! per thread (`--threads`; by default one per 1,000 sessions, at most one per
+//! core), each thread with its share of the sessions and of `--concurrency`;
+//! a thread's datagrams are read into one buffer. The measuring window is
+//! the same for all threads. See `REPORTED` (and `--help`) for what is
+//! measured.
 
 use clap::Parser;
 use mjpegrtsp::net;
 use mjpegrtsp::rtp::rtcp;
 use mjpegrtsp::rtsp::{self, Response};
 use mjpegrtsp_tests::procfs::{ProcSample, cpu_percent, proc_sample};
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpStream, UdpSocket};
@@ -47,6 +52,8 @@ failed) and lasts T seconds. Reported:
                        number from its first packet) against the frames due at 0,
                        1/fps, 2/fps ... of the play time (capped by the SDP's a=range
                        when the media is finite)
+  per session          whole frames of each session that played: min, median, max,
+                       and the sessions under half the median (starved ones)
   packets lost         gaps in the sequence numbers (late/duplicate counted apart)
   gap                  time between marker packets of a session, in the window
   setup                TCP connect to the PLAY reply
@@ -54,7 +61,8 @@ failed) and lasts T seconds. Reported:
   server CPU, RSS      from /proc/PID: CPU as % of one core over the window; RSS
                        before any session, at the start and end of the window, and
                        the growth per playing session
-  load tool CPU        the same for this process (it shares the machine)
+  load tool CPU        the same for this process, all its threads (it shares the
+                       machine)
 ";
 
 pub(crate) const RR_INTERVAL: Duration = Duration::from_secs(5);
@@ -77,6 +85,119 @@ use session::*;
 use stats::*;
 use sys::*;
 
+/// What one thread of the tool brings back: its sessions' results and the
+/// frame gaps they saw.
+struct ThreadResult {
+    results: Vec<SessionResult>,
+    gaps: Histogram,
+}
+
+/// Runs sessions `index`, `index + threads`, … on this thread's own event
+/// loop until `stop`, then tears them down and brings back their results.
+fn run_thread(
+    args: Args,
+    addr: SocketAddr,
+    global: Arc<Global>,
+    (index, threads): (usize, usize),
+    t0: Instant,
+    stop: watch::Receiver<bool>,
+) -> ThreadResult {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            let failed = (index..args.sessions)
+                .step_by(threads)
+                .map(|_| SessionResult {
+                    failure: Some(format!("tokio runtime: {e}")),
+                    ..SessionResult::default()
+                });
+            return ThreadResult {
+                results: failed.collect(),
+                gaps: Histogram::new(),
+            };
+        }
+    };
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&rt, async move {
+        let args = Rc::new(args);
+        let shared = Rc::new(Shared {
+            scratch: RefCell::new(vec![0u8; SCRATCH]),
+            gaps: RefCell::new(Histogram::new()),
+            setup_slots: Semaphore::new((args.concurrency / threads).max(1)),
+            global,
+        });
+        let mut handles = Vec::new();
+        for i in (index..args.sessions).step_by(threads) {
+            let at = if args.rate > 0.0 {
+                t0 + Duration::from_secs_f64(i as f64 / args.rate)
+            } else {
+                t0
+            };
+            let session = if args.url.starts_with("http://") {
+                Box::pin(http::run_http_session(
+                    args.clone(),
+                    addr,
+                    shared.clone(),
+                    at,
+                    stop.clone(),
+                ))
+                    as std::pin::Pin<Box<dyn std::future::Future<Output = SessionResult>>>
+            } else {
+                Box::pin(run_session(
+                    args.clone(),
+                    addr,
+                    shared.clone(),
+                    at,
+                    stop.clone(),
+                ))
+            };
+            handles.push(tokio::task::spawn_local(session));
+        }
+        let mut stop = stop;
+        while !*stop.borrow_and_update() {
+            if stop.changed().await.is_err() {
+                break;
+            }
+        }
+        let mut results = Vec::with_capacity(handles.len());
+        let join_deadline = Instant::now() + args.timeout + Duration::from_secs(5);
+        for h in handles {
+            let abort = h.abort_handle();
+            match timeout_at(join_deadline, h).await {
+                Ok(Ok(r)) => results.push(r),
+                Ok(Err(e)) => results.push(SessionResult {
+                    failure: Some(format!("task failed: {e}")),
+                    ..SessionResult::default()
+                }),
+                Err(_) => {
+                    abort.abort();
+                    results.push(SessionResult {
+                        failure: Some("did not finish (teardown timed out)".into()),
+                        ..SessionResult::default()
+                    });
+                }
+            }
+        }
+        ThreadResult {
+            results,
+            gaps: shared.gaps.replace(Histogram::new()),
+        }
+    })
+}
+
+/// The threads to run `sessions` on: `asked`, or one per 1,000 sessions
+/// up to the cores this process may use.
+fn thread_count(asked: usize, sessions: usize) -> usize {
+    if asked > 0 {
+        return asked.min(sessions);
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    sessions.div_ceil(1000).clamp(1, cores)
+}
+
 async fn run(args: Args, nofile: u64) -> ExitCode {
     let started = Instant::now();
     let addr = match url_addr(&args.url) {
@@ -86,15 +207,8 @@ async fn run(args: Args, nofile: u64) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let args = Rc::new(args);
-    let shared = Rc::new(Shared {
-        scratch: RefCell::new(vec![0u8; SCRATCH]),
-        window: Cell::new(false),
-        gaps: RefCell::new(Histogram::new()),
-        set_up: Cell::new(0),
-        all_set_up: Notify::new(),
-        setup_slots: Semaphore::new(args.concurrency),
-    });
+    let threads = thread_count(args.threads, args.sessions);
+    let global = Arc::new(Global::default());
     let pid_s = args.server_pid.map(|p| p.to_string());
     let mut server = args.server_pid.map(|pid| ServerWindow {
         pid,
@@ -118,35 +232,24 @@ async fn run(args: Args, nofile: u64) -> ExitCode {
     } else {
         0.0
     };
-    let mut handles = Vec::with_capacity(args.sessions);
-    for i in 0..args.sessions {
-        let at = if args.rate > 0.0 {
-            t0 + Duration::from_secs_f64(i as f64 / args.rate)
-        } else {
-            t0
-        };
-        let session = if args.url.starts_with("http://") {
-            Box::pin(http::run_http_session(
-                args.clone(),
-                addr,
-                shared.clone(),
-                at,
-                stop_rx.clone(),
-            )) as std::pin::Pin<Box<dyn std::future::Future<Output = SessionResult>>>
-        } else {
-            Box::pin(run_session(
-                args.clone(),
-                addr,
-                shared.clone(),
-                at,
-                stop_rx.clone(),
-            ))
-        };
-        handles.push(tokio::task::spawn_local(session));
+    let mut workers = Vec::with_capacity(threads);
+    for index in 0..threads {
+        let (args, global, stop) = (args.clone(), global.clone(), stop_rx.clone());
+        let spawned = std::thread::Builder::new()
+            .name(format!("rtsp-load-{index}"))
+            .spawn(move || run_thread(args, addr, global, (index, threads), t0, stop));
+        match spawned {
+            Ok(w) => workers.push(w),
+            Err(e) => {
+                eprintln!("rtsp_load: cannot start a thread: {e}");
+                let _ = stop_tx.send(true);
+                return ExitCode::from(1);
+            }
+        }
     }
 
     let progress =
-        tokio::task::spawn_local(show_progress(shared.clone(), args.sessions, args.seconds));
+        tokio::task::spawn_local(show_progress(global.clone(), args.sessions, args.seconds));
 
     // Every setup ends by its timeouts (5 steps); queueing behind --concurrency adds
     // rounds of them.
@@ -154,25 +257,23 @@ async fn run(args: Args, nofile: u64) -> ExitCode {
     let setup_bound = Duration::from_secs_f64(ramp)
         + args.timeout * 5 * (rounds.min(20.0) as u32).max(1)
         + Duration::from_secs(5);
-    let all_set_up = if shared.set_up.get() == args.sessions {
-        true
-    } else {
-        timeout_at(t0 + setup_bound, shared.all_set_up.notified())
+    let set_up = || global.set_up.load(Ordering::Relaxed);
+    let all_set_up = set_up() == args.sessions
+        || timeout_at(t0 + setup_bound, global.all_set_up.notified())
             .await
             .is_ok()
-            || shared.set_up.get() == args.sessions
-    };
+        || set_up() == args.sessions;
 
     // The measuring window.
     let own_start = proc_sample("self");
     if let (Some(s), Some(p)) = (server.as_mut(), pid_s.as_deref()) {
         s.start = proc_sample(p);
     }
-    shared.window.set(true);
+    global.window.store(true, Ordering::Relaxed);
     let w0 = Instant::now();
     tokio::time::sleep(Duration::from_secs_f64(args.seconds)).await;
     let window = w0.elapsed();
-    shared.window.set(false);
+    global.window.store(false, Ordering::Relaxed);
     if let (Some(s), Some(p)) = (server.as_mut(), pid_s.as_deref()) {
         s.end = proc_sample(p);
     }
@@ -184,23 +285,19 @@ async fn run(args: Args, nofile: u64) -> ExitCode {
     let udp_drops = if args.tcp { None } else { own_udp_drops() };
     let _ = stop_tx.send(true);
 
-    let mut results = Vec::with_capacity(handles.len());
-    let join_deadline = Instant::now() + args.timeout + Duration::from_secs(5);
-    for h in handles {
-        let abort = h.abort_handle();
-        match timeout_at(join_deadline, h).await {
-            Ok(Ok(r)) => results.push(r),
-            Ok(Err(e)) => results.push(SessionResult {
-                failure: Some(format!("task failed: {e}")),
+    // The threads end by themselves: each bounds its teardowns.
+    let mut results = Vec::with_capacity(args.sessions);
+    let mut gaps = Histogram::new();
+    for w in workers {
+        match w.join() {
+            Ok(t) => {
+                results.extend(t.results);
+                gaps.merge(&t.gaps);
+            }
+            Err(_) => results.push(SessionResult {
+                failure: Some("a load thread panicked".into()),
                 ..SessionResult::default()
             }),
-            Err(_) => {
-                abort.abort();
-                results.push(SessionResult {
-                    failure: Some("did not finish (teardown timed out)".into()),
-                    ..SessionResult::default()
-                });
-            }
         }
     }
 
@@ -212,8 +309,9 @@ async fn run(args: Args, nofile: u64) -> ExitCode {
         nofile,
         elapsed: started.elapsed(),
         udp_drops,
+        threads,
     };
-    let (table, json) = report(&args, &results, &shared, &info);
+    let (table, json) = report(&args, &results, &gaps, &info);
     if args.json {
         eprint!("{table}");
         println!("{json}");
@@ -230,7 +328,7 @@ async fn run(args: Args, nofile: u64) -> ExitCode {
 /// Says on stderr how far the run is, about every second: sessions set up,
 /// then how much of the measuring window has passed. On a terminal the line
 /// is rewritten in place.
-async fn show_progress(shared: Rc<Shared>, sessions: usize, seconds: f64) {
+async fn show_progress(global: Arc<Global>, sessions: usize, seconds: f64) {
     use std::io::IsTerminal;
     let terminal = std::io::stderr().is_terminal();
     let start = Instant::now();
@@ -238,17 +336,18 @@ async fn show_progress(shared: Rc<Shared>, sessions: usize, seconds: f64) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tick.tick().await;
-        let line = if shared.window.get() {
+        let set_up = global.set_up.load(Ordering::Relaxed);
+        let line = if global.window.load(Ordering::Relaxed) {
             let w0 = *window_start.get_or_insert_with(Instant::now);
             format!(
                 "rtsp_load: measuring {:.0}/{seconds:.0} s with {} sessions set up",
                 w0.elapsed().as_secs_f64(),
-                shared.set_up.get()
+                set_up
             )
         } else {
             format!(
                 "rtsp_load: setting up {}/{sessions} sessions ({:.0} s)",
-                shared.set_up.get(),
+                set_up,
                 start.elapsed().as_secs_f64()
             )
         };

@@ -55,12 +55,37 @@ pub(crate) struct RunInfo<'a> {
     /// (counted at the end of the window): losses on the receiving side, not the
     /// server's.
     pub(crate) udp_drops: Option<u64>,
+    /// Threads (event loops) the sessions ran on.
+    pub(crate) threads: usize,
+}
+
+/// Whole frames per session that played: the fewest, the median, the
+/// most, and how many sessions got under half the median (starved).
+pub(crate) struct PerSession {
+    pub(crate) min: u64,
+    pub(crate) median: u64,
+    pub(crate) max: u64,
+    pub(crate) under_half_median: usize,
+}
+
+impl PerSession {
+    pub(crate) fn of(played: &[&SessionResult]) -> Option<PerSession> {
+        let mut frames: Vec<u64> = played.iter().map(|r| r.frames_complete).collect();
+        frames.sort_unstable();
+        let median = *frames.get(frames.len() / 2)?;
+        Some(PerSession {
+            min: frames[0],
+            median,
+            max: frames[frames.len() - 1],
+            under_half_median: frames.iter().filter(|&&f| f * 2 < median).count(),
+        })
+    }
 }
 
 pub(crate) fn report(
     args: &Args,
     results: &[SessionResult],
-    shared: &Shared,
+    gaps: &Histogram,
     info: &RunInfo,
 ) -> (String, String) {
     let RunInfo {
@@ -71,6 +96,7 @@ pub(crate) fn report(
         nofile,
         elapsed,
         udp_drops,
+        threads,
     } = *info;
     let ok: Vec<&SessionResult> = results.iter().filter(|r| r.failure.is_none()).collect();
     let mut failures: BTreeMap<&str, usize> = BTreeMap::new();
@@ -85,6 +111,7 @@ pub(crate) fn report(
         .count();
     let played: Vec<&SessionResult> = results.iter().filter(|r| !r.played.is_zero()).collect();
     let frames: u64 = played.iter().map(|r| r.frames_complete).sum();
+    let per_session = PerSession::of(&played);
     let expected: f64 = played.iter().map(|r| r.expected_frames).sum();
     let incomplete: u64 = played.iter().map(|r| r.frames_incomplete).sum();
     let packets: u64 = played.iter().map(|r| r.packets).sum();
@@ -116,7 +143,6 @@ pub(crate) fn report(
     let (s50, s99, smax) = ms_of(&mut setup);
     let (f50, f99, fmax) = ms_of(&mut first);
     let (j50, j99, jmax) = ms_of(&mut jitter);
-    let gaps = shared.gaps.borrow();
     let (g50, g99, gmax) = (
         gaps.quantile_ms(0.5),
         gaps.quantile_ms(0.99),
@@ -150,7 +176,7 @@ pub(crate) fn report(
     let mut t = String::new();
     let _ = writeln!(
         t,
-        "rtsp_load {}  {mode}, {} sessions{}, window {:.1} s{}",
+        "rtsp_load {}  {mode}, {} sessions{}, {threads} thread{}, window {:.1} s{}",
         args.url,
         args.sessions,
         if args.rate > 0.0 {
@@ -158,6 +184,7 @@ pub(crate) fn report(
         } else {
             String::new()
         },
+        if threads == 1 { "" } else { "s" },
         window.as_secs_f64(),
         if all_set_up {
             ""
@@ -179,6 +206,22 @@ pub(crate) fn report(
         "  frames        {frames} whole / {:.0} expected ({})   incomplete {incomplete}",
         expected,
         frames_pct.map_or("-".into(), |p| format!("{p:.1}%"))
+    );
+    let _ = writeln!(
+        t,
+        "  per session   whole frames min {}   median {}   max {}   under half the median: {} sessions",
+        per_session
+            .as_ref()
+            .map_or("-".into(), |p| p.min.to_string()),
+        per_session
+            .as_ref()
+            .map_or("-".into(), |p| p.median.to_string()),
+        per_session
+            .as_ref()
+            .map_or("-".into(), |p| p.max.to_string()),
+        per_session
+            .as_ref()
+            .map_or("-".into(), |p| p.under_half_median.to_string()),
     );
     let _ = writeln!(
         t,
@@ -271,7 +314,8 @@ pub(crate) fn report(
          \"gap_ms\":{{\"p50\":{},\"p99\":{},\"max\":{},\"n\":{}}},\
          \"setup_ms\":{{\"p50\":{},\"p99\":{},\"max\":{}}},\
          \"first_frame_ms\":{{\"p50\":{},\"p99\":{},\"max\":{}}},\
-         \"jitter_ms\":{{\"p50\":{},\"p99\":{},\"max\":{}}},",
+         \"jitter_ms\":{{\"p50\":{},\"p99\":{},\"max\":{}}},\
+         \"per_session_frames\":{},\"threads\":{threads},",
         window.as_secs_f64(),
         jnum(frames_pct),
         jnum(g50),
@@ -287,6 +331,10 @@ pub(crate) fn report(
         jnum(j50),
         jnum(j99),
         jnum(jmax),
+        per_session.as_ref().map_or("null".into(), |p| format!(
+            "{{\"min\":{},\"median\":{},\"max\":{},\"under_half_median\":{}}}",
+            p.min, p.median, p.max, p.under_half_median
+        )),
     );
     match &srv {
         Some((s, cpu, per)) => {

@@ -24,6 +24,14 @@ impl Histogram {
         self.count += 1;
         self.max_us = self.max_us.max(us);
     }
+    /// Adds every value of `other`.
+    pub(crate) fn merge(&mut self, other: &Histogram) {
+        for (a, b) in self.buckets.iter_mut().zip(&other.buckets) {
+            *a += b;
+        }
+        self.count += other.count;
+        self.max_us = self.max_us.max(other.max_us);
+    }
     /// The value (ms, bucket middle) at quantile q.
     pub(crate) fn quantile_ms(&self, q: f64) -> Option<f64> {
         if self.count == 0 {
@@ -46,20 +54,34 @@ impl Histogram {
     }
 }
 
+/// What every thread of the tool shares: the window, and the count of
+/// sessions set up.
+#[derive(Default)]
+pub(crate) struct Global {
+    /// True while the measuring window runs.
+    pub(crate) window: AtomicBool,
+    pub(crate) set_up: AtomicUsize,
+    /// Told once every session is set up (or failed).
+    pub(crate) all_set_up: Notify,
+}
+
+/// What the sessions of one thread share.
 pub(crate) struct Shared {
     pub(crate) scratch: RefCell<Vec<u8>>,
-    /// True while the measuring window runs.
-    pub(crate) window: Cell<bool>,
     pub(crate) gaps: RefCell<Histogram>,
-    pub(crate) set_up: Cell<usize>,
-    pub(crate) all_set_up: Notify,
     pub(crate) setup_slots: Semaphore,
+    pub(crate) global: Arc<Global>,
 }
 
 impl Shared {
-    /// Runs one session's set-up holding one of the --concurrency slots,
-    /// and counts it set up (the window starts once all `sessions` are):
-    /// its result, and how long it took.
+    /// Whether the measuring window runs.
+    pub(crate) fn in_window(&self) -> bool {
+        self.global.window.load(Ordering::Relaxed)
+    }
+
+    /// Runs one session's set-up holding one of this thread's share of
+    /// the --concurrency slots, and counts it set up (the window starts
+    /// once all `sessions` are): its result, and how long it took.
     pub(crate) async fn setting_up<T>(
         &self,
         sessions: usize,
@@ -71,9 +93,8 @@ impl Shared {
             let r = setup.await;
             (r, t0.elapsed())
         };
-        self.set_up.set(self.set_up.get() + 1);
-        if self.set_up.get() == sessions {
-            self.all_set_up.notify_one();
+        if self.global.set_up.fetch_add(1, Ordering::Relaxed) + 1 == sessions {
+            self.global.all_set_up.notify_one();
         }
         result
     }
@@ -165,7 +186,7 @@ impl RtpStats {
                 self.frames_incomplete += 1;
             }
             if let Some(last) = self.last_marker
-                && shared.window.get()
+                && shared.in_window()
             {
                 shared.gaps.borrow_mut().add(now - last);
             }
@@ -194,7 +215,7 @@ impl RtpStats {
             }
             self.frame_open = false;
             if let Some(last) = self.last_marker
-                && shared.window.get()
+                && shared.in_window()
             {
                 shared.gaps.borrow_mut().add(now - last);
             }
