@@ -2,12 +2,14 @@
 //! session: admission control.
 //!
 //! Each thread measures itself over one-second windows: the share of wall
-//! time it spent working rather than waiting for the next frame (busy), and
-//! how late its sends ran against their due times (the 99th percentile).
-//! At the end of each window it publishes both in its [`ThreadLoad`]; the
-//! control plane reads them when a session asks to PLAY
-//! ([`Admission::check`]) and refuses new sessions on a thread that cannot
-//! keep pace, rather than degrade those already playing there.
+//! time it spent working rather than waiting for the next frame (busy), how
+//! late its sends ran against their due times (the 99th percentile), and
+//! what one session cost it (busy time per session-second). At the end of
+//! each window it publishes them in its [`ThreadLoad`]; the control plane
+//! reads them when a session asks to PLAY ([`Admission::admits`]) and
+//! refuses new sessions on a thread that cannot keep pace, or would not
+//! with the sessions it was just given, rather than degrade those already
+//! playing there.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -60,10 +62,12 @@ impl std::fmt::Display for Overload {
         write!(
             f,
             "the server cannot keep pace with more sessions: media thread {} of {} is busy {:.0} % \
-             of the time (limit {:.0} %) and its sends run {:.1} ms late (p99; limit {} ms)",
+             of the time ({:.0} % with the sessions just started and this one; limit {:.0} %) \
+             and its sends run {:.1} ms late (p99; limit {} ms)",
             self.thread + 1,
             self.threads,
             busy * 100.0,
+            self.load.busy_with_one_more() * 100.0,
             self.admission.max_busy * 100.0,
             late_p99.as_secs_f64() * 1e3,
             self.admission.max_late.as_millis()
@@ -80,14 +84,32 @@ pub struct LoadFigures {
     pub late_p99: Duration,
     /// Sessions it plays (file sessions and live viewers).
     pub sessions: usize,
+    /// Sessions admitted whose PLAY it has not taken yet.
+    pub pending: usize,
+    /// Busy share one session costs (0: not known yet).
+    pub per_session: f64,
+}
+
+impl LoadFigures {
+    /// The busy share expected once the pending sessions and one more
+    /// play, at what a session cost in the last window.
+    pub fn busy_with_one_more(&self) -> f64 {
+        self.per_session * (self.sessions + self.pending + 1) as f64
+    }
 }
 
 impl Admission {
-    /// Whether a thread with these figures may take a new session: one
-    /// with no session always may; otherwise it must be within both
-    /// limits.
+    /// Whether a thread with these figures may take a new session: an idle
+    /// one always may; otherwise its last window must be within both
+    /// limits, and so must the busy share it would have with the sessions
+    /// just admitted and this one.
     pub fn admits(&self, load: &LoadFigures) -> bool {
-        load.sessions == 0 || (load.busy <= self.max_busy && load.late_p99 <= self.max_late)
+        if load.sessions == 0 && load.pending == 0 {
+            return true;
+        }
+        load.busy <= self.max_busy
+            && load.late_p99 <= self.max_late
+            && load.busy_with_one_more() <= self.max_busy
     }
 }
 
@@ -96,7 +118,10 @@ impl Admission {
 pub struct ThreadLoad {
     busy_permille: AtomicU64,
     late_p99_us: AtomicU64,
+    /// Busy share per session, in millionths.
+    per_session_ppm: AtomicU64,
     sessions: AtomicUsize,
+    pending: AtomicUsize,
     /// Set while the thread refuses sessions (for the log: said once per
     /// episode).
     pub(super) refusing: AtomicBool,
@@ -109,7 +134,22 @@ impl ThreadLoad {
             busy: self.busy_permille.load(Ordering::Relaxed) as f64 / 1000.0,
             late_p99: Duration::from_micros(self.late_p99_us.load(Ordering::Relaxed)),
             sessions: self.sessions.load(Ordering::Relaxed),
+            pending: self.pending.load(Ordering::Relaxed),
+            per_session: self.per_session_ppm.load(Ordering::Relaxed) as f64 / 1e6,
         }
+    }
+
+    /// A session was admitted: counted pending until the thread takes its
+    /// PLAY (or the window ends).
+    pub(super) fn admitted(&self) {
+        self.pending.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The thread took a PLAY.
+    pub(super) fn took_play(&self) {
+        let _ = self
+            .pending
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
     }
 
     /// Sessions it plays now (counted as they start and stop).
@@ -117,11 +157,16 @@ impl ThreadLoad {
         self.sessions.store(n, Ordering::Relaxed);
     }
 
-    fn publish(&self, busy: f64, late_p99: Duration) {
+    fn publish(&self, busy: f64, late_p99: Duration, per_session: f64) {
         self.busy_permille
             .store((busy * 1000.0).round() as u64, Ordering::Relaxed);
         self.late_p99_us
             .store(late_p99.as_micros() as u64, Ordering::Relaxed);
+        self.per_session_ppm
+            .store((per_session * 1e6).round() as u64, Ordering::Relaxed);
+        // An admitted session whose PLAY never came (its connection went)
+        // is pending one window at most.
+        self.pending.store(0, Ordering::Relaxed);
     }
 }
 
@@ -129,6 +174,9 @@ impl ThreadLoad {
 pub(super) struct Meter {
     window_start: Instant,
     busy: Duration,
+    /// Sessions times the time they were on the thread, in seconds.
+    session_secs: f64,
+    last_tick: Instant,
     late: Vec<u32>,
     late_count: u64,
 }
@@ -138,6 +186,8 @@ impl Meter {
         Meter {
             window_start: now,
             busy: Duration::ZERO,
+            session_secs: 0.0,
+            last_tick: now,
             late: vec![0; LATE_BUCKETS + 1],
             late_count: 0,
         }
@@ -146,6 +196,13 @@ impl Meter {
     /// Time spent working.
     pub(super) fn worked(&mut self, d: Duration) {
         self.busy += d;
+    }
+
+    /// The thread has had `sessions` since the last tick.
+    pub(super) fn tick(&mut self, now: Instant, sessions: usize) {
+        let d = now.saturating_duration_since(self.last_tick);
+        self.session_secs += d.as_secs_f64() * sessions as f64;
+        self.last_tick = now;
     }
 
     /// A send this late against its due time.
@@ -163,7 +220,14 @@ impl Meter {
             return;
         }
         let busy = (self.busy.as_secs_f64() / span.as_secs_f64()).min(1.0);
-        to.publish(busy, self.late_p99());
+        // Busy seconds per session-second: the share of the thread one
+        // session takes. Unknown with (almost) no session in the window.
+        let per_session = if self.session_secs >= 0.5 {
+            self.busy.as_secs_f64() / self.session_secs
+        } else {
+            0.0
+        };
+        to.publish(busy, self.late_p99(), per_session);
         *self = Meter::new(now);
     }
 
@@ -206,6 +270,8 @@ mod tests {
         meter.roll(t0 + Duration::from_millis(1000), &load);
         let f = load.figures();
         assert!((f.busy - 0.3).abs() < 0.001, "{f:?}");
+        // No session on the thread: what one costs is not known.
+        assert_eq!(f.per_session, 0.0);
         // 99 of 100 sends were at most 30 ms late.
         assert_eq!(f.late_p99, Duration::from_millis(31));
         // The next window starts empty.
@@ -215,12 +281,41 @@ mod tests {
     }
 
     #[test]
+    fn what_a_session_costs_is_busy_time_per_session_second() {
+        let t0 = Instant::now();
+        let mut meter = Meter::new(t0);
+        let load = ThreadLoad::default();
+        // 100 sessions for the first half, 300 for the second: 200
+        // session-seconds on average for 0.4 s of work.
+        meter.tick(t0 + Duration::from_millis(500), 100);
+        meter.tick(t0 + Duration::from_millis(1000), 300);
+        meter.worked(Duration::from_millis(400));
+        meter.roll(t0 + Duration::from_millis(1000), &load);
+        load.set_sessions(300);
+        let f = load.figures();
+        assert!((f.per_session - 0.002).abs() < 1e-6, "{f:?}");
+        // 300 sessions cost 0.6 of the thread: 125 more would pass 0.85.
+        assert!((f.busy_with_one_more() - 0.602).abs() < 1e-6, "{f:?}");
+        for _ in 0..124 {
+            load.admitted();
+        }
+        assert!(Admission::default().admits(&load.figures()));
+        load.admitted();
+        assert!(!Admission::default().admits(&load.figures()));
+        // The thread takes a PLAY: one less pending.
+        load.took_play();
+        assert_eq!(load.figures().pending, 124);
+    }
+
+    #[test]
     fn admits_within_both_limits_and_always_on_an_idle_thread() {
         let admission = Admission::default();
         let ok = LoadFigures {
             busy: 0.5,
             late_p99: Duration::from_millis(2),
             sessions: 100,
+            pending: 0,
+            per_session: 0.005,
         };
         assert!(admission.admits(&ok));
         assert!(!admission.admits(&LoadFigures { busy: 0.9, ..ok }));
@@ -228,11 +323,20 @@ mod tests {
             late_p99: Duration::from_millis(60),
             ..ok
         }));
+        // Within both now, but not with the 80 sessions just admitted.
+        assert!(!admission.admits(&LoadFigures { pending: 80, ..ok }));
         // No session there: nothing to degrade (the busy share may be
         // another program's doing).
         assert!(admission.admits(&LoadFigures {
             busy: 1.0,
             sessions: 0,
+            ..ok
+        }));
+        // A burst of PLAYs not taken yet is not idle.
+        assert!(!admission.admits(&LoadFigures {
+            busy: 1.0,
+            sessions: 0,
+            pending: 10,
             ..ok
         }));
     }
@@ -246,6 +350,8 @@ mod tests {
                 busy: 0.93,
                 late_p99: Duration::from_millis(64),
                 sessions: 3000,
+                pending: 0,
+                per_session: 0.0003,
             },
             admission: Admission::default(),
         }

@@ -405,6 +405,7 @@ impl Engine {
         let state = &self.loads[thread];
         let load = state.figures();
         if self.admission.admits(&load) {
+            state.admitted();
             if state.refusing.swap(false, Ordering::Relaxed) {
                 tracing::info!(
                     thread = thread + 1,

@@ -114,9 +114,10 @@ impl Worker {
             self.send_due();
             let done = Instant::now();
             self.meter.worked(done - work);
-            self.shard.load.set_sessions(
-                self.sessions.len() + self.live.values().map(HashMap::len).sum::<usize>(),
-            );
+            let sessions =
+                self.sessions.len() + self.live.values().map(HashMap::len).sum::<usize>();
+            self.shard.load.set_sessions(sessions);
+            self.meter.tick(done, sessions);
             self.meter.roll(done, &self.shard.load);
         }
     }
@@ -155,6 +156,7 @@ impl Worker {
     }
 
     fn play(&mut self, id: u64, stream: Stream) {
+        self.shard.load.took_play();
         if let Source::Live(live) = &stream.source {
             let live = live.clone();
             if self
