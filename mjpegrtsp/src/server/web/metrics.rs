@@ -227,7 +227,7 @@ pub(super) fn render(shared: &Shared) -> String {
 
 /// `# HELP` and `# TYPE` of a metric family.
 /// The media threads: how busy each was and how late its sends ran over
-/// its last second, its sessions, and whether new sessions are refused.
+/// its last measuring window, its sessions, and whether new sessions are refused.
 fn media_threads(out: &mut String, engine: &crate::server::engine::Engine) {
     let loads = engine.loads();
     family(
@@ -253,13 +253,13 @@ fn media_threads(out: &mut String, engine: &crate::server::engine::Engine) {
         (
             "mjpegrtsp_media_thread_busy_ratio",
             "gauge",
-            "Share of its last second a media thread spent working.",
+            "Share of its last measuring window (a quarter second) a media thread spent working.",
             |l| l.busy,
         ),
         (
             "mjpegrtsp_media_thread_late_seconds",
             "gauge",
-            "99th percentile of how late a media thread's sends ran in its last second.",
+            "99th percentile of how late a media thread's sends ran in its last measuring window.",
             |l| l.late_p99.as_secs_f64(),
         ),
         (

@@ -200,14 +200,14 @@ struct ServerInfo {
     frames_dropped: u64,
     /// True while new sessions are refused: a media thread cannot keep pace.
     overloaded: bool,
-    /// Each media thread over its last second.
+    /// Each media thread over its last measuring window.
     media_threads: Vec<ThreadInfo>,
 }
 
 /// One media thread, as the API shows it.
 #[derive(Serialize)]
 struct ThreadInfo {
-    /// Share of the second spent working (0–1).
+    /// Share of the window spent working (0–1).
     busy: f64,
     /// 99th percentile of how late its sends ran, in milliseconds.
     late_ms: f64,

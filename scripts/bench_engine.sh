@@ -1,0 +1,230 @@
+#!/usr/bin/env bash
+# The media engine on one thread against the default (one per core), and
+# admission control past capacity, on loopback:
+#
+#   1. for each session count, server-cli --media-threads 1, then with the
+#      default, each started fresh, loaded by rtsp_load (UDP, all sessions at
+#      once, --seconds window): frames delivered, gap p99, whole frames per
+#      session (min / median / max), server and load-tool CPU, refusals;
+#   2. past capacity: server-cli --media-threads 1 with A sessions playing,
+#      then B more asked for at --rate while A is measured: how many of B are
+#      refused (453) and what A keeps.
+#
+# Prints a table, writes the JSON lines and server logs to --out, and draws
+# frames delivered against sessions for both (engine.svg in --out; --svg PATH
+# copies it, e.g. docs/bench-engine.svg).
+#
+#   bash scripts/bench_engine.sh [--sessions "1000 2000 3000"] [--seconds 10]
+#        [--media PATH.Mjpeg] [--threads "1 0"] [--overload "1500 1500"]
+#        [--out DIR] [--svg PATH] [--build]
+#
+#   --sessions LIST  session counts of part 1 (default "1000 2000 3000")
+#   --seconds T      measuring window (default 10)
+#   --media PATH     the file to serve, looped (default: server-cli's built-in
+#                    sample, made in ~/.cache/mjpegrtsp/ if missing)
+#   --threads LIST   --media-threads values of part 1 (default "1 0"; 0 = default)
+#   --overload "A B" sessions playing, and sessions asked for past them, in
+#                    part 2 (default "1500 1500"; "0" skips part 2)
+#   --build          cargo build --release server-cli and rtsp_load first
+#
+# Needs server-cli and rtsp_load built in release mode. Runs the load tool at
+# nice -10 as root (as bench_server.sh does). Time: about (T + 6) s a run.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SESSIONS="1000 2000 3000"
+SECONDS_=10
+MEDIA=""
+THREADS="1 0"
+OVERLOAD="1500 1500"
+OUT=""
+SVG=""
+BUILD=0
+NICE=""
+[ "$(id -u)" -eq 0 ] && NICE="nice -n -10"
+
+while (($#)); do
+    case "$1" in
+        --sessions) SESSIONS="$2"; shift 2 ;;
+        --seconds) SECONDS_="$2"; shift 2 ;;
+        --media) MEDIA="$2"; shift 2 ;;
+        --threads) THREADS="$2"; shift 2 ;;
+        --overload) OVERLOAD="$2"; shift 2 ;;
+        --out) OUT="$2"; shift 2 ;;
+        --svg) SVG="$2"; shift 2 ;;
+        --build) BUILD=1; shift ;;
+        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        *) echo "bench_engine: unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+
+cd "$ROOT"
+if ((BUILD)); then
+    cargo build --release -p server-cli -p mjpegrtsp-tests --bin rtsp_load >&2
+fi
+SERVER="$ROOT/target/release/server-cli"
+LOAD="$ROOT/target/release/rtsp_load"
+for b in "$SERVER" "$LOAD"; do
+    [ -x "$b" ] || { echo "bench_engine: $b missing (give --build)" >&2; exit 2; }
+done
+[ -n "$OUT" ] || OUT=$(mktemp -d /tmp/bench_engine.XXXXXX)
+mkdir -p "$OUT"
+
+if [ -z "$MEDIA" ]; then
+    MEDIA="${XDG_CACHE_HOME:-$HOME/.cache}/mjpegrtsp/sample.Mjpeg"
+    if [ ! -f "$MEDIA" ]; then
+        "$SERVER" --port 0 --http-port 0 >/dev/null 2>&1 &
+        maker=$!
+        for _ in $(seq 600); do [ -f "$MEDIA" ] && break; sleep 0.1; done
+        kill "$maker" 2>/dev/null; wait "$maker" 2>/dev/null || true
+    fi
+fi
+[ -f "$MEDIA" ] || { echo "bench_engine: no media file $MEDIA" >&2; exit 2; }
+MEDIA_DIR=$(cd "$(dirname "$MEDIA")" && pwd)
+NAME=$(basename "$MEDIA")
+
+SERVER_PID=""
+stop_server() {
+    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill -TERM "$SERVER_PID" 2>/dev/null || true
+        for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    SERVER_PID=""
+}
+trap stop_server EXIT
+trap 'stop_server; exit 130' INT TERM
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# Starts server-cli with --media-threads $1; sets SERVER_PID and PORT.
+start_server() {
+    PORT=$(free_port)
+    "$SERVER" --bind 127.0.0.1 --port "$PORT" --http-port 0 --media-dir "$MEDIA_DIR" --loop \
+        --max-sessions 100000 --max-sessions-per-address 0 --max-connections 100000 \
+        --max-connections-per-address 0 --media-threads "$1" >/dev/null 2>"$2" &
+    SERVER_PID=$!
+    for _ in $(seq 100); do
+        python3 -c "import socket; socket.create_connection(('127.0.0.1',$PORT),0.2).close()" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    echo "bench_engine: server-cli did not start (log: $2)" >&2
+    return 1
+}
+
+echo "bench_engine: $NAME, $(nproc) cores, out $OUT" >&2
+RESULTS="$OUT/runs.jsonl"
+: >"$RESULTS"
+for n in $SESSIONS; do
+    for t in $THREADS; do
+        start_server "$t" "$OUT/server-$t-$n.log"
+        # The timeout bounds a run that hangs; the tool bounds itself too.
+        json=$(timeout $((SECONDS_ + 180)) $NICE "$LOAD" "rtsp://127.0.0.1:$PORT/$NAME" \
+            --sessions "$n" --seconds "$SECONDS_" --server-pid "$SERVER_PID" --json \
+            2>"$OUT/load-$t-$n.txt" || true)
+        stop_server
+        [ -n "$json" ] || json='{}'
+        echo "{\"media_threads\":$t,\"asked\":$n,\"run\":$json}" >>"$RESULTS"
+        sed -n '1,12p' "$OUT/load-$t-$n.txt" | grep -v '^rtsp_load: ' >&2 || true
+    done
+done
+
+read -r A B _ <<<"$OVERLOAD 0 0"
+if [ "${A:-0}" -gt 0 ] && [ "${B:-0}" -gt 0 ]; then
+    start_server 1 "$OUT/server-overload.log"
+    window=$((SECONDS_ * 2 + 10))
+    $NICE "$LOAD" "rtsp://127.0.0.1:$PORT/$NAME" --sessions "$A" --seconds "$window" \
+        --server-pid "$SERVER_PID" --json >"$OUT/overload-a.json" 2>"$OUT/overload-a.txt" &
+    load_a=$!
+    # B starts once A is set up and its window runs.
+    for _ in $(seq 600); do grep -q "measuring" "$OUT/overload-a.txt" 2>/dev/null && break; sleep 0.1; done
+    sleep 2
+    $NICE "$LOAD" "rtsp://127.0.0.1:$PORT/$NAME" --sessions "$B" --seconds "$SECONDS_" \
+        --rate 400 --json >"$OUT/overload-b.json" 2>"$OUT/overload-b.txt" || true
+    wait "$load_a" || true
+    stop_server
+    grep -v '^rtsp_load: ' "$OUT/overload-a.txt" >&2 || true
+    grep -v '^rtsp_load: ' "$OUT/overload-b.txt" >&2 || true
+    grep -m1 'refusing new sessions' "$OUT/server-overload.log" >&2 || true
+fi
+
+python3 - "$OUT" "$NAME" "$(nproc)" "$SVG" <<'PY'
+import json, os, shutil, sys
+out, name, cores, svg_copy = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+runs = [json.loads(l) for l in open(os.path.join(out, "runs.jsonl")) if l.strip()]
+
+def label(t):
+    return "1 thread" if t == 1 else ("default" if t == 0 else f"{t} threads")
+
+def fmt(v, f="{:.1f}"):
+    return "-" if v is None else f.format(v)
+
+print(f"\n{name}, {cores} cores, UDP")
+print("| media threads | sessions | ok | frames | gap p99 ms | frames per session min / median / max | starved | server CPU | load tool CPU |")
+print("|---|---|---|---|---|---|---|---|---|")
+for r in runs:
+    j = r["run"]
+    if not j:
+        print(f"| {label(r['media_threads'])} | {r['asked']} | (no result) |||||||")
+        continue
+    per = j.get("per_session_frames") or {}
+    print(f"| {label(r['media_threads'])} | {r['asked']} | {j['ok']} | {fmt(j['frames_pct'])} % "
+          f"| {fmt(j['gap_ms']['p99'])} | {per.get('min','-')} / {per.get('median','-')} / {per.get('max','-')} "
+          f"| {per.get('under_half_median','-')} | {fmt((j.get('server') or {}).get('cpu_pct'))} % "
+          f"| {fmt(j.get('load_cpu_pct'))} % |")
+
+for part in ("a", "b"):
+    p = os.path.join(out, f"overload-{part}.json")
+    if os.path.exists(p) and os.path.getsize(p):
+        j = json.loads(open(p).read().strip().splitlines()[-1])
+        refused = sum(n for why, n in j["failures"].items() if "453" in why)
+        print(f"overload {part.upper()}: {j['sessions']} asked, {j['ok']} ok, {refused} refused (453), "
+              f"frames {fmt(j['frames_pct'])} %, gap p99 {fmt(j['gap_ms']['p99'])} ms, "
+              f"per session min/median {(j.get('per_session_frames') or {}).get('min')}/"
+              f"{(j.get('per_session_frames') or {}).get('median')}")
+
+# frames delivered against sessions, one line per --media-threads value
+series = {}
+for r in runs:
+    if r["run"] and r["run"].get("frames_pct") is not None:
+        series.setdefault(r["media_threads"], []).append((r["asked"], r["run"]["frames_pct"]))
+if series:
+    W, H, L, R, T, B = 640, 360, 60, 20, 30, 50
+    xs = [x for s in series.values() for x, _ in s]
+    x0, x1 = 0, max(xs) * 1.05
+    y0, y1 = min(50, min(y for s in series.values() for _, y in s) - 5), 102
+    sx = lambda x: L + (x - x0) / (x1 - x0) * (W - L - R)
+    sy = lambda y: T + (y1 - y) / (y1 - y0) * (H - T - B)
+    colors = ["#e5533d", "#3d8be5", "#3dbf6e", "#c79a2b"]
+    o = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">',
+         f'<rect width="{W}" height="{H}" fill="#ffffff"/>',
+         f'<text x="{W/2}" y="18" text-anchor="middle" font-size="14">Frames delivered against sessions ({name}, {cores} cores, load tool beside)</text>']
+    for yv in range(int(y0 // 10 * 10), 101, 10):
+        if yv < y0: continue
+        o.append(f'<line x1="{L}" x2="{W-R}" y1="{sy(yv):.1f}" y2="{sy(yv):.1f}" stroke="#ddd"/>')
+        o.append(f'<text x="{L-6}" y="{sy(yv)+4:.1f}" text-anchor="end">{yv} %</text>')
+    for xv in sorted(set(xs)):
+        o.append(f'<text x="{sx(xv):.1f}" y="{H-B+16}" text-anchor="middle">{xv}</text>')
+    o.append(f'<text x="{(L+W-R)/2}" y="{H-12}" text-anchor="middle">sessions (UDP)</text>')
+    o.append(f'<line x1="{L}" x2="{W-R}" y1="{sy(99):.1f}" y2="{sy(99):.1f}" stroke="#888" stroke-dasharray="4 3"/>')
+    o.append(f'<text x="{W-R-4}" y="{sy(99)-4:.1f}" text-anchor="end" fill="#666">99 %</text>')
+    for i, (t, pts) in enumerate(sorted(series.items(), key=lambda kv: kv[0] != 1)):
+        c = colors[i % len(colors)]
+        pts.sort()
+        o.append('<polyline fill="none" stroke="{}" stroke-width="2" points="{}"/>'.format(
+            c, " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in pts)))
+        for x, y in pts:
+            o.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3" fill="{c}"/>')
+        o.append(f'<rect x="{L+10}" y="{T+8+i*18}" width="12" height="12" fill="{c}"/>')
+        o.append(f'<text x="{L+28}" y="{T+18+i*18}">--media-threads {t if t else "default"}</text>')
+    o.append("</svg>")
+    path = os.path.join(out, "engine.svg")
+    open(path, "w").write("\n".join(o) + "\n")
+    print(f"\ncurve: {path}")
+    if svg_copy:
+        shutil.copy(path, svg_copy)
+        print(f"copied to {svg_copy}")
+PY
