@@ -4,7 +4,9 @@
 //! Each thread measures itself over quarter-second windows: the share of wall
 //! time it spent working rather than waiting for the next frame (busy), how
 //! late its sends ran against their due times (the 99th percentile), and
-//! what one session cost it (busy time per session-second). At the end of
+//! what one frame sent to one session cost it (busy time per frame). With
+//! the frames its sessions are due per second, that says how busy one more
+//! session would make it. At the end of
 //! each window it publishes them in its [`ThreadLoad`]; the control plane
 //! reads them when a session asks to PLAY ([`Admission::admits`]) and
 //! refuses new sessions on a thread that cannot keep pace, or would not
@@ -30,8 +32,8 @@ pub struct Admission {
     /// session.
     pub max_busy: f64,
     /// 99th percentile of how late sends ran over which a thread at least
-    /// half as busy as `max_busy` takes no new session. (Lateness on a
-    /// thread that is mostly idle is the machine's doing, not its
+    /// a quarter as busy as `max_busy` takes no new session. (Lateness on a
+    /// thread that is almost idle is the machine's doing, not its
     /// sessions': it is met by degrading fairly, not by refusing.)
     pub max_late: Duration,
 }
@@ -90,15 +92,28 @@ pub struct LoadFigures {
     pub sessions: usize,
     /// Sessions admitted whose PLAY it has not taken yet.
     pub pending: usize,
-    /// Busy share one session costs (0: not known yet).
-    pub per_session: f64,
+    /// Seconds of work one frame to one session cost it in the last window
+    /// (0: not known yet).
+    pub per_frame: f64,
+    /// Frames its sessions are due per second, all together.
+    pub demand: f64,
 }
+
+/// The frame rate a session is reckoned at when the thread has none to go
+/// by.
+pub(super) const TYPICAL_FPS: f64 = 30.0;
 
 impl LoadFigures {
     /// The busy share expected once the pending sessions and one more
-    /// play, at what a session cost in the last window.
+    /// play (each at the thread's mean frame rate), at what a frame cost in
+    /// the last window.
     pub fn busy_with_one_more(&self) -> f64 {
-        self.per_session * (self.sessions + self.pending + 1) as f64
+        let per_session = if self.sessions > 0 {
+            self.demand / self.sessions as f64
+        } else {
+            TYPICAL_FPS
+        };
+        self.per_frame * (self.demand + per_session * (self.pending + 1) as f64)
     }
 }
 
@@ -111,7 +126,7 @@ impl Admission {
         if load.sessions == 0 && load.pending == 0 {
             return true;
         }
-        let late = load.late_p99 > self.max_late && load.busy >= self.max_busy / 2.0;
+        let late = load.late_p99 > self.max_late && load.busy >= self.max_busy / 4.0;
         load.busy <= self.max_busy && !late && load.busy_with_one_more() <= self.max_busy
     }
 }
@@ -121,8 +136,10 @@ impl Admission {
 pub struct ThreadLoad {
     busy_permille: AtomicU64,
     late_p99_us: AtomicU64,
-    /// Busy share per session, in millionths.
-    per_session_ppm: AtomicU64,
+    /// Work per frame, in nanoseconds.
+    per_frame_ns: AtomicU64,
+    /// Frames due per second, in thousandths.
+    demand_milli: AtomicU64,
     sessions: AtomicUsize,
     pending: AtomicUsize,
     /// Set while the thread refuses sessions (for the log: said once per
@@ -138,7 +155,8 @@ impl ThreadLoad {
             late_p99: Duration::from_micros(self.late_p99_us.load(Ordering::Relaxed)),
             sessions: self.sessions.load(Ordering::Relaxed),
             pending: self.pending.load(Ordering::Relaxed),
-            per_session: self.per_session_ppm.load(Ordering::Relaxed) as f64 / 1e6,
+            per_frame: self.per_frame_ns.load(Ordering::Relaxed) as f64 / 1e9,
+            demand: self.demand_milli.load(Ordering::Relaxed) as f64 / 1e3,
         }
     }
 
@@ -155,18 +173,21 @@ impl ThreadLoad {
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
     }
 
-    /// Sessions it plays now (counted as they start and stop).
-    pub(super) fn set_sessions(&self, n: usize) {
+    /// Sessions it plays now, and the frames they are due per second
+    /// (counted as they start and stop).
+    pub(super) fn set_sessions(&self, n: usize, demand: f64) {
         self.sessions.store(n, Ordering::Relaxed);
+        self.demand_milli
+            .store((demand.max(0.0) * 1e3).round() as u64, Ordering::Relaxed);
     }
 
-    fn publish(&self, busy: f64, late_p99: Duration, per_session: f64) {
+    fn publish(&self, busy: f64, late_p99: Duration, per_frame: Duration) {
         self.busy_permille
             .store((busy * 1000.0).round() as u64, Ordering::Relaxed);
         self.late_p99_us
             .store(late_p99.as_micros() as u64, Ordering::Relaxed);
-        self.per_session_ppm
-            .store((per_session * 1e6).round() as u64, Ordering::Relaxed);
+        self.per_frame_ns
+            .store(per_frame.as_nanos() as u64, Ordering::Relaxed);
         // An admitted session whose PLAY never came (its connection went)
         // is pending one window at most.
         self.pending.store(0, Ordering::Relaxed);
@@ -177,9 +198,8 @@ impl ThreadLoad {
 pub(super) struct Meter {
     window_start: Instant,
     busy: Duration,
-    /// Sessions times the time they were on the thread, in seconds.
-    session_secs: f64,
-    last_tick: Instant,
+    /// Frames sent (one per session a frame went to).
+    frames: u64,
     late: Vec<u32>,
     late_count: u64,
 }
@@ -189,8 +209,7 @@ impl Meter {
         Meter {
             window_start: now,
             busy: Duration::ZERO,
-            session_secs: 0.0,
-            last_tick: now,
+            frames: 0,
             late: vec![0; LATE_BUCKETS + 1],
             late_count: 0,
         }
@@ -201,11 +220,9 @@ impl Meter {
         self.busy += d;
     }
 
-    /// The thread has had `sessions` since the last tick.
-    pub(super) fn tick(&mut self, now: Instant, sessions: usize) {
-        let d = now.saturating_duration_since(self.last_tick);
-        self.session_secs += d.as_secs_f64() * sessions as f64;
-        self.last_tick = now;
+    /// A frame sent (or dropped) to `n` sessions.
+    pub(super) fn frames(&mut self, n: usize) {
+        self.frames += n as u64;
     }
 
     /// A send this late against its due time.
@@ -223,14 +240,14 @@ impl Meter {
             return;
         }
         let busy = (self.busy.as_secs_f64() / span.as_secs_f64()).min(1.0);
-        // Busy seconds per session-second: the share of the thread one
-        // session takes. Unknown with (almost) no session in the window.
-        let per_session = if self.session_secs >= 0.5 {
-            self.busy.as_secs_f64() / self.session_secs
+        // Unknown with (almost) no frame in the window: the busy time is
+        // then waking up, not sending.
+        let per_frame = if self.frames >= 24 {
+            self.busy / u32::try_from(self.frames).unwrap_or(u32::MAX)
         } else {
-            0.0
+            Duration::ZERO
         };
-        to.publish(busy, self.late_p99(), per_session);
+        to.publish(busy, self.late_p99(), per_frame);
         *self = Meter::new(now);
     }
 
@@ -273,8 +290,8 @@ mod tests {
         meter.roll(t0 + Duration::from_millis(1000), &load);
         let f = load.figures();
         assert!((f.busy - 0.3).abs() < 0.001, "{f:?}");
-        // No session on the thread: what one costs is not known.
-        assert_eq!(f.per_session, 0.0);
+        // No frame sent: what one costs is not known.
+        assert_eq!(f.per_frame, 0.0);
         // 99 of 100 sends were at most 30 ms late.
         assert_eq!(f.late_p99, Duration::from_millis(31));
         // The next window starts empty.
@@ -284,22 +301,22 @@ mod tests {
     }
 
     #[test]
-    fn what_a_session_costs_is_busy_time_per_session_second() {
+    fn one_more_session_is_reckoned_at_what_a_frame_cost() {
         let t0 = Instant::now();
         let mut meter = Meter::new(t0);
         let load = ThreadLoad::default();
-        // 100 sessions for the first half, 300 for the second: 200
-        // session-seconds on average for 0.4 s of work.
-        meter.tick(t0 + Duration::from_millis(500), 100);
-        meter.tick(t0 + Duration::from_millis(1000), 300);
-        meter.worked(Duration::from_millis(400));
-        meter.roll(t0 + Duration::from_millis(1000), &load);
-        load.set_sessions(300);
+        // 6,000 frames in a second for 0.3 s of work: 50 µs a frame.
+        meter.frames(6000);
+        meter.worked(Duration::from_millis(300));
+        meter.roll(t0 + Duration::from_secs(1), &load);
+        // 250 sessions at 24 fps are due 6,000 frames a second: 0.3 busy.
+        load.set_sessions(250, 6000.0);
         let f = load.figures();
-        assert!((f.per_session - 0.002).abs() < 1e-6, "{f:?}");
-        // 300 sessions cost 0.6 of the thread: 125 more would pass 0.85.
-        assert!((f.busy_with_one_more() - 0.602).abs() < 1e-6, "{f:?}");
-        for _ in 0..124 {
+        assert_eq!(f.per_frame, 50e-6, "{f:?}");
+        assert!((f.busy_with_one_more() - 0.3012).abs() < 1e-9, "{f:?}");
+        // Up to 0.85: 17,000 frames a second, 708 sessions: 457 pending
+        // and this one.
+        for _ in 0..457 {
             load.admitted();
         }
         assert!(Admission::default().admits(&load.figures()));
@@ -307,7 +324,7 @@ mod tests {
         assert!(!Admission::default().admits(&load.figures()));
         // The thread takes a PLAY: one less pending.
         load.took_play();
-        assert_eq!(load.figures().pending, 124);
+        assert_eq!(load.figures().pending, 457);
     }
 
     #[test]
@@ -318,7 +335,8 @@ mod tests {
             late_p99: Duration::from_millis(2),
             sessions: 100,
             pending: 0,
-            per_session: 0.005,
+            per_frame: 200e-6,
+            demand: 2400.0,
         };
         assert!(admission.admits(&ok));
         assert!(!admission.admits(&LoadFigures { busy: 0.9, ..ok }));
@@ -330,7 +348,7 @@ mod tests {
         assert!(admission.admits(&LoadFigures {
             late_p99: Duration::from_millis(60),
             busy: 0.2,
-            per_session: 0.001,
+            per_frame: 80e-6,
             ..ok
         }));
         // Within both now, but not with the 80 sessions just admitted.
@@ -361,7 +379,8 @@ mod tests {
                 late_p99: Duration::from_millis(64),
                 sessions: 3000,
                 pending: 0,
-                per_session: 0.0003,
+                per_frame: 30e-6,
+                demand: 72000.0,
             },
             admission: Admission::default(),
         }

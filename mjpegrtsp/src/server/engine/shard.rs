@@ -53,6 +53,20 @@ struct Worker {
     scratch: Scratch,
     meter: Meter,
     generation: u64,
+    /// Frames its sessions are due per second, all together.
+    demand: f64,
+}
+
+/// Frames per second a session is due: its file's rate, or its live
+/// source's when known.
+fn fps_of(stream: &Stream) -> f64 {
+    match &stream.source {
+        Source::File(media) => media.rate.fps(),
+        Source::Live(live) => live
+            .info()
+            .and_then(|i| i.fps)
+            .map_or(super::load::TYPICAL_FPS, |r| r.fps()),
+    }
 }
 
 /// Whether the thread goes on after a command.
@@ -76,6 +90,7 @@ impl Shard {
             },
             meter: Meter::new(now),
             generation: 0,
+            demand: 0.0,
         };
         worker.run();
     }
@@ -116,8 +131,7 @@ impl Worker {
             self.meter.worked(done - work);
             let sessions =
                 self.sessions.len() + self.live.values().map(HashMap::len).sum::<usize>();
-            self.shard.load.set_sessions(sessions);
-            self.meter.tick(done, sessions);
+            self.shard.load.set_sessions(sessions, self.demand);
             self.meter.roll(done, &self.shard.load);
         }
     }
@@ -134,6 +148,9 @@ impl Worker {
             Command::Stop { id, done, bye } => {
                 let stopped = self.sessions.remove(&id).map(|p| p.stream);
                 let viewer = self.live.values_mut().find_map(|v| v.remove(&id));
+                for stream in stopped.iter().chain(&viewer) {
+                    self.demand -= fps_of(stream);
+                }
                 if let Some(Source::Live(live)) = viewer.as_ref().map(|v| &v.source) {
                     live.viewer_left();
                     if self.live.get(&live.id).is_some_and(HashMap::is_empty) {
@@ -157,16 +174,12 @@ impl Worker {
 
     fn play(&mut self, id: u64, stream: Stream) {
         self.shard.load.took_play();
+        self.demand += fps_of(&stream);
         if let Source::Live(live) = &stream.source {
             let live = live.clone();
-            if self
-                .live
-                .entry(live.id)
-                .or_default()
-                .insert(id, stream)
-                .is_none()
-            {
-                live.viewer_joined();
+            match self.live.entry(live.id).or_default().insert(id, stream) {
+                None => live.viewer_joined(),
+                Some(old) => self.demand -= fps_of(&old),
             }
             return;
         }
@@ -174,7 +187,7 @@ impl Worker {
         let now = Instant::now();
         let start_frame = stream.counters.next_frame.load(Ordering::Relaxed);
         stream.counters.ended.store(false, Ordering::Relaxed);
-        self.sessions.insert(
+        let replaced = self.sessions.insert(
             id,
             Playing {
                 stream,
@@ -184,6 +197,9 @@ impl Worker {
                 next_sr: now,
             },
         );
+        if let Some(old) = replaced {
+            self.demand -= fps_of(&old.stream);
+        }
         self.schedule.push(Reverse((now, id, self.generation)));
     }
 
@@ -205,10 +221,11 @@ impl Worker {
             let sent_at = Instant::now();
             self.meter.sent_late(sent_at.saturating_duration_since(due));
             let next_due = self.send_frame(id, due, sent_at);
+            self.meter.frames(1);
             if let Some(next) = next_due {
                 self.schedule.push(Reverse((next, id, generation)));
-            } else {
-                self.sessions.remove(&id);
+            } else if let Some(ended) = self.sessions.remove(&id) {
+                self.demand -= fps_of(&ended.stream);
             }
         }
     }
@@ -282,6 +299,7 @@ impl Worker {
         let Some(viewers) = self.live.get(&source) else {
             return;
         };
+        self.meter.frames(viewers.len());
         let stats = &self.shard.stats;
         let mut by_wire: HashMap<(super::Wire, usize), Option<Arc<Packets>>> = HashMap::new();
         for stream in viewers.values() {
