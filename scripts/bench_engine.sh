@@ -84,21 +84,9 @@ MEDIA_DIR=$(cd "$(dirname "$MEDIA")" && pwd)
 NAME=$(basename "$MEDIA")
 
 SERVER_PID=""
-stop_server() {
-    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -TERM "$SERVER_PID" 2>/dev/null || true
-        for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-    SERVER_PID=""
-}
-trap stop_server EXIT
-trap 'stop_server; exit 130' INT TERM
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+PY=python3
+# stop_server, free_port, wait_port (SERVER_PID, PY) and the exit traps.
+source "$ROOT/tests/peers/bench_lib.sh"
 
 # Starts server-cli with --media-threads $1; sets SERVER_PID and PORT.
 start_server() {
@@ -107,10 +95,7 @@ start_server() {
         --max-sessions 100000 --max-sessions-per-address 0 --max-connections 100000 \
         --max-connections-per-address 0 --media-threads "$1" >/dev/null 2>"$2" &
     SERVER_PID=$!
-    for _ in $(seq 100); do
-        python3 -c "import socket; socket.create_connection(('127.0.0.1',$PORT),0.2).close()" 2>/dev/null && return 0
-        sleep 0.1
-    done
+    wait_port "$PORT" 10 && return 0
     echo "bench_engine: server-cli did not start (log: $2)" >&2
     return 1
 }

@@ -98,31 +98,8 @@ NAME=$(basename "$MEDIA")
 
 SERVER_PID=""
 NOTED_OURS=0
-stop_server() {
-    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -TERM "$SERVER_PID" 2>/dev/null || true
-        for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-    SERVER_PID=""
-}
-trap stop_server EXIT
-trap 'stop_server; exit 130' INT TERM
-
-free_port() {
-    "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-wait_port() { # port, timeout s: until a TCP connect succeeds or the server dies
-    local port=$1 n=$(( $2 * 10 ))
-    for _ in $(seq "$n"); do
-        kill -0 "$SERVER_PID" 2>/dev/null || return 1
-        "$PY" -c "import socket,sys; socket.create_connection(('127.0.0.1',$port),0.2).close()" 2>/dev/null && return 0
-        sleep 0.1
-    done
-    return 1
-}
+# stop_server, free_port, wait_port (SERVER_PID, PY) and the exit traps.
+source "$ROOT/tests/peers/bench_lib.sh"
 
 # Starts one server; sets SERVER_PID and URL, or returns 1 with a note.
 start_server() { # kind, log, sessions
