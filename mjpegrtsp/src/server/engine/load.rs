@@ -1,8 +1,8 @@
 //! How hard each media thread works, and whether it can take one more
 //! session: admission control.
 //!
-//! Each thread measures itself over quarter-second windows: the share of wall
-//! time it spent working rather than waiting for the next frame (busy), how
+//! Each thread measures itself over quarter-second windows: the CPU time it
+//! used as a share of the window (busy), how
 //! late its sends ran against their due times (the 99th percentile), and
 //! what one frame sent to one session cost it (busy time per frame). With
 //! the frames its sessions are due per second, that says how busy one more
@@ -194,10 +194,30 @@ impl ThreadLoad {
     }
 }
 
+/// CPU time the calling thread has used (zero if the clock cannot be
+/// read). Busy time is CPU time, not wall time between waits: a thread
+/// preempted by other work on the machine is not busier for it (that shows
+/// as lateness instead).
+pub(super) fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec through a valid pointer.
+    if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(
+        u64::try_from(ts.tv_sec).unwrap_or(0),
+        u32::try_from(ts.tv_nsec).unwrap_or(0),
+    )
+}
+
 /// What a thread measures of itself in the current window.
 pub(super) struct Meter {
     window_start: Instant,
-    busy: Duration,
+    /// The thread's CPU time when the window started.
+    cpu_start: Duration,
     /// Frames sent (one per session a frame went to).
     frames: u64,
     late: Vec<u32>,
@@ -205,19 +225,15 @@ pub(super) struct Meter {
 }
 
 impl Meter {
-    pub(super) fn new(now: Instant) -> Meter {
+    /// A window starting at `now`, with the thread's CPU time `cpu`.
+    pub(super) fn new(now: Instant, cpu: Duration) -> Meter {
         Meter {
             window_start: now,
-            busy: Duration::ZERO,
+            cpu_start: cpu,
             frames: 0,
             late: vec![0; LATE_BUCKETS + 1],
             late_count: 0,
         }
-    }
-
-    /// Time spent working.
-    pub(super) fn worked(&mut self, d: Duration) {
-        self.busy += d;
     }
 
     /// A frame sent (or dropped) to `n` sessions.
@@ -232,23 +248,25 @@ impl Meter {
         self.late_count += 1;
     }
 
-    /// At the end of a window, publishes its figures to `to` and starts the
-    /// next; before, does nothing.
-    pub(super) fn roll(&mut self, now: Instant, to: &ThreadLoad) {
+    /// At the end of a window, publishes its figures to `to` (its CPU
+    /// time read from `cpu`) and starts the next; before, does nothing.
+    pub(super) fn roll(&mut self, now: Instant, cpu: impl FnOnce() -> Duration, to: &ThreadLoad) {
         let span = now.saturating_duration_since(self.window_start);
         if span < WINDOW {
             return;
         }
-        let busy = (self.busy.as_secs_f64() / span.as_secs_f64()).min(1.0);
+        let cpu = cpu();
+        let busy_time = cpu.saturating_sub(self.cpu_start);
+        let busy = (busy_time.as_secs_f64() / span.as_secs_f64()).min(1.0);
         // Unknown with (almost) no frame in the window: the busy time is
         // then waking up, not sending.
         let per_frame = if self.frames >= 24 {
-            self.busy / u32::try_from(self.frames).unwrap_or(u32::MAX)
+            busy_time / u32::try_from(self.frames).unwrap_or(u32::MAX)
         } else {
             Duration::ZERO
         };
         to.publish(busy, self.late_p99(), per_frame);
-        *self = Meter::new(now);
+        *self = Meter::new(now, cpu);
     }
 
     /// The 99th percentile lateness of the window so far (the top of its
@@ -276,18 +294,19 @@ mod tests {
     #[test]
     fn a_window_publishes_busy_share_and_late_p99() {
         let t0 = Instant::now();
-        let mut meter = Meter::new(t0);
+        let cpu0 = Duration::from_secs(7);
+        let mut meter = Meter::new(t0, cpu0);
         let load = ThreadLoad::default();
-        meter.worked(Duration::from_millis(300));
+        let cpu = || cpu0 + Duration::from_millis(300);
         for _ in 0..98 {
             meter.sent_late(Duration::from_micros(200));
         }
         meter.sent_late(Duration::from_millis(30));
         meter.sent_late(Duration::from_millis(40));
         // Not a whole window yet: nothing published.
-        meter.roll(t0 + WINDOW / 2, &load);
+        meter.roll(t0 + WINDOW / 2, || panic!("not read"), &load);
         assert_eq!(load.figures(), LoadFigures::default());
-        meter.roll(t0 + Duration::from_millis(1000), &load);
+        meter.roll(t0 + Duration::from_millis(1000), cpu, &load);
         let f = load.figures();
         assert!((f.busy - 0.3).abs() < 0.001, "{f:?}");
         // No frame sent: what one costs is not known.
@@ -295,7 +314,7 @@ mod tests {
         // 99 of 100 sends were at most 30 ms late.
         assert_eq!(f.late_p99, Duration::from_millis(31));
         // The next window starts empty.
-        meter.roll(t0 + Duration::from_millis(2000), &load);
+        meter.roll(t0 + Duration::from_millis(2000), cpu, &load);
         assert_eq!(load.figures().busy, 0.0);
         assert_eq!(load.figures().late_p99, Duration::ZERO);
     }
@@ -303,12 +322,15 @@ mod tests {
     #[test]
     fn one_more_session_is_reckoned_at_what_a_frame_cost() {
         let t0 = Instant::now();
-        let mut meter = Meter::new(t0);
+        let mut meter = Meter::new(t0, Duration::ZERO);
         let load = ThreadLoad::default();
         // 6,000 frames in a second for 0.3 s of work: 50 µs a frame.
         meter.frames(6000);
-        meter.worked(Duration::from_millis(300));
-        meter.roll(t0 + Duration::from_secs(1), &load);
+        meter.roll(
+            t0 + Duration::from_secs(1),
+            || Duration::from_millis(300),
+            &load,
+        );
         // 250 sessions at 24 fps are due 6,000 frames a second: 0.3 busy.
         load.set_sessions(250, 6000.0);
         let f = load.figures();
@@ -325,6 +347,23 @@ mod tests {
         // The thread takes a PLAY: one less pending.
         load.took_play();
         assert_eq!(load.figures().pending, 457);
+    }
+
+    #[test]
+    fn the_cpu_clock_counts_this_threads_work() {
+        let before = thread_cpu_time();
+        let mut x = 0u64;
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_millis(30) {
+            x = x.wrapping_add(std::hint::black_box(1));
+        }
+        std::hint::black_box(x);
+        let used = thread_cpu_time() - before;
+        assert!(used >= Duration::from_millis(5), "{used:?}");
+        // Sleeping is not work.
+        let before = thread_cpu_time();
+        std::thread::sleep(Duration::from_millis(30));
+        assert!(thread_cpu_time() - before < Duration::from_millis(10));
     }
 
     #[test]

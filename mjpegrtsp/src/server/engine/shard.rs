@@ -3,7 +3,7 @@
 //! every frame that is due from its own descriptors of the server's RTP and
 //! RTCP sockets, and measures how well it keeps pace ([`super::load`]).
 
-use super::load::{Meter, ThreadLoad};
+use super::load::{Meter, ThreadLoad, thread_cpu_time};
 use super::packets::{self, Frames, Packets, Scratch};
 use super::{Command, EngineStats, Source, Stream, rtp_time, rtp_time_at};
 use crate::server::rtcp;
@@ -88,7 +88,7 @@ impl Shard {
                 plain: Vec::with_capacity(128 * 1024),
                 sealed: Vec::new(),
             },
-            meter: Meter::new(now),
+            meter: Meter::new(now, thread_cpu_time()),
             generation: 0,
             demand: 0.0,
         };
@@ -106,7 +106,6 @@ impl Worker {
                 .unwrap_or(Duration::from_secs(1))
                 .min(super::load::WINDOW);
             let first = self.shard.rx.recv_timeout(wait);
-            let work = Instant::now();
             let mut next = match first {
                 Ok(cmd) => self.handle(cmd),
                 Err(mpsc::RecvTimeoutError::Timeout) => Next::Continue,
@@ -127,12 +126,11 @@ impl Worker {
                 return;
             }
             self.send_due();
-            let done = Instant::now();
-            self.meter.worked(done - work);
             let sessions =
                 self.sessions.len() + self.live.values().map(HashMap::len).sum::<usize>();
             self.shard.load.set_sessions(sessions, self.demand);
-            self.meter.roll(done, &self.shard.load);
+            self.meter
+                .roll(Instant::now(), thread_cpu_time, &self.shard.load);
         }
     }
 

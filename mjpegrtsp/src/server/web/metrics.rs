@@ -253,7 +253,7 @@ fn media_threads(out: &mut String, engine: &crate::server::engine::Engine) {
         (
             "mjpegrtsp_media_thread_busy_ratio",
             "gauge",
-            "Share of its last measuring window (a quarter second) a media thread spent working.",
+            "CPU time a media thread used, as a share of its last measuring window (a quarter second).",
             |l| l.busy,
         ),
         (
