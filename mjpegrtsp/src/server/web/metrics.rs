@@ -226,6 +226,9 @@ pub(super) fn render(shared: &Shared) -> String {
 }
 
 /// `# HELP` and `# TYPE` of a metric family.
+/// One figure of a media thread's load.
+type ThreadFigure = fn(&LoadFigures) -> f64;
+
 /// The media threads: how busy each was and how late its sends ran over
 /// its last measuring window, its sessions, and whether new sessions are refused.
 fn media_threads(out: &mut String, engine: &crate::server::engine::Engine) {
@@ -249,7 +252,7 @@ fn media_threads(out: &mut String, engine: &crate::server::engine::Engine) {
         &[],
         u8::from(engine.overloaded()),
     );
-    let per_thread: [(&str, &str, &str, fn(&LoadFigures) -> f64); 3] = [
+    let per_thread: [(&str, &str, &str, ThreadFigure); 3] = [
         (
             "mjpegrtsp_media_thread_busy_ratio",
             "gauge",
