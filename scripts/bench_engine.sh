@@ -186,14 +186,14 @@ if series:
     colors = ["#e5533d", "#3d8be5", "#3dbf6e", "#c79a2b"]
     o = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">',
          f'<rect width="{W}" height="{H}" fill="#ffffff"/>',
-         f'<text x="{W/2}" y="18" text-anchor="middle" font-size="14">Frames delivered against sessions ({name}, {cores} cores, load tool beside)</text>']
+         f'<text x="{W/2}" y="18" text-anchor="middle" font-size="14">Frames delivered to the sessions admitted, against sessions asked ({name}, {cores} cores)</text>']
     for yv in range(int(y0 // 10 * 10), 101, 10):
         if yv < y0: continue
         o.append(f'<line x1="{L}" x2="{W-R}" y1="{sy(yv):.1f}" y2="{sy(yv):.1f}" stroke="#ddd"/>')
         o.append(f'<text x="{L-6}" y="{sy(yv)+4:.1f}" text-anchor="end">{yv} %</text>')
     for xv in sorted(set(xs)):
         o.append(f'<text x="{sx(xv):.1f}" y="{H-B+16}" text-anchor="middle">{xv}</text>')
-    o.append(f'<text x="{(L+W-R)/2}" y="{H-12}" text-anchor="middle">sessions (UDP)</text>')
+    o.append(f'<text x="{(L+W-R)/2}" y="{H-12}" text-anchor="middle">sessions asked for at once (UDP)</text>')
     o.append(f'<line x1="{L}" x2="{W-R}" y1="{sy(99):.1f}" y2="{sy(99):.1f}" stroke="#888" stroke-dasharray="4 3"/>')
     o.append(f'<text x="{W-R-4}" y="{sy(99)-4:.1f}" text-anchor="end" fill="#666">99 %</text>')
     for i, (t, pts) in enumerate(sorted(series.items(), key=lambda kv: kv[0] != 1)):
