@@ -173,21 +173,20 @@ impl ThreadLoad {
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
     }
 
-    /// Sessions it plays now, and the frames they are due per second
-    /// (counted as they start and stop).
-    pub(super) fn set_sessions(&self, n: usize, demand: f64) {
+    /// Sessions it plays now.
+    pub(super) fn set_sessions(&self, n: usize) {
         self.sessions.store(n, Ordering::Relaxed);
-        self.demand_milli
-            .store((demand.max(0.0) * 1e3).round() as u64, Ordering::Relaxed);
     }
 
-    fn publish(&self, busy: f64, late_p99: Duration, per_frame: Duration) {
+    fn publish(&self, busy: f64, late_p99: Duration, per_frame: Duration, demand: f64) {
         self.busy_permille
             .store((busy * 1000.0).round() as u64, Ordering::Relaxed);
         self.late_p99_us
             .store(late_p99.as_micros() as u64, Ordering::Relaxed);
         self.per_frame_ns
             .store(per_frame.as_nanos() as u64, Ordering::Relaxed);
+        self.demand_milli
+            .store((demand.max(0.0) * 1e3).round() as u64, Ordering::Relaxed);
         // An admitted session whose PLAY never came (its connection went)
         // is pending one window at most.
         self.pending.store(0, Ordering::Relaxed);
@@ -248,14 +247,18 @@ impl Meter {
         self.late_count += 1;
     }
 
-    /// At the end of a window, publishes its figures to `to` (its CPU
-    /// time read from `cpu`) and starts the next; before, does nothing.
-    pub(super) fn roll(&mut self, now: Instant, cpu: impl FnOnce() -> Duration, to: &ThreadLoad) {
-        let span = now.saturating_duration_since(self.window_start);
-        if span < WINDOW {
-            return;
-        }
-        let cpu = cpu();
+    /// Whether the window has lasted its length by `now`.
+    pub(super) fn window_over(&self, now: Instant) -> bool {
+        now.saturating_duration_since(self.window_start) >= WINDOW
+    }
+
+    /// Ends the window at `now`: publishes its figures to `to`, with the
+    /// thread's CPU time `cpu` and the frames per second its sessions are
+    /// due (`demand`), and starts the next.
+    pub(super) fn roll(&mut self, now: Instant, cpu: Duration, demand: f64, to: &ThreadLoad) {
+        let span = now
+            .saturating_duration_since(self.window_start)
+            .max(Duration::from_nanos(1));
         let busy_time = cpu.saturating_sub(self.cpu_start);
         let busy = (busy_time.as_secs_f64() / span.as_secs_f64()).min(1.0);
         // Unknown with (almost) no frame in the window: the busy time is
@@ -265,8 +268,12 @@ impl Meter {
         } else {
             Duration::ZERO
         };
-        to.publish(busy, self.late_p99(), per_frame);
-        *self = Meter::new(now, cpu);
+        to.publish(busy, self.late_p99(), per_frame, demand);
+        self.window_start = now;
+        self.cpu_start = cpu;
+        self.frames = 0;
+        self.late.fill(0);
+        self.late_count = 0;
     }
 
     /// The 99th percentile lateness of the window so far (the top of its
@@ -297,16 +304,17 @@ mod tests {
         let cpu0 = Duration::from_secs(7);
         let mut meter = Meter::new(t0, cpu0);
         let load = ThreadLoad::default();
-        let cpu = || cpu0 + Duration::from_millis(300);
+        let cpu = cpu0 + Duration::from_millis(300);
         for _ in 0..98 {
             meter.sent_late(Duration::from_micros(200));
         }
         meter.sent_late(Duration::from_millis(30));
         meter.sent_late(Duration::from_millis(40));
         // Not a whole window yet: nothing published.
-        meter.roll(t0 + WINDOW / 2, || panic!("not read"), &load);
+        assert!(!meter.window_over(t0 + WINDOW / 2));
         assert_eq!(load.figures(), LoadFigures::default());
-        meter.roll(t0 + Duration::from_millis(1000), cpu, &load);
+        assert!(meter.window_over(t0 + Duration::from_millis(1000)));
+        meter.roll(t0 + Duration::from_millis(1000), cpu, 0.0, &load);
         let f = load.figures();
         assert!((f.busy - 0.3).abs() < 0.001, "{f:?}");
         // No frame sent: what one costs is not known.
@@ -314,7 +322,7 @@ mod tests {
         // 99 of 100 sends were at most 30 ms late.
         assert_eq!(f.late_p99, Duration::from_millis(31));
         // The next window starts empty.
-        meter.roll(t0 + Duration::from_millis(2000), cpu, &load);
+        meter.roll(t0 + Duration::from_millis(2000), cpu, 0.0, &load);
         assert_eq!(load.figures().busy, 0.0);
         assert_eq!(load.figures().late_p99, Duration::ZERO);
     }
@@ -326,13 +334,14 @@ mod tests {
         let load = ThreadLoad::default();
         // 6,000 frames in a second for 0.3 s of work: 50 µs a frame.
         meter.frames(6000);
+        // 250 sessions at 24 fps are due 6,000 frames a second: 0.3 busy.
         meter.roll(
             t0 + Duration::from_secs(1),
-            || Duration::from_millis(300),
+            Duration::from_millis(300),
+            6000.0,
             &load,
         );
-        // 250 sessions at 24 fps are due 6,000 frames a second: 0.3 busy.
-        load.set_sessions(250, 6000.0);
+        load.set_sessions(250);
         let f = load.figures();
         assert_eq!(f.per_frame, 50e-6, "{f:?}");
         assert!((f.busy_with_one_more() - 0.3012).abs() < 1e-9, "{f:?}");

@@ -53,8 +53,6 @@ struct Worker {
     scratch: Scratch,
     meter: Meter,
     generation: u64,
-    /// Frames its sessions are due per second, all together.
-    demand: f64,
 }
 
 /// Frames per second a session is due: its file's rate, or its live
@@ -90,7 +88,6 @@ impl Shard {
             },
             meter: Meter::new(now, thread_cpu_time()),
             generation: 0,
-            demand: 0.0,
         };
         worker.run();
     }
@@ -128,10 +125,22 @@ impl Worker {
             self.send_due();
             let sessions =
                 self.sessions.len() + self.live.values().map(HashMap::len).sum::<usize>();
-            self.shard.load.set_sessions(sessions, self.demand);
-            self.meter
-                .roll(Instant::now(), thread_cpu_time, &self.shard.load);
+            self.shard.load.set_sessions(sessions);
+            let now = Instant::now();
+            if self.meter.window_over(now) {
+                let demand = self.demand();
+                self.meter
+                    .roll(now, thread_cpu_time(), demand, &self.shard.load);
+            }
         }
+    }
+
+    /// Frames its sessions are due per second, all together (read once a
+    /// window, from the sessions themselves).
+    fn demand(&self) -> f64 {
+        let files = self.sessions.values().map(|p| fps_of(&p.stream));
+        let live = self.live.values().flat_map(HashMap::values).map(fps_of);
+        files.chain(live).sum()
     }
 
     fn handle(&mut self, cmd: Command) -> Next {
@@ -146,9 +155,6 @@ impl Worker {
             Command::Stop { id, done, bye } => {
                 let stopped = self.sessions.remove(&id).map(|p| p.stream);
                 let viewer = self.live.values_mut().find_map(|v| v.remove(&id));
-                for stream in stopped.iter().chain(&viewer) {
-                    self.demand -= fps_of(stream);
-                }
                 if let Some(Source::Live(live)) = viewer.as_ref().map(|v| &v.source) {
                     live.viewer_left();
                     if self.live.get(&live.id).is_some_and(HashMap::is_empty) {
@@ -172,12 +178,16 @@ impl Worker {
 
     fn play(&mut self, id: u64, stream: Stream) {
         self.shard.load.took_play();
-        self.demand += fps_of(&stream);
         if let Source::Live(live) = &stream.source {
             let live = live.clone();
-            match self.live.entry(live.id).or_default().insert(id, stream) {
-                None => live.viewer_joined(),
-                Some(old) => self.demand -= fps_of(&old),
+            if self
+                .live
+                .entry(live.id)
+                .or_default()
+                .insert(id, stream)
+                .is_none()
+            {
+                live.viewer_joined();
             }
             return;
         }
@@ -185,7 +195,7 @@ impl Worker {
         let now = Instant::now();
         let start_frame = stream.counters.next_frame.load(Ordering::Relaxed);
         stream.counters.ended.store(false, Ordering::Relaxed);
-        let replaced = self.sessions.insert(
+        self.sessions.insert(
             id,
             Playing {
                 stream,
@@ -195,9 +205,6 @@ impl Worker {
                 next_sr: now,
             },
         );
-        if let Some(old) = replaced {
-            self.demand -= fps_of(&old.stream);
-        }
         self.schedule.push(Reverse((now, id, self.generation)));
     }
 
@@ -222,8 +229,8 @@ impl Worker {
             self.meter.frames(1);
             if let Some(next) = next_due {
                 self.schedule.push(Reverse((next, id, generation)));
-            } else if let Some(ended) = self.sessions.remove(&id) {
-                self.demand -= fps_of(&ended.stream);
+            } else {
+                self.sessions.remove(&id);
             }
         }
     }
