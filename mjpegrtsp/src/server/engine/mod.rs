@@ -328,56 +328,44 @@ impl Engine {
         let n = config.threads.max(1);
         let stats = Arc::new(EngineStats::default());
         let shared_frames = packets::SharedFrames::new(packets::CACHE_FRAMES);
+        // Every thread's state first (this may fail: nothing runs yet) …
+        let mut shards = Vec::with_capacity(n);
         let mut senders = Vec::with_capacity(n);
-        let mut threads = Vec::with_capacity(n);
         let mut loads = Vec::with_capacity(n);
-        let engine_so_far = |senders: Vec<mpsc::Sender<Command>>, threads, loads| Engine {
+        for _ in 0..n {
+            let (tx, rx) = mpsc::channel();
+            let load = Arc::new(ThreadLoad::default());
+            shards.push(shard::Shard {
+                rx,
+                rtp: PacketSocket::new(rtp.try_clone()?)?,
+                rtcp: PacketSocket::new(rtcp.try_clone()?)?,
+                mtu: config.mtu,
+                frames: packets::Frames::new(shared_frames.clone(), packets::CACHE_FRAMES),
+                stats: stats.clone(),
+                load: load.clone(),
+            });
+            senders.push(tx);
+            loads.push(load);
+        }
+        let mut engine = Engine {
             commands: Commands {
                 threads: senders.into(),
                 live_frames: Arc::default(),
             },
-            threads,
+            threads: Vec::with_capacity(n),
             loads,
             admission: config.admission,
-            stats: stats.clone(),
+            stats,
         };
-        for i in 0..n {
-            let (tx, rx) = mpsc::channel();
-            let load = Arc::new(ThreadLoad::default());
-            let shard = match (|| {
-                Ok::<_, std::io::Error>(shard::Shard {
-                    rx,
-                    rtp: PacketSocket::new(rtp.try_clone()?)?,
-                    rtcp: PacketSocket::new(rtcp.try_clone()?)?,
-                    mtu: config.mtu,
-                    frames: packets::Frames::new(shared_frames.clone(), packets::CACHE_FRAMES),
-                    stats: stats.clone(),
-                    load: load.clone(),
-                })
-            })() {
-                Ok(shard) => shard,
-                Err(e) => {
-                    // Stops (on drop) the threads already started.
-                    drop(engine_so_far(senders, threads, loads));
-                    return Err(e);
-                }
-            };
-            let spawned = std::thread::Builder::new()
+        // … then the threads. Should one not start, dropping `engine`
+        // stops those that did.
+        for (i, shard) in shards.into_iter().enumerate() {
+            let thread = std::thread::Builder::new()
                 .name(format!("rtp-engine-{i}"))
-                .spawn(move || shard.run());
-            match spawned {
-                Ok(thread) => {
-                    senders.push(tx);
-                    threads.push(thread);
-                    loads.push(load);
-                }
-                Err(e) => {
-                    drop(engine_so_far(senders, threads, loads));
-                    return Err(e);
-                }
-            }
+                .spawn(move || shard.run())?;
+            engine.threads.push(thread);
         }
-        Ok(engine_so_far(senders, threads, loads))
+        Ok(engine)
     }
 
     /// How many media threads run.
