@@ -6,7 +6,7 @@
 use super::engine::{Command, Source};
 use super::media::MediaError;
 use super::queue::{self, Outgoing};
-use super::stats::{self, Port};
+use super::stats::Port;
 use super::{ConnectionSlot, SERVER_NAME, Session, SessionState, Shared, describe};
 use crate::rtp::srtp::MasterKey;
 use crate::rtsp::{
@@ -408,12 +408,8 @@ impl Connection {
             // A session about to start sending: only if its media thread
             // keeps pace with those it has.
             self.shared
-                .engine
-                .admit(session.engine_id)
-                .map_err(|overload| {
-                    self.shared.stats.refused(stats::Refusal::Overload);
-                    Refusal(StatusCode::NOT_ENOUGH_BANDWIDTH, overload.to_string())
-                })?;
+                .admit_play(session.engine_id)
+                .map_err(|why| Refusal(StatusCode::NOT_ENOUGH_BANDWIDTH, why))?;
         }
         if st.playing {
             if start.is_none() {

@@ -598,6 +598,15 @@ impl Shared {
         }
     }
 
+    /// Whether session `engine_id` may start playing ([`Engine::admit`]);
+    /// a refusal is counted, and its reason returned.
+    fn admit_play(&self, engine_id: u64) -> Result<(), String> {
+        self.engine.admit(engine_id).map_err(|overload| {
+            self.stats.refused(stats::Refusal::Overload);
+            overload.to_string()
+        })
+    }
+
     /// The file or live source at `path` (percent-decoded, slashes around
     /// or not): a live mount or a path being published first, then a file.
     fn source(&self, path: &str) -> Result<engine::Source, media::MediaError> {

@@ -8,7 +8,7 @@ use super::routes::Refused;
 use crate::rtsp::StatusCode;
 use crate::server::engine::{Command, Counters, Route, Source, Stream, Wire};
 use crate::server::queue::Outgoing;
-use crate::server::stats::{Port, Refusal};
+use crate::server::stats::Port;
 use crate::server::{Session, SessionState, Shared};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -60,10 +60,9 @@ impl Viewer {
         let client = peer.ip().to_canonical();
         let now = Instant::now();
         let engine_id = shared.next_engine_id.fetch_add(1, Ordering::Relaxed);
-        shared.engine.admit(engine_id).map_err(|overload| {
-            shared.stats.refused(Refusal::Overload);
-            Refused::Status(StatusCode::SERVICE_UNAVAILABLE, overload.to_string())
-        })?;
+        shared
+            .admit_play(engine_id)
+            .map_err(|why| Refused::Status(StatusCode::SERVICE_UNAVAILABLE, why))?;
         let session = shared
             .add_session(client, |id| Session {
                 id,
