@@ -2,16 +2,15 @@
 //! session: admission control.
 //!
 //! Each thread measures itself over quarter-second windows: the CPU time it
-//! used as a share of the window (busy), how
-//! late its sends ran against their due times (the 99th percentile), and
-//! what one frame sent to one session cost it (busy time per frame). With
-//! the frames its sessions are due per second, that says how busy one more
-//! session would make it. At the end of
-//! each window it publishes them in its [`ThreadLoad`]; the control plane
-//! reads them when a session asks to PLAY ([`Admission::admits`]) and
-//! refuses new sessions on a thread that cannot keep pace, or would not
-//! with the sessions it was just given, rather than degrade those already
-//! playing there.
+//! used as a share of the window (busy), how late its sends ran against
+//! their due times (the 99th percentile), and what one frame sent to one
+//! session cost it (busy time per frame). With the frames its sessions are
+//! due per second, that says how busy one more session would make it. At
+//! the end of each window it publishes them in its [`ThreadLoad`]; the
+//! control plane reads them when a session asks to PLAY
+//! ([`Admission::admits`]) and refuses new sessions on a thread that cannot
+//! keep pace, or would not with the sessions it was just given, rather than
+//! degrade those already playing there.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -28,8 +27,8 @@ const LATE_BUCKETS: usize = 1000;
 /// When a media thread takes no more sessions.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Admission {
-    /// Busy share of wall time (0–1) over which a thread takes no new
-    /// session.
+    /// Busy share (its CPU time over wall time, 0–1) over which a thread
+    /// takes no new session; infinite: no busy check.
     pub max_busy: f64,
     /// 99th percentile of how late sends ran over which a thread at least
     /// a quarter as busy as `max_busy` takes no new session. (Lateness on a
@@ -84,7 +83,7 @@ impl std::fmt::Display for Overload {
 /// One window's figures of one thread.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct LoadFigures {
-    /// Share of wall time spent working (0–1).
+    /// CPU time it used as a share of the window's wall time (0–1).
     pub busy: f64,
     /// 99th percentile of how late sends ran.
     pub late_p99: Duration,
@@ -126,7 +125,8 @@ impl Admission {
         if load.sessions == 0 && load.pending == 0 {
             return true;
         }
-        let late = load.late_p99 > self.max_late && load.busy >= self.max_busy / 4.0;
+        // The floor stays a quarter of the thread even with no busy check.
+        let late = load.late_p99 > self.max_late && load.busy >= self.max_busy.min(1.0) / 4.0;
         load.busy <= self.max_busy && !late && load.busy_with_one_more() <= self.max_busy
     }
 }
@@ -406,6 +406,17 @@ mod tests {
         assert!(admission.admits(&LoadFigures {
             busy: 1.0,
             sessions: 0,
+            ..ok
+        }));
+        // With no busy check (server-cli --max-engine-load 100), lateness
+        // still refuses.
+        let no_busy_check = Admission {
+            max_busy: f64::INFINITY,
+            ..admission
+        };
+        assert!(no_busy_check.admits(&LoadFigures { busy: 0.99, ..ok }));
+        assert!(!no_busy_check.admits(&LoadFigures {
+            late_p99: Duration::from_millis(60),
             ..ok
         }));
         // A burst of PLAYs not taken yet is not idle.
