@@ -84,9 +84,9 @@ struct Args {
     /// sessions playing. 100 turns the busy check off.
     #[arg(long, default_value_t = 85, value_name = "PERCENT", value_parser = clap::value_parser!(u8).range(1..=100))]
     max_engine_load: u8,
-    /// A media thread at least a quarter that busy whose sends run later than
-    /// this (99th percentile over a quarter second) takes no new session
-    /// either.
+    /// A media thread at least a quarter as busy as --max-engine-load whose
+    /// sends run later than this (99th percentile over a quarter second)
+    /// takes no new session either.
     #[arg(long, default_value_t = 10, value_name = "MS", value_parser = clap::value_parser!(u32).range(1..=10_000))]
     max_send_delay: u32,
     /// Most sessions one client address may hold (0: no limit); more get 453.
