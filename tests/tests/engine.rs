@@ -154,12 +154,18 @@ fn past_capacity_new_plays_are_refused_and_the_playing_session_goes_on() {
         "{page}"
     );
 
-    // Once the first session leaves, the idle thread takes the second.
+    // Once the first session leaves, the idle thread says so by itself
+    // (no PLAY needed to clear the gauge), and takes the second.
     let teardown = rtsp_request(
         &mut first_ctl,
         &format!("TEARDOWN {url} RTSP/1.0\r\nCSeq: 9\r\nSession: {first}\r\n\r\n"),
     );
     assert_eq!(status(&teardown), 200, "{teardown}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while samples(&metrics(&server), "mjpegrtsp_engine_overloaded") != [0.0] {
+        assert!(Instant::now() < deadline, "still overloaded when idle");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let reply = rtsp_request(
@@ -173,8 +179,4 @@ fn past_capacity_new_plays_are_refused_and_the_playing_session_goes_on() {
         assert!(Instant::now() < deadline, "still refused: {reply}");
         std::thread::sleep(Duration::from_millis(200));
     }
-    assert_eq!(
-        samples(&metrics(&server), "mjpegrtsp_engine_overloaded"),
-        [0.0]
-    );
 }

@@ -134,7 +134,7 @@ impl Admission {
 /// One thread's published figures, read by the control plane.
 #[derive(Debug, Default)]
 pub struct ThreadLoad {
-    busy_permille: AtomicU64,
+    busy_ppm: AtomicU64,
     late_p99_us: AtomicU64,
     /// Work per frame, in nanoseconds.
     per_frame_ns: AtomicU64,
@@ -151,7 +151,7 @@ impl ThreadLoad {
     /// The last window's figures.
     pub fn figures(&self) -> LoadFigures {
         LoadFigures {
-            busy: self.busy_permille.load(Ordering::Relaxed) as f64 / 1000.0,
+            busy: self.busy_ppm.load(Ordering::Relaxed) as f64 / 1e6,
             late_p99: Duration::from_micros(self.late_p99_us.load(Ordering::Relaxed)),
             sessions: self.sessions.load(Ordering::Relaxed),
             pending: self.pending.load(Ordering::Relaxed),
@@ -179,8 +179,8 @@ impl ThreadLoad {
     }
 
     fn publish(&self, busy: f64, late_p99: Duration, per_frame: Duration, demand: f64) {
-        self.busy_permille
-            .store((busy * 1000.0).round() as u64, Ordering::Relaxed);
+        self.busy_ppm
+            .store((busy * 1e6).round() as u64, Ordering::Relaxed);
         self.late_p99_us
             .store(late_p99.as_micros() as u64, Ordering::Relaxed);
         self.per_frame_ns

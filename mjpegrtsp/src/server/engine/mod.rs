@@ -378,11 +378,13 @@ impl Engine {
         self.loads.iter().map(|l| l.figures()).collect()
     }
 
-    /// Whether any thread refuses new sessions now.
+    /// Whether any thread would refuse a new session now, judged on its
+    /// last window (so it clears by itself once the load falls, without
+    /// waiting for a PLAY to be admitted).
     pub fn overloaded(&self) -> bool {
         self.loads
             .iter()
-            .any(|l| l.refusing.load(Ordering::Relaxed))
+            .any(|l| !self.admission.admits(&l.figures()))
     }
 
     /// Whether session `id` may start playing: its thread must keep pace
