@@ -1,10 +1,18 @@
 //! Playback position over an indexed `.Mjpeg` file, shared by the file source
 //! and the demuxer: which frame comes next, seeking, and the duration,
-//! position and conversion queries, all frame-accurate.
+//! position and conversion queries, all frame-accurate once the file is
+//! indexed.
+//!
+//! The index may still be being built ([`SharedIndex`]): until then the
+//! duration is an estimate, and a frame the walk has not reached is one
+//! found near it; once the walk gets there the same frame number names the
+//! exact frame, so playback after a seek is corrected to the exact frames
+//! (the first corrected buffer is marked DISCONT).
 
 use gst::prelude::*;
-use mjpegrtsp::container::{Anomaly, FrameEntry, Index, jpeg::JpegInfo};
+use mjpegrtsp::container::{Anomaly, FrameEntry, Located, SharedIndex, jpeg::JpegInfo};
 use mjpegrtsp::timing::FrameRate;
+use std::sync::Arc;
 
 /// Problems posted one by one as warnings before the rest are only counted.
 const MAX_REPORTED_ANOMALIES: usize = 16;
@@ -33,9 +41,20 @@ impl Cue {
     }
 }
 
+/// What comes next.
+#[derive(Debug)]
+pub enum Next {
+    /// This frame.
+    Cue(Cue),
+    /// The frame is not found yet: wait for the index and ask again.
+    Wait(u64),
+    /// The end of the segment or the file.
+    Eos,
+}
+
 #[derive(Debug)]
 pub struct Playhead {
-    index: Index,
+    index: Arc<SharedIndex>,
     rate: FrameRate,
     looping: bool,
     /// The next play frame; frame `n` of the file is `next % frames`.
@@ -43,22 +62,36 @@ pub struct Playhead {
     next: i64,
     /// Whether the next buffer follows a jump (seek or skipped frame).
     discont: bool,
+    /// Whether the last frame output was an estimate.
+    estimated: bool,
 }
 
 impl Playhead {
-    pub fn new(index: Index, rate: FrameRate, looping: bool) -> Self {
+    pub fn new(index: Arc<SharedIndex>, rate: FrameRate, looping: bool) -> Self {
         Self {
             index,
             rate,
             looping,
             next: 0,
             discont: true,
+            estimated: false,
         }
     }
 
-    /// Duration of the file, or `None` when looping (endless).
+    /// The index played from.
+    pub fn index(&self) -> &Arc<SharedIndex> {
+        &self.index
+    }
+
+    /// Frames in the file: exact once indexed, an estimate until then.
+    fn frames(&self) -> u64 {
+        self.index.count().map_or(0, |c| c.frames)
+    }
+
+    /// Duration of the file (an estimate until it is indexed), or `None`
+    /// when looping (endless).
     pub fn duration_ns(&self) -> Option<u64> {
-        (!self.looping).then(|| self.rate.frame_start_ns(self.index.len() as u64))
+        (!self.looping).then(|| self.rate.frame_start_ns(self.frames()))
     }
 
     /// Marks that the next frame does not follow on from the last one output.
@@ -66,15 +99,25 @@ impl Playhead {
         self.discont = true;
     }
 
-    /// Takes the next frame to output in `segment`, or `None` at its end.
-    pub fn advance(&mut self, segment: &gst::FormattedSegment<gst::ClockTime>) -> Option<Cue> {
-        let frames = self.index.len() as i64;
+    /// Takes the next frame to output in `segment`.
+    pub fn advance(&mut self, segment: &gst::FormattedSegment<gst::ClockTime>) -> Next {
         let n = self.next;
-        if n < 0 || frames == 0 || (!self.looping && n >= frames) {
-            return None;
+        if n < 0 {
+            return Next::Eos;
         }
-        let entry = *self.index.get((n % frames) as usize)?;
         let number = n as u64;
+        let total = self.index.count().filter(|c| c.exact).map(|c| c.frames);
+        if total.is_some_and(|t| t == 0 || (!self.looping && number >= t)) {
+            return Next::Eos;
+        }
+        // Until the count is exact, a looping file does not wrap yet.
+        let in_file = total.map_or(number, |t| number % t);
+        let (entry, estimated) = match self.index.locate(in_file) {
+            Located::Exact(e) => (e, false),
+            Located::Estimated(e) => (e, true),
+            Located::NotYet => return Next::Wait(in_file),
+            Located::End => return Next::Eos,
+        };
         let pts = self.rate.frame_start_ns(number);
         let duration = self.rate.frame_duration_ns(number);
         let reverse = segment.rate() < 0.0;
@@ -86,15 +129,18 @@ impl Playhead {
             segment.stop().is_some_and(|s| pts >= s.nseconds())
         };
         if outside {
-            return None;
+            return Next::Eos;
         }
         self.next += if reverse { -1 } else { 1 };
-        Some(Cue {
+        // Corrected from an estimate to the exact frame: a jump.
+        let corrected = self.estimated && !estimated;
+        self.estimated = estimated;
+        Next::Cue(Cue {
             number,
             entry,
             pts: gst::ClockTime::from_nseconds(pts),
             duration: gst::ClockTime::from_nseconds(duration),
-            discont: std::mem::take(&mut self.discont),
+            discont: std::mem::take(&mut self.discont) || corrected,
         })
     }
 
@@ -133,7 +179,7 @@ impl Playhead {
                     None => false,
                 },
                 gst::Format::Default if !self.looping => {
-                    q.set(gst::format::Default::from_u64(self.index.len() as u64));
+                    q.set(gst::format::Default::from_u64(self.frames()));
                     true
                 }
                 _ => false,

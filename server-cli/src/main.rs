@@ -8,6 +8,7 @@ mod add_user;
 mod sample;
 
 use clap::Parser;
+use mjpegrtsp::container::IndexCache;
 use mjpegrtsp::server::{
     Access, Admission, HttpConfig, LiveMount, Server, ServerConfig, TlsConfig, limits, users,
 };
@@ -89,6 +90,17 @@ struct Args {
     /// takes no new session either.
     #[arg(long, default_value_t = 10, value_name = "MS", value_parser = clap::value_parser!(u32).range(1..=10_000))]
     max_send_delay: u32,
+    /// Where files' indexes are remembered between runs, so that a large
+    /// file opens at once even when it is not in the page cache (default:
+    /// $XDG_CACHE_HOME/mjpegrtsp/index or ~/.cache/mjpegrtsp/index; files
+    /// under 16 MiB are not remembered). A file is served before its index
+    /// is complete in any case.
+    #[arg(long, value_name = "DIR", conflicts_with = "no_index_cache")]
+    index_cache: Option<PathBuf>,
+    /// Remember no index: every first open of a file walks it again (in
+    /// the background).
+    #[arg(long)]
+    no_index_cache: bool,
     /// Most sessions one client address may hold (0: no limit); more get 453.
     #[arg(long, default_value_t = limits::DEFAULT_MAX_SESSIONS_PER_ADDRESS, value_name = "N")]
     max_sessions_per_address: usize,
@@ -315,6 +327,11 @@ fn main() -> ExitCode {
                 ..TlsConfig::new(cert, key, args.tls_port)
             }),
         plain: !args.no_plain,
+        index_cache: match (&args.index_cache, args.no_index_cache) {
+            (_, true) => None,
+            (Some(dir), false) => Some(IndexCache::new(dir)),
+            (None, false) => IndexCache::user(),
+        },
         trusted_proxies: args.proxy_protocol.clone(),
         relay_ca_file: args.relay_ca.clone(),
         http: match args.http_port {

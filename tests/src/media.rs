@@ -109,3 +109,59 @@ pub fn frames_of(bytes: &[u8]) -> Vec<Vec<u8>> {
 pub fn jpeg_scan_data(jpeg: &[u8]) -> Option<&[u8]> {
     mjpegrtsp::container::jpeg::scan_data(jpeg)
 }
+
+/// Writes a long `.Mjpeg` file at `path` of at least `min_bytes` and
+/// `min_frames`: copies of
+/// the sample clip ([`sample_movie`]) one after another, each frame
+/// carrying its number in the file in a JPEG comment (COM) segment (see
+/// [`frame_number`]), so that every frame is told apart. Returns the
+/// frame count. Written through a buffer at disk speed, then synced.
+pub fn numbered_long_movie(path: &Path, min_bytes: u64, min_frames: u64) -> u64 {
+    let clip = frames_of(&std::fs::read(sample_movie()).expect("the sample clip"));
+    let file = std::fs::File::create(path).expect("create the long movie");
+    let mut w =
+        mjpegrtsp::container::FrameWriter::new(std::io::BufWriter::with_capacity(1 << 20, file));
+    let (mut n, mut written) = (0u64, 0u64);
+    while written < min_bytes || n < min_frames {
+        for f in &clip {
+            let numbered = with_frame_number(f, n);
+            w.write_frame(&numbered).expect("write a frame");
+            written += (numbered.len() + 5) as u64;
+            n += 1;
+        }
+    }
+    let file = w.into_inner().into_inner().expect("flush the long movie");
+    file.sync_all().expect("sync the long movie");
+    n
+}
+
+/// `jpeg` with a comment segment saying `frame N` just after its SOI.
+pub fn with_frame_number(jpeg: &[u8], n: u64) -> Vec<u8> {
+    let text = format!("frame {n}");
+    let mut out = Vec::with_capacity(jpeg.len() + text.len() + 4);
+    out.extend_from_slice(&jpeg[..2]);
+    out.extend_from_slice(&[0xFF, 0xFE]);
+    out.extend_from_slice(&((text.len() + 2) as u16).to_be_bytes());
+    out.extend_from_slice(text.as_bytes());
+    out.extend_from_slice(&jpeg[2..]);
+    out
+}
+
+/// The number [`with_frame_number`] put in `jpeg`, if any.
+pub fn frame_number(jpeg: &[u8]) -> Option<u64> {
+    let rest = jpeg.strip_prefix(&[0xFF, 0xD8, 0xFF, 0xFE][..])?;
+    let len = usize::from(u16::from_be_bytes([*rest.first()?, *rest.get(1)?]));
+    let text = std::str::from_utf8(rest.get(2..len)?).ok()?;
+    text.strip_prefix("frame ")?.parse().ok()
+}
+
+/// Drops `path`'s pages from the page cache (`posix_fadvise(DONTNEED)`;
+/// the file must have been synced): its next reads come from the disk.
+pub fn evict_from_page_cache(path: &Path) {
+    use std::os::fd::AsRawFd;
+    let file = std::fs::File::open(path).expect("open to evict");
+    // SAFETY: posix_fadvise only advises the kernel about an open
+    // descriptor's pages.
+    let rc = unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+    assert_eq!(rc, 0, "posix_fadvise");
+}

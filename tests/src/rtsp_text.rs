@@ -258,3 +258,49 @@ pub fn wrong_guess(ip: IpAddr, server: SocketAddr, user: &str) -> (u16, Option<D
     let reply = rtsp_request(&mut s, &guess);
     (status(&reply), Some(sent.elapsed()))
 }
+
+/// A DESCRIBE of `url` on `ctl`: the reply, checked to be 200, and how long
+/// it took.
+pub fn timed_describe(ctl: &mut TcpStream, url: &str) -> (String, Duration) {
+    let started = Instant::now();
+    let reply = rtsp_request(
+        ctl,
+        &format!("DESCRIBE {url} RTSP/1.0\r\nCSeq: 1\r\nAccept: application/sdp\r\n\r\n"),
+    );
+    let took = started.elapsed();
+    assert_eq!(status(&reply), 200, "{reply}");
+    (reply, took)
+}
+
+/// The end of the session-level `a=range:npt=0-END` in a DESCRIBE reply.
+pub fn sdp_range_end(reply: &str) -> f64 {
+    reply
+        .lines()
+        .find_map(|l| l.strip_prefix("a=range:npt=0-"))
+        .and_then(|end| end.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no a=range:npt=0-END in {reply}"))
+}
+
+/// A PLAY of `session` at `url` from `from` seconds on `ctl`, checked to
+/// be 200: the time until its first RTP packet reaches `udp` (at most 30 s).
+pub fn play_to_first_packet(
+    ctl: &mut TcpStream,
+    udp: &UdpSocket,
+    url: &str,
+    session: &str,
+    from: f64,
+) -> Duration {
+    let started = Instant::now();
+    let reply = rtsp_request(
+        ctl,
+        &format!(
+            "PLAY {url} RTSP/1.0\r\nCSeq: 2\r\nSession: {session}\r\nRange: npt={from:.3}-\r\n\r\n"
+        ),
+    );
+    assert_eq!(status(&reply), 200, "{reply}");
+    udp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut buf = [0u8; 2048];
+    let n = udp.recv(&mut buf).expect("media after the PLAY");
+    assert!(n > 12, "a {n}-byte packet");
+    started.elapsed()
+}

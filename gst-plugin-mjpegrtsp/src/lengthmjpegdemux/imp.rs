@@ -18,14 +18,15 @@
 
 use crate::CONTAINER_CAPS_NAME;
 use crate::pads::template;
-use crate::playhead::{Playhead, jpeg_caps, jpeg_template_caps, report_anomalies};
+use crate::playhead::{Next, Playhead, jpeg_caps, jpeg_template_caps, report_anomalies};
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
-use mjpegrtsp::container::{Index, ReadAt, StreamParser, is_whole_jpeg, jpeg, stream::Item};
+use mjpegrtsp::container::{ReadAt, SharedIndex, StreamParser, is_whole_jpeg, jpeg, stream::Item};
 use mjpegrtsp::timing::FrameRate;
 use std::io;
-use std::sync::{LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Duration;
 
 mod pull;
 

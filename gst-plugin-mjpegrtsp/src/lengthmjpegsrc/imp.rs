@@ -4,7 +4,14 @@
 //!
 //! Opening a file indexes it by hopping over the length prefixes (seven bytes
 //! read per frame), so duration and position queries (in time and in frames)
-//! and frame-accurate seeks work without reading the frames themselves.
+//! and frame-accurate seeks work without reading the frames themselves. The
+//! index is built in a background thread, so that the first frame comes at
+//! once however large the file: until it is complete the duration is an
+//! estimate (a `duration-changed` message says when it is exact) and a seek
+//! beyond the frames indexed lands near its target and is corrected to the
+//! exact frame when the walk gets there. Indexes of files of 16 MiB and more
+//! are remembered in the user's cache (`$XDG_CACHE_HOME/mjpegrtsp/index`),
+//! so the next open is complete at once.
 //! Damaged files are played as far as they can be, with a warning for each
 //! problem naming its byte offset; no partial frame is ever output.
 //!
@@ -20,6 +27,7 @@
 //! file reaches `lengthmjpegdemux` through the typefinder — that path already
 //! plays, seeks and reports duration, and it serves every other file type too.
 
+use crate::playhead::Next;
 use crate::playhead::{Playhead, jpeg_caps, report_anomalies};
 use gst::glib;
 use gst::prelude::*;
@@ -27,12 +35,13 @@ use gst::subclass::prelude::*;
 use gst_base::prelude::*;
 use gst_base::subclass::base_src::CreateSuccess;
 use gst_base::subclass::prelude::*;
-use mjpegrtsp::container::{Index, jpeg};
+use mjpegrtsp::container::{IndexCache, SharedIndex, jpeg};
 use mjpegrtsp::timing::FrameRate;
-use std::fs::File;
 use std::io;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{LazyLock, Mutex};
+use std::time::Duration;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -65,7 +74,6 @@ impl Default for Settings {
 /// An open file and where playback is in it.
 struct Opened {
     path: PathBuf,
-    file: File,
     caps: gst::Caps,
     playhead: Playhead,
 }
@@ -74,12 +82,16 @@ struct Opened {
 pub struct LengthMjpegSrc {
     settings: Mutex<Settings>,
     state: Mutex<Option<Opened>>,
+    /// Set by `unlock` (a flush or stop): a wait for the index gives up.
+    unlocked: AtomicBool,
 }
 
 /// What one attempt at producing a buffer came to.
 enum Step {
     Frame(gst::Buffer),
     Skipped(String),
+    /// The frame is not found yet (the index is being built).
+    Wait(std::sync::Arc<SharedIndex>, u64),
     Eos,
 }
 
@@ -100,18 +112,12 @@ impl LengthMjpegSrc {
             ));
         };
         let shown = path.display();
-        let file = File::open(&path).map_err(|err| {
+        let meta = std::fs::metadata(&path).map_err(|err| {
             let kind = match err.kind() {
                 io::ErrorKind::NotFound => gst::ResourceError::NotFound,
                 _ => gst::ResourceError::OpenRead,
             };
             gst::error_msg!(kind, ("Could not open file \"{shown}\" for reading: {err}"))
-        })?;
-        let meta = file.metadata().map_err(|err| {
-            gst::error_msg!(
-                gst::ResourceError::OpenRead,
-                ("Could not read \"{shown}\": {err}")
-            )
         })?;
         if meta.is_dir() {
             return Err(gst::error_msg!(
@@ -125,14 +131,35 @@ impl LengthMjpegSrc {
                 ("File \"{shown}\" is empty: a .Mjpeg file needs at least one frame")
             ));
         }
-        let index = Index::build(&file).map_err(|err| {
-            gst::error_msg!(
-                gst::ResourceError::Read,
-                ("Could not read \"{shown}\": {err}")
-            )
+        // Damage is reported, and the duration announced as exact, when
+        // the walk over the file ends (in its own thread).
+        let element = self.obj().downgrade();
+        let name = shown.to_string();
+        let index = SharedIndex::open(&path, IndexCache::user(), move |index| {
+            let Some(element) = element.upgrade() else {
+                return;
+            };
+            report_anomalies(&element, &name, index.anomalies());
+            gst::info!(
+                CAT,
+                obj = element,
+                "{name}: indexed, {} frames",
+                index.len()
+            );
+            let _ = element.post_message(
+                gst::message::DurationChanged::builder()
+                    .src(&element)
+                    .build(),
+            );
+        })
+        .map_err(|err| {
+            let kind = match err.kind() {
+                io::ErrorKind::NotFound => gst::ResourceError::NotFound,
+                _ => gst::ResourceError::OpenRead,
+            };
+            gst::error_msg!(kind, ("Could not open file \"{shown}\" for reading: {err}"))
         })?;
-        report_anomalies(&*self.obj(), &shown.to_string(), index.anomalies());
-        if index.is_empty() {
+        if !index.wait_ready() {
             return Err(gst::error_msg!(
                 gst::StreamError::WrongType,
                 ("File \"{shown}\" contains no whole frame: it is not a .Mjpeg file (five-digit length, then a JPEG) or is damaged throughout")
@@ -140,10 +167,7 @@ impl LengthMjpegSrc {
         }
         // Size from the first frame whose SOF can be read.
         let info = index
-            .frames()
-            .iter()
-            .take(16)
-            .find_map(|e| e.read(&file).ok().and_then(|d| jpeg::parse_info(&d)))
+            .first_frame_where(|d| jpeg::parse_info(&d))
             .ok_or_else(|| {
                 gst::error_msg!(
                     gst::StreamError::Decode,
@@ -161,15 +185,14 @@ impl LengthMjpegSrc {
         gst::info!(
             CAT,
             imp = self,
-            "opened {shown}: {} frames, {}x{}, {} bytes",
-            index.len(),
+            "opened {shown}: {} frames found so far, {}x{}, {} bytes",
+            index.frames_found(),
             info.width,
             info.height,
             index.size()
         );
         Ok(Opened {
             path,
-            file,
             caps,
             playhead: Playhead::new(index, rate, settings.looping),
         })
@@ -183,8 +206,10 @@ impl LengthMjpegSrc {
         let Some(o) = state.as_mut() else {
             return Err(gst::FlowError::Flushing);
         };
-        let Some(cue) = o.playhead.advance(segment) else {
-            return Ok(Step::Eos);
+        let cue = match o.playhead.advance(segment) {
+            Next::Cue(cue) => cue,
+            Next::Wait(n) => return Ok(Step::Wait(o.playhead.index().clone(), n)),
+            Next::Eos => return Ok(Step::Eos),
         };
         let mut buffer =
             gst::Buffer::with_size(cue.entry.len as usize).map_err(|_| gst::FlowError::Error)?;
@@ -192,7 +217,10 @@ impl LengthMjpegSrc {
         let read = buf
             .map_writable()
             .map_err(|_| gst::FlowError::Error)
-            .map(|mut map| cue.entry.read_into(&o.file, &mut map))?;
+            .map(|mut map| {
+                cue.entry
+                    .read_into(&**o.playhead.index().source(), &mut map)
+            })?;
         match read {
             Ok(()) => {
                 cue.stamp(buf);
@@ -403,6 +431,16 @@ impl BaseSrcImpl for LengthMjpegSrc {
         true
     }
 
+    fn unlock(&self) -> Result<(), gst::ErrorMessage> {
+        self.unlocked.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    fn unlock_stop(&self) -> Result<(), gst::ErrorMessage> {
+        self.unlocked.store(false, Ordering::Release);
+        Ok(())
+    }
+
     fn caps(&self, filter: Option<&gst::Caps>) -> Option<gst::Caps> {
         let caps = self.state.lock().unwrap().as_ref().map(|o| o.caps.clone());
         match (caps, filter) {
@@ -452,6 +490,13 @@ impl PushSrcImpl for LengthMjpegSrc {
                 Step::Frame(buffer) => return Ok(CreateSuccess::NewBuffer(buffer)),
                 Step::Skipped(why) => {
                     gst::element_imp_warning!(self, gst::StreamError::Demux, ("{why}"));
+                }
+                Step::Wait(index, n) => {
+                    // Not under the state lock: seeks and queries go on.
+                    index.wait_for(n, Duration::from_millis(50));
+                    if self.unlocked.load(Ordering::Acquire) {
+                        return Err(gst::FlowError::Flushing);
+                    }
                 }
                 Step::Eos => {
                     gst::debug!(CAT, imp = self, "end of stream");

@@ -52,6 +52,15 @@ impl ReadAt for [u8] {
     }
 }
 
+impl ReadAt for Vec<u8> {
+    fn size(&self) -> io::Result<u64> {
+        self.as_slice().size()
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        self.as_slice().read_at(offset, buf)
+    }
+}
+
 impl<T: ReadAt + ?Sized> ReadAt for &T {
     fn size(&self) -> io::Result<u64> {
         (**self).size()
@@ -123,56 +132,24 @@ impl Index {
             anomalies: Vec::new(),
             size,
         };
-        let mut pos = 0u64;
-        let mut head = [0u8; PREFIX_LEN + 2];
-        while pos < size {
-            let avail = size - pos;
-            if avail < PREFIX_LEN as u64 {
-                index.anomalies.push(Anomaly::TrailingBytes {
-                    offset: pos,
-                    len: avail,
-                });
-                break;
+        let mut walk = Walk::new(0, size);
+        while let Some(found) = walk.step(src)? {
+            match found {
+                Found::Frame(entry) => index.frames.push(entry),
+                Found::Damage(anomaly) => index.anomalies.push(anomaly),
             }
-            let head = &mut head[..usize::try_from(avail)
-                .unwrap_or(usize::MAX)
-                .min(PREFIX_LEN + 2)];
-            src.read_exact_at(pos, head)?;
-            let Some(len) = parse_prefix(head).filter(|&l| l > 0) else {
-                let resumed_at = scan_for_header(src, pos + 1, size)?;
-                index.anomalies.push(Anomaly::BadPrefix {
-                    offset: pos,
-                    resumed_at,
-                });
-                match resumed_at {
-                    Some(at) => {
-                        pos = at;
-                        continue;
-                    }
-                    None => break,
-                }
-            };
-            let data = pos + PREFIX_LEN as u64;
-            let end = data + len as u64;
-            if end > size {
-                index.anomalies.push(Anomaly::Truncated {
-                    offset: pos,
-                    declared: len,
-                    available: size - data,
-                });
-                break;
-            }
-            if head[PREFIX_LEN..] == SOI {
-                index.frames.push(FrameEntry {
-                    offset: data,
-                    len: len as u32,
-                });
-            } else {
-                index.anomalies.push(Anomaly::NotJpeg { offset: pos, len });
-            }
-            pos = end;
         }
         Ok(index)
+    }
+
+    /// An index from parts found elsewhere (a background walk, a cache).
+    /// `frames` must be in file order and within `size`.
+    pub(super) fn from_parts(frames: Vec<FrameEntry>, anomalies: Vec<Anomaly>, size: u64) -> Index {
+        Index {
+            frames,
+            anomalies,
+            size,
+        }
     }
 
     /// The frames, in file order.
@@ -215,24 +192,158 @@ impl Index {
     }
 }
 
-/// Looks for the next plausible frame header at or after `from`.
+/// What one step of a [`Walk`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Found {
+    /// A frame whose data starts with SOI.
+    Frame(FrameEntry),
+    /// Damage, worked around (the walk goes on after it, or ends).
+    Damage(Anomaly),
+}
+
+/// A walk over a container's frames from a frame start: seven bytes read
+/// per frame, hopping over the data. The one place the container's frames
+/// are found in a random-access source: a whole index, a background one,
+/// and a walk from a resynchronised point are all walks.
+#[derive(Debug, Clone)]
+pub(super) struct Walk {
+    pos: u64,
+    size: u64,
+    ended: bool,
+}
+
+impl Walk {
+    /// A walk from byte `pos` of data `size` bytes long.
+    pub(super) fn new(pos: u64, size: u64) -> Walk {
+        Walk {
+            pos,
+            size,
+            ended: false,
+        }
+    }
+
+    /// The offset of the next frame header: everything before it is walked.
+    pub(super) fn position(&self) -> u64 {
+        self.pos
+    }
+
+    /// Whether the walk reached the end of the data (or of what can be read
+    /// as frames).
+    pub(super) fn ended(&self) -> bool {
+        self.ended || self.pos >= self.size
+    }
+
+    /// The next frame or damage; `None` at the end.
+    pub(super) fn step(&mut self, src: &(impl ReadAt + ?Sized)) -> io::Result<Option<Found>> {
+        if self.ended() {
+            return Ok(None);
+        }
+        let (pos, size) = (self.pos, self.size);
+        let avail = size - pos;
+        if avail < PREFIX_LEN as u64 {
+            self.ended = true;
+            return Ok(Some(Found::Damage(Anomaly::TrailingBytes {
+                offset: pos,
+                len: avail,
+            })));
+        }
+        let mut head = [0u8; PREFIX_LEN + 2];
+        let head = &mut head[..usize::try_from(avail)
+            .unwrap_or(usize::MAX)
+            .min(PREFIX_LEN + 2)];
+        src.read_exact_at(pos, head)?;
+        let Some(len) = parse_prefix(head).filter(|&l| l > 0) else {
+            let resumed_at = scan_for_header(src, pos + 1, size)?;
+            match resumed_at {
+                Some(at) => self.pos = at,
+                None => self.ended = true,
+            }
+            return Ok(Some(Found::Damage(Anomaly::BadPrefix {
+                offset: pos,
+                resumed_at,
+            })));
+        };
+        let data = pos + PREFIX_LEN as u64;
+        let end = data + len as u64;
+        if end > size {
+            self.ended = true;
+            return Ok(Some(Found::Damage(Anomaly::Truncated {
+                offset: pos,
+                declared: len,
+                available: size - data,
+            })));
+        }
+        self.pos = end;
+        Ok(Some(if head[PREFIX_LEN..] == SOI {
+            Found::Frame(FrameEntry {
+                offset: data,
+                len: len as u32,
+            })
+        } else {
+            Found::Damage(Anomaly::NotJpeg { offset: pos, len })
+        }))
+    }
+}
+
+/// Finds a frame start at or after `from`, searching at most `limit` bytes:
+/// a plausible header (five digits, then SOI) whose declared length leads
+/// to the end of the data or to another plausible header. `None` if there
+/// is none within the limit: never a loop, however damaged the data.
+pub(super) fn resync(
+    src: &(impl ReadAt + ?Sized),
+    from: u64,
+    limit: u64,
+) -> io::Result<Option<u64>> {
+    let size = src.size()?;
+    let stop = from.saturating_add(limit).min(size);
+    let mut pos = from;
+    while pos < stop {
+        let Some(at) = scan_for_header(src, pos, stop)? else {
+            return Ok(None);
+        };
+        let mut head = [0u8; PREFIX_LEN];
+        src.read_exact_at(at, &mut head)?;
+        let next = at + (PREFIX_LEN + parse_prefix(&head).unwrap_or(0)) as u64;
+        if next == size || (next < size && header_at(src, next, size)?) {
+            return Ok(Some(at));
+        }
+        pos = at + 1;
+    }
+    Ok(None)
+}
+
+/// Whether a plausible frame header starts at `pos`.
+fn header_at(src: &(impl ReadAt + ?Sized), pos: u64, size: u64) -> io::Result<bool> {
+    if size - pos < (PREFIX_LEN + SOI.len()) as u64 {
+        return Ok(false);
+    }
+    let mut head = [0u8; PREFIX_LEN + 2];
+    src.read_exact_at(pos, &mut head)?;
+    Ok(find_frame_header(&head) == Some(0))
+}
+
+/// Looks for the next plausible frame header at or after `from` (and
+/// before `size`). Reads small chunks first, growing to [`SCAN_CHUNK`]: in
+/// damaged data the next header is usually close.
 fn scan_for_header(src: &(impl ReadAt + ?Sized), from: u64, size: u64) -> io::Result<Option<u64>> {
     const OVERLAP: usize = PREFIX_LEN + SOI.len() - 1;
-    let mut buf = vec![0u8; SCAN_CHUNK];
+    let mut buf = Vec::new();
+    let mut chunk = 512usize;
     let mut pos = from;
     while pos < size {
-        let n = usize::try_from((size - pos).min(SCAN_CHUNK as u64)).unwrap_or(SCAN_CHUNK);
+        let n = usize::try_from((size - pos).min(chunk as u64)).unwrap_or(chunk);
+        if buf.len() < n {
+            buf.resize(n, 0);
+        }
         src.read_exact_at(pos, &mut buf[..n])?;
         if let Some(i) = find_frame_header(&buf[..n]) {
             return Ok(Some(pos + i as u64));
         }
-        if n <= OVERLAP {
+        if n <= OVERLAP || pos + (n as u64) >= size {
             break;
         }
         pos += (n - OVERLAP) as u64;
-        if n < SCAN_CHUNK {
-            break;
-        }
+        chunk = (chunk * 2).min(SCAN_CHUNK);
     }
     Ok(None)
 }

@@ -8,6 +8,8 @@
 //!
 //! * [`Index`] hops over the length prefixes of a random-access source to find
 //!   every frame without reading the frames themselves.
+//! * [`SharedIndex`] does that in the background, so that a file plays and
+//!   seeks at once, and [`IndexCache`] remembers the result between runs.
 //! * [`StreamParser`] splits a byte stream that arrives in pieces.
 //! * [`FrameWriter`] writes the format and refuses frames it cannot represent.
 //!
@@ -17,11 +19,15 @@
 //! whole frame.
 
 mod index;
+mod index_cache;
 pub mod jpeg;
+mod shared_index;
 pub mod stream;
 mod writer;
 
 pub use index::{FrameEntry, Index, ReadAt};
+pub use index_cache::{IndexCache, MIN_CACHED_SIZE};
+pub use shared_index::{FrameCount, Located, SharedIndex, SharedSource};
 pub use stream::StreamParser;
 pub use writer::{FrameTooLarge, FrameWriter, encode_prefix};
 

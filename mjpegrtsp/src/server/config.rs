@@ -78,6 +78,11 @@ pub struct ServerConfig {
     /// When a media thread takes no new session: a PLAY then gets 453 (an
     /// HTTP viewer 503) rather than degrade the sessions playing.
     pub admission: super::engine::load::Admission,
+    /// Where files' indexes are remembered between runs, so that a large
+    /// file opens at once even when it is not in the page cache (default:
+    /// the user's cache, [`crate::container::IndexCache::user`]; none: every open walks the
+    /// file, in the background).
+    pub index_cache: Option<crate::container::IndexCache>,
 }
 
 /// The HTTP port.
@@ -258,6 +263,7 @@ impl ServerConfig {
             http: None,
             media_threads: 0,
             admission: super::engine::load::Admission::default(),
+            index_cache: crate::container::IndexCache::user(),
         }
     }
 }

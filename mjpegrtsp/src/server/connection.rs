@@ -382,7 +382,10 @@ impl Connection {
                 let frame = media
                     .rate
                     .frame_at_ns(u64::try_from(t.as_nanos()).unwrap_or(u64::MAX));
-                if !st.stream.looping && frame >= media.frames() && media.frames() > 0 {
+                // Only an exact count can say so: while the file is being
+                // indexed, a start past the end ends the stream once known.
+                let past_end = media.exact_frames().is_some_and(|n| n > 0 && frame >= n);
+                if !st.stream.looping && past_end {
                     return Err(Refusal(
                         StatusCode::INVALID_RANGE,
                         format!(
@@ -445,12 +448,14 @@ impl Connection {
         let range = match &st.stream.source {
             Source::Live(_) => NptRange::live(),
             Source::File(media) => {
-                let start =
-                    Duration::from_nanos(media.rate.frame_start_ns(frame % media.frames().max(1)));
+                let in_file = media.exact_frames().map_or(frame, |n| frame % n.max(1));
+                let start = Duration::from_nanos(media.rate.frame_start_ns(in_file));
                 if st.stream.looping {
                     NptRange::starting_at(start)
                 } else {
-                    NptRange::between(start, Duration::from_secs_f64(media.duration_secs()))
+                    // The end is an estimate while the file is being indexed.
+                    let end = Duration::from_secs_f64(media.duration_secs()).max(start);
+                    NptRange::between(start, end)
                 }
             }
         };

@@ -1,18 +1,23 @@
 //! The files a server offers: every `.Mjpeg` under a media root, indexed once
 //! and shared by all the sessions that play it, with paths that cannot leave
 //! the root.
+//!
+//! A file plays as soon as its first frame is found: its index is built in
+//! a background thread ([`SharedIndex`]; never on the RTSP control path) or
+//! taken from the index cache, and until it is complete the frame count
+//! and duration are estimates and a frame the walk has not reached is
+//! estimated too ([`Located::Estimated`]).
 
-use crate::container::{Index, jpeg, jpeg::JpegInfo};
+use crate::container::{FrameCount, IndexCache, Located, SharedIndex, jpeg, jpeg::JpegInfo};
 use crate::rtp::rfc2435;
 use crate::timing::FrameRate;
 use std::collections::HashMap;
 use std::fmt;
-use std::fs::File;
 use std::io;
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 /// Why a media path cannot be served.
 #[derive(Debug)]
@@ -36,7 +41,7 @@ impl fmt::Display for MediaError {
 
 impl std::error::Error for MediaError {}
 
-/// An indexed `.Mjpeg` file, ready to serve.
+/// A `.Mjpeg` file, ready to serve (perhaps still being indexed).
 #[derive(Debug)]
 pub struct MediaFile {
     /// Unique among the files a server opened (keys frame caches).
@@ -44,8 +49,7 @@ pub struct MediaFile {
     /// Path relative to the media root, with `/` separators: the mount.
     pub mount: String,
     pub path: PathBuf,
-    file: File,
-    pub index: Index,
+    index: Arc<SharedIndex>,
     /// Size and coding of the first frame.
     pub info: JpegInfo,
     pub rate: FrameRate,
@@ -53,6 +57,7 @@ pub struct MediaFile {
     /// 4:2:0/4:2:2 JPEG with 8-bit tables (judged on the first frame).
     pub rfc2435: Result<(), rfc2435::Unsupported>,
     modified: Option<SystemTime>,
+    size: u64,
     /// A frame could not be read (the file changed under the server): said
     /// once in the log, not once a frame.
     unreadable_said: AtomicBool,
@@ -61,19 +66,36 @@ pub struct MediaFile {
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 impl MediaFile {
-    /// Opens and indexes `path`, served as `mount` at `rate`.
-    pub fn open(path: &Path, mount: &str, rate: FrameRate) -> Result<MediaFile, MediaError> {
-        let file = File::open(path).map_err(MediaError::Io)?;
-        let meta = file.metadata().map_err(MediaError::Io)?;
-        let index = Index::build(&file).map_err(MediaError::Io)?;
+    /// Opens `path`, served as `mount` at `rate`, once its first frame is
+    /// found; its index is built in the background (or comes from `cache`,
+    /// where it is also stored when complete).
+    pub fn open(
+        path: &Path,
+        mount: &str,
+        rate: FrameRate,
+        cache: Option<IndexCache>,
+    ) -> Result<MediaFile, MediaError> {
+        let meta = std::fs::metadata(path).map_err(MediaError::Io)?;
+        let started = Instant::now();
+        let shown = mount.to_string();
+        let index = SharedIndex::open(path, cache, move |index| {
+            tracing::debug!(
+                mount = %shown,
+                frames = index.len(),
+                problems = index.anomalies().len(),
+                "indexed in {:.1} ms",
+                started.elapsed().as_secs_f64() * 1e3
+            );
+        })
+        .map_err(MediaError::Io)?;
+        if !index.wait_ready() {
+            return Err(MediaError::Unplayable(format!(
+                "{mount}: no frame found: not a .Mjpeg file (five-digit length, then a JPEG), \
+                 or damaged throughout"
+            )));
+        }
         let (info, first) = index
-            .frames()
-            .iter()
-            .take(16)
-            .find_map(|e| {
-                let data = e.read(&file).ok()?;
-                jpeg::parse_info(&data).map(|info| (info, data))
-            })
+            .first_frame_where(|data| jpeg::parse_info(&data).map(|info| (info, data)))
             .ok_or_else(|| {
                 MediaError::Unplayable(format!("{mount}: no whole JPEG frame with a readable size"))
             })?;
@@ -82,21 +104,37 @@ impl MediaFile {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             mount: mount.to_string(),
             path: path.to_path_buf(),
-            file,
             index,
             info,
             rate,
             rfc2435,
             modified: meta.modified().ok(),
+            size: meta.len(),
             unreadable_said: AtomicBool::new(false),
         })
     }
 
-    pub fn frames(&self) -> u64 {
-        self.index.len() as u64
+    /// How many frames the file has: exact once it is indexed, an estimate
+    /// until then.
+    pub fn count(&self) -> FrameCount {
+        self.index.count().unwrap_or(FrameCount {
+            frames: 0,
+            exact: false,
+        })
     }
 
-    /// Duration in seconds.
+    /// The frame count, exact or estimated ([`MediaFile::count`]).
+    pub fn frames(&self) -> u64 {
+        self.count().frames
+    }
+
+    /// The exact frame count, once the file is indexed.
+    pub fn exact_frames(&self) -> Option<u64> {
+        let count = self.count();
+        count.exact.then_some(count.frames)
+    }
+
+    /// Duration in seconds (an estimate until the file is indexed).
     pub fn duration_secs(&self) -> f64 {
         self.rate.frame_start_ns(self.frames()) as f64 / 1e9
     }
@@ -106,22 +144,40 @@ impl MediaFile {
     pub fn bytes_per_second(&self) -> f64 {
         let secs = self.duration_secs();
         if secs > 0.0 {
-            self.index.size() as f64 / secs
+            self.size as f64 / secs
         } else {
             0.0
         }
     }
 
-    /// Frame `n` of the file (counting from 0) as a whole JPEG. A frame
-    /// that cannot be read whole (the file was truncated or rewritten in
-    /// place while served) is an error, never partial or foreign data; the
-    /// first such error is logged.
+    /// Where frame `n` (from 0) lies, as far as is known now.
+    pub fn locate(&self, n: u64) -> Located {
+        self.index.locate(n)
+    }
+
+    /// Frame `n` of the file (counting from 0) as a whole JPEG, exact or,
+    /// while the file is being indexed, estimated (see
+    /// [`MediaFile::locate`]; `WouldBlock` when it cannot be found yet).
+    /// A frame that cannot be read whole (the file was truncated or
+    /// rewritten in place while served) is an error, never partial or
+    /// foreign data; the first such error is logged.
     pub fn frame(&self, n: u64) -> io::Result<Vec<u8>> {
-        let entry = usize::try_from(n)
-            .ok()
-            .and_then(|n| self.index.get(n))
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("no frame {n}")))?;
-        entry.read(&self.file).inspect_err(|e| {
+        let entry = match self.locate(n) {
+            Located::Exact(e) | Located::Estimated(e) => e,
+            Located::NotYet => {
+                return Err(io::Error::new(
+                    io::ErrorKind::WouldBlock,
+                    format!("frame {n} is not found yet"),
+                ));
+            }
+            Located::End => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("no frame {n}"),
+                ));
+            }
+        };
+        entry.read(&**self.index.source()).inspect_err(|e| {
             if !self.unreadable_said.swap(true, Ordering::Relaxed) {
                 tracing::warn!(
                     mount = %self.mount,
@@ -133,7 +189,7 @@ impl MediaFile {
     }
 
     fn is_current(&self, meta: &std::fs::Metadata) -> bool {
-        meta.modified().ok() == self.modified && meta.len() == self.index.size()
+        meta.modified().ok() == self.modified && meta.len() == self.size
     }
 }
 
@@ -142,12 +198,14 @@ impl MediaFile {
 pub struct Library {
     root: PathBuf,
     rate: FrameRate,
+    cache: Option<IndexCache>,
     open: Mutex<HashMap<PathBuf, Arc<MediaFile>>>,
 }
 
 impl Library {
-    /// A library over `root` (which must be a directory), timing files at `rate`.
-    pub fn new(root: &Path, rate: FrameRate) -> io::Result<Library> {
+    /// A library over `root` (which must be a directory), timing files at
+    /// `rate`, remembering their indexes in `cache`.
+    pub fn new(root: &Path, rate: FrameRate, cache: Option<IndexCache>) -> io::Result<Library> {
         let root = root.canonicalize()?;
         if !root.is_dir() {
             return Err(io::Error::new(
@@ -158,6 +216,7 @@ impl Library {
         Ok(Library {
             root,
             rate,
+            cache,
             open: Mutex::new(HashMap::new()),
         })
     }
@@ -215,7 +274,12 @@ impl Library {
             .strip_prefix(&self.root)
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_else(|_| mount.to_string());
-        let file = Arc::new(MediaFile::open(&path, &mount, self.rate)?);
+        let file = Arc::new(MediaFile::open(
+            &path,
+            &mount,
+            self.rate,
+            self.cache.clone(),
+        )?);
         self.open.lock().unwrap().insert(path, file.clone());
         Ok(file)
     }
@@ -280,7 +344,7 @@ mod tests {
         std::os::unix::fs::symlink(dir.path().join("secret.Mjpeg"), root.join("out.Mjpeg"))
             .unwrap();
         std::os::unix::fs::symlink(root.join("movie.Mjpeg"), root.join("in.Mjpeg")).unwrap();
-        let lib = Library::new(&root, FrameRate::new(24, 1).unwrap()).unwrap();
+        let lib = Library::new(&root, FrameRate::new(24, 1).unwrap(), None).unwrap();
         (dir, lib)
     }
 

@@ -153,11 +153,12 @@ impl Server {
             );
         }
         let rate = config.fps;
-        let library =
-            Library::new(&config.media_dir, rate).map_err(|source| StartError::MediaDir {
+        let library = Library::new(&config.media_dir, rate, config.index_cache.clone()).map_err(
+            |source| StartError::MediaDir {
                 dir: config.media_dir.clone(),
                 source,
-            })?;
+            },
+        )?;
         if !config.plain && config.tls.is_none() {
             return Err(StartError::Tls(
                 "nothing to listen on: plain RTSP is off and there is no TLS port".into(),

@@ -1,14 +1,15 @@
 //! Pull mode: when upstream can be read at random (a file through
 //! `filesrc`), the demuxer indexes the stream by hopping over the length
-//! prefixes, then plays, seeks and answers queries from the index on its own
-//! streaming task.
+//! prefixes (in a background thread: the first frame comes at once), and
+//! plays, seeks and answers queries from the index on its own streaming
+//! task.
 
 use super::*;
 
 /// Reads the upstream element at random through the sink pad.
-struct PadReader<'a>(&'a gst::Pad);
+struct PadReader(gst::Pad);
 
-impl ReadAt for PadReader<'_> {
+impl ReadAt for PadReader {
     fn size(&self) -> io::Result<u64> {
         self.0
             .peer_query_duration::<gst::format::Bytes>()
@@ -110,7 +111,17 @@ impl LengthMjpegDemux {
             else {
                 return Err(gst::FlowError::Flushing);
             };
-            playhead.advance(&segment).ok_or(gst::FlowError::Eos)?
+            match playhead.advance(&segment) {
+                Next::Cue(cue) => cue,
+                Next::Eos => return Err(gst::FlowError::Eos),
+                Next::Wait(n) => {
+                    // The index is being built: the task loops again soon.
+                    let index = playhead.index().clone();
+                    drop(state);
+                    index.wait_for(n, Duration::from_millis(50));
+                    return Ok(());
+                }
+            }
         };
         let mut buffer = self.sinkpad.pull_range(cue.entry.offset, cue.entry.len)?;
         let whole = buffer.size() == cue.entry.len as usize
@@ -136,7 +147,7 @@ impl LengthMjpegDemux {
 
     /// Indexes the stream and exposes the source pad.
     pub(super) fn pull_open(&self) -> Result<(), gst::FlowError> {
-        let reader = PadReader(&self.sinkpad);
+        let reader = PadReader(self.sinkpad.clone());
         let fail = |msg: String| {
             gst::element_imp_error!(self, gst::StreamError::Demux, ("{msg}"));
             gst::FlowError::Error
@@ -149,17 +160,26 @@ impl LengthMjpegDemux {
                 "The stream is empty: a .Mjpeg file needs at least one frame".into(),
             ));
         }
-        let index =
-            Index::build(&reader).map_err(|e| fail(format!("Cannot index the stream: {e}")))?;
-        report_anomalies(&*self.obj(), "stream", index.anomalies());
-        if index.is_empty() {
+        // Damage is reported, and the duration announced as exact, when the
+        // walk over the stream ends (in its own thread).
+        let element = self.obj().downgrade();
+        let index = SharedIndex::spawn(Arc::new(reader), move |index| {
+            let Some(element) = element.upgrade() else {
+                return;
+            };
+            report_anomalies(&element, "stream", index.anomalies());
+            let _ = element.post_message(
+                gst::message::DurationChanged::builder()
+                    .src(&element)
+                    .build(),
+            );
+        })
+        .map_err(|e| fail(format!("Cannot index the stream: {e}")))?;
+        if !index.wait_ready() {
             return Err(fail("The stream contains no whole .Mjpeg frame".into()));
         }
         let info = index
-            .frames()
-            .iter()
-            .take(16)
-            .find_map(|e| e.read(&reader).ok().and_then(|d| jpeg::parse_info(&d)))
+            .first_frame_where(|d| jpeg::parse_info(&d))
             .ok_or_else(|| {
                 fail("No readable JPEG frame header (SOF) in the first frames".into())
             })?;
@@ -169,8 +189,8 @@ impl LengthMjpegDemux {
         gst::info!(
             CAT,
             imp = self,
-            "indexed {} frames, {}x{}",
-            index.len(),
+            "{} frames found so far, {}x{}",
+            index.frames_found(),
             info.width,
             info.height
         );

@@ -6,6 +6,7 @@
 use super::load::{Meter, ThreadLoad, thread_cpu_time};
 use super::packets::{self, Frames, Packets, Scratch};
 use super::{Command, EngineStats, Source, Stream, rtp_time, rtp_time_at};
+use crate::container::Located;
 use crate::server::rtcp;
 use crate::server::udp::PacketSocket;
 use std::cmp::Reverse;
@@ -245,7 +246,9 @@ impl Worker {
             return None;
         };
         let media = media.clone();
-        let frames = media.frames();
+        // The exact count, once the file is indexed; until then frames are
+        // found as the walk goes (or estimated past it).
+        let frames = media.exact_frames();
         let mut n = counters.next_frame.load(Ordering::Relaxed);
         // Skip frames rather than burst when far behind.
         if now.duration_since(due) > MAX_LATE {
@@ -258,21 +261,32 @@ impl Worker {
                 .frames_late
                 .fetch_add(behind, Ordering::Relaxed);
         }
-        if frames == 0 || (!stream.looping && n >= frames) {
+        if frames.is_some_and(|f| f == 0 || (!stream.looping && n >= f)) {
             counters.ended.store(true, Ordering::Relaxed);
             rtcp::send_bye(&self.shard.rtcp, stream);
             return None;
         }
-        let file_frame = n % frames;
+        let file_frame = frames.map_or(n, |f| n % f);
         let wire = stream.wire;
         let mtu = stream.packet_mtu(self.shard.mtu);
         let stats = &self.shard.stats;
-        let packets = self
-            .shard
-            .frames
-            .get_or_make((media.id, file_frame, wire, mtu), || {
-                Packets::make(media.frame(file_frame).ok()?, wire, mtu, stats)
-            });
+        let packets = match media.locate(file_frame) {
+            // Cached by number: only frames known for certain.
+            Located::Exact(_) => self
+                .shard
+                .frames
+                .get_or_make((media.id, file_frame, wire, mtu), || {
+                    Packets::make(media.frame(file_frame).ok()?, wire, mtu, stats)
+                }),
+            Located::Estimated(_) => media
+                .frame(file_frame)
+                .ok()
+                .and_then(|data| Packets::make(data, wire, mtu, stats))
+                .map(Arc::new),
+            // Not found yet (sent nothing this time), or past the end
+            // the walk has just found: the next round ends the stream.
+            Located::NotYet | Located::End => None,
+        };
         let playing = self.sessions.get_mut(&id)?;
         let stream = &playing.stream;
         counters.next_frame.store(n + 1, Ordering::Relaxed);

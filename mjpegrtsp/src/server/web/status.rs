@@ -22,9 +22,12 @@ pub(super) struct MountInfo {
     pub height: Option<u16>,
     /// Frames per second, when known.
     pub fps: Option<f64>,
-    /// Files: length in seconds and frames.
+    /// Files: length in seconds and frames (estimates while `indexed` is
+    /// false).
     pub duration_s: Option<f64>,
     pub frames: Option<u64>,
+    /// Files: whether the file is indexed to its end (its length exact).
+    pub indexed: Option<bool>,
     /// Sessions playing it (RTSP and HTTP).
     pub viewers: usize,
     /// Live sources: frames received since the server started.
@@ -88,6 +91,7 @@ pub(super) fn mounts(shared: &Shared) -> Vec<MountInfo> {
             fps: Some(media.rate.fps()),
             duration_s: Some(media.duration_secs()),
             frames: Some(media.frames()),
+            indexed: Some(media.exact_frames().is_some()),
             viewers: viewers.get(&media.id).copied().unwrap_or(0),
             frames_received: None,
             upstream: None,
@@ -112,6 +116,7 @@ pub(super) fn mounts(shared: &Shared) -> Vec<MountInfo> {
             fps: info.and_then(|i| i.fps).map(|f| f.fps()),
             duration_s: None,
             frames: None,
+            indexed: None,
             viewers: viewers.get(&source.id).copied().unwrap_or(0),
             frames_received: Some(source.frames.load(Ordering::Relaxed)),
             upstream,
@@ -133,8 +138,8 @@ pub(super) fn sessions(shared: &Shared) -> Vec<SessionInfo> {
             let position_s = match &st.stream.source {
                 Source::File(media) => {
                     let n = c.next_frame.load(Ordering::Relaxed);
-                    let frames = media.frames().max(1);
-                    Some(media.rate.frame_start_ns(n % frames) as f64 / 1e9)
+                    let in_file = media.exact_frames().map_or(n, |f| n % f.max(1));
+                    Some(media.rate.frame_start_ns(in_file) as f64 / 1e9)
                 }
                 Source::Live(_) => None,
             };

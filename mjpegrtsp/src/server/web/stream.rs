@@ -39,7 +39,8 @@ impl Viewer {
         let counters = Arc::new(Counters::default());
         if let (Source::File(media), Some(t)) = (&source, t) {
             let frame = media.rate.frame_at_ns((t * 1e9) as u64);
-            if frame >= media.frames() && !shared.config.looping {
+            let past_end = media.exact_frames().is_some_and(|n| frame >= n);
+            if past_end && !shared.config.looping {
                 let why = format!("t={t}: past the end ({:.3} s)", media.duration_secs());
                 return Err(Refused::Status(StatusCode::BAD_REQUEST, why));
             }
@@ -159,9 +160,16 @@ pub(super) fn snapshot(source: &Source, t: Option<f64>) -> Result<Vec<u8>, Refus
         Source::File(media) => {
             let wanted = media.rate.frame_at_ns((t.unwrap_or(0.0) * 1e9) as u64);
             let frame = wanted.min(media.frames().saturating_sub(1));
-            media
-                .frame(frame)
-                .map_err(|e| Refused::Status(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+            // A snapshot past the walk is near its time, not exact: fine
+            // for a picture; one not found yet is worth a retry.
+            media.frame(frame).map_err(|e| {
+                let status = if e.kind() == std::io::ErrorKind::WouldBlock {
+                    StatusCode::SERVICE_UNAVAILABLE
+                } else {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                };
+                Refused::Status(status, e.to_string())
+            })
         }
     }
 }
