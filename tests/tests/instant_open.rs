@@ -97,7 +97,9 @@ fn the_index(path: &Path, dir: &Path, total: u64, target: u64) {
 
     // Remembered (written, whole, just after the index is complete): the
     // next open is complete at once, even cold.
-    wait_within("the remembered index", 10, || cache.entry_path(path).exists());
+    wait_within("the remembered index", 10, || {
+        cache.entry_path(path).exists()
+    });
     evict_from_page_cache(path);
     let again = SharedIndex::open(path, Some(cache.clone()), |_| {}).unwrap();
     assert!(again.is_complete());

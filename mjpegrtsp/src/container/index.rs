@@ -294,20 +294,38 @@ pub(super) fn resync(
     from: u64,
     limit: u64,
 ) -> io::Result<Option<u64>> {
+    const HEADER: usize = PREFIX_LEN + SOI.len();
     let size = src.size()?;
     let stop = from.saturating_add(limit).min(size);
+    // One read finds a frame start in undamaged data (frames are at most
+    // 100 kB): it may well go to the disk.
+    let mut buf = vec![0u8; SCAN_CHUNK];
     let mut pos = from;
     while pos < stop {
-        let Some(at) = scan_for_header(src, pos, stop)? else {
-            return Ok(None);
-        };
-        let mut head = [0u8; PREFIX_LEN];
-        src.read_exact_at(at, &mut head)?;
-        let next = at + (PREFIX_LEN + parse_prefix(&head).unwrap_or(0)) as u64;
-        if next == size || (next < size && header_at(src, next, size)?) {
-            return Ok(Some(at));
+        let n = usize::try_from((stop - pos).min(SCAN_CHUNK as u64)).unwrap_or(SCAN_CHUNK);
+        src.read_exact_at(pos, &mut buf[..n])?;
+        let mut i = 0;
+        while let Some(j) = find_frame_header(&buf[i..n]) {
+            let at = pos + (i + j) as u64;
+            let len = parse_prefix(&buf[i + j..n]).unwrap_or(0);
+            let next = at + (PREFIX_LEN + len) as u64;
+            let k = usize::try_from(next - pos).unwrap_or(usize::MAX);
+            let leads_on = if next >= size {
+                next == size
+            } else if k.saturating_add(HEADER) <= n {
+                find_frame_header(&buf[k..k + HEADER]) == Some(0)
+            } else {
+                header_at(src, next, size)?
+            };
+            if leads_on {
+                return Ok(Some(at));
+            }
+            i += j + 1;
         }
-        pos = at + 1;
+        if pos + n as u64 >= stop || n < HEADER {
+            break;
+        }
+        pos += (n - (HEADER - 1)) as u64;
     }
     Ok(None)
 }

@@ -470,6 +470,7 @@ fn walk_in_background(
     size: u64,
     most: usize,
 ) -> Option<Arc<Index>> {
+    lower_this_threads_priority();
     let mut walk = Walk::new(0, size);
     let mut batch = Batch::default();
     let mut published = 0usize;
@@ -505,6 +506,20 @@ fn walk_in_background(
                 return shared.index().cloned();
             }
         }
+    }
+}
+
+/// Makes the calling thread yield to the rest of the process (nice +10):
+/// a walk over a file in the page cache is all CPU, and on a small machine
+/// it would delay the first frame it is there to hasten. Where the
+/// priority cannot be changed, nothing changes.
+fn lower_this_threads_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: gettid has no preconditions; setpriority only changes the
+    // nice value of this thread (a Linux thread is a PRIO_PROCESS target).
+    unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10);
     }
 }
 

@@ -110,7 +110,8 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Puts the file in the state `cond` needs (and the index cache).
+/// Puts the file in the state `cond` needs, and the index cache (`cache`:
+/// its `mjpegrtsp/index` folder for the element's).
 fn prepare(path: &Path, cache: &Path, cond: Condition) {
     if cond != Condition::Cached {
         let _ = std::fs::remove_dir_all(cache);
@@ -121,7 +122,13 @@ fn prepare(path: &Path, cache: &Path, cond: Condition) {
             let mut f = std::fs::File::open(path).unwrap();
             std::io::copy(&mut f, &mut std::io::sink()).unwrap();
         }
-        _ => evict_from_page_cache(path),
+        _ => {
+            evict_from_page_cache(path);
+            // The remembered indexes are cold too.
+            for entry in std::fs::read_dir(cache).into_iter().flatten().flatten() {
+                evict_from_page_cache(&entry.path());
+            }
+        }
     }
 }
 
@@ -196,7 +203,7 @@ fn main() -> ExitCode {
     // The element remembers indexes in the user's cache: this one.
     // SAFETY: set before any other thread reads the environment.
     unsafe { std::env::set_var("XDG_CACHE_HOME", args.dir.join("xdg")) };
-    let element_cache = args.dir.join("xdg");
+    let element_cache = args.dir.join("xdg").join("mjpegrtsp").join("index");
     println!(
         "| file | condition | filesrc first buffer | first frame | seek near the end | exact duration | DESCRIBE | PLAY to first packet | worst / filesrc |"
     );
