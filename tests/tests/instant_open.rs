@@ -55,6 +55,7 @@ fn a_multi_gigabyte_file_opens_and_seeks_at_once_and_becomes_exact() {
 
     the_index(&path, dir.path(), total, last_minute);
     the_element(&path, total, last_minute);
+    the_demuxer(&path, total);
     the_server(&media, total, last_minute);
 }
 
@@ -216,6 +217,38 @@ fn the_element(path: &Path, total: u64, target: u64) {
         .unwrap();
     let data = sample.buffer().unwrap().map_readable().unwrap().to_vec();
     assert_eq!(frame_number(&data), Some(target));
+    pipeline.set_state(gst::State::Null).unwrap();
+}
+
+/// `filesrc ! lengthmjpegdemux`: prerolls on the first frame while the
+/// walk (through upstream's pull mode) goes on, then knows the exact
+/// duration.
+fn the_demuxer(path: &Path, total: u64) {
+    evict_from_page_cache(path);
+    let started = Instant::now();
+    let (pipeline, sink) = launch_with_appsink(&format!(
+        "filesrc location={} ! lengthmjpegdemux ! appsink name=sink",
+        path.display()
+    ));
+    pipeline.set_state(gst::State::Paused).unwrap();
+    let first = sink
+        .try_pull_preroll(gst::ClockTime::from_seconds(10))
+        .expect("a first frame");
+    let preroll = started.elapsed();
+    let data = first.buffer().unwrap().map_readable().unwrap().to_vec();
+    assert_eq!(frame_number(&data), Some(0));
+    let exact = gst::ClockTime::from_nseconds(total * 1_000_000_000 / 24);
+    let estimate = pipeline.query_duration::<gst::ClockTime>().unwrap();
+    assert_ne!(estimate, exact, "the walk was waited for");
+    assert!(preroll < AT_ONCE, "preroll took {preroll:?}");
+    let bus = pipeline.bus().unwrap();
+    bus.timed_pop_filtered(
+        gst::ClockTime::from_seconds(120),
+        &[gst::MessageType::DurationChanged],
+    )
+    .expect("DURATION_CHANGED");
+    assert_eq!(pipeline.query_duration::<gst::ClockTime>(), Some(exact));
+    eprintln!("demuxer: preroll {preroll:?}, duration estimate {estimate}, then {exact}");
     pipeline.set_state(gst::State::Null).unwrap();
 }
 
