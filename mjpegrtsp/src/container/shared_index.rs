@@ -127,8 +127,9 @@ impl SharedIndex {
             return Ok(shared);
         }
         let path = path.to_path_buf();
-        SharedIndex::spawn(Arc::new(file), move |index| {
-            if let Some(cache) = cache {
+        SharedIndex::spawn_batched(Arc::new(file), BATCH, move |index, whole| {
+            // An index cut short by a read error is not the file's.
+            if let Some(cache) = cache.filter(|_| whole) {
                 cache.store(&path, &meta, index);
             }
             on_done(index);
@@ -141,14 +142,16 @@ impl SharedIndex {
         src: SharedSource,
         on_done: impl FnOnce(&Index) + Send + 'static,
     ) -> io::Result<Arc<SharedIndex>> {
-        SharedIndex::spawn_batched(src, BATCH, on_done)
+        SharedIndex::spawn_batched(src, BATCH, |index, _| on_done(index))
     }
 
-    /// [`SharedIndex::spawn`], publishing at most `batch` frames at a time.
+    /// [`SharedIndex::spawn`], publishing at most `batch` frames at a time;
+    /// `on_done` also hears whether the walk reached the end (not stopped
+    /// by a read error).
     fn spawn_batched(
         src: SharedSource,
         batch: usize,
-        on_done: impl FnOnce(&Index) + Send + 'static,
+        on_done: impl FnOnce(&Index, bool) + Send + 'static,
     ) -> io::Result<Arc<SharedIndex>> {
         let size = src.size()?;
         let shared = Arc::new(SharedIndex {
@@ -162,8 +165,8 @@ impl SharedIndex {
         std::thread::Builder::new()
             .name("mjpeg-index".into())
             .spawn(move || {
-                if let Some(index) = walk_in_background(&weak, &*src, size, batch) {
-                    on_done(&index);
+                if let Some((index, whole)) = walk_in_background(&weak, &*src, size, batch) {
+                    on_done(&index, whole);
                 }
             })?;
         Ok(shared)
@@ -463,13 +466,14 @@ struct Batch {
 }
 
 /// Walks `src` to the end, publishing to the index behind `weak` as it
-/// goes; the complete index, or `None` if every reader went first.
+/// goes; the complete index and whether the walk reached the end (`false`:
+/// a read error stopped it, logged), or `None` if every reader went first.
 fn walk_in_background(
     weak: &Weak<SharedIndex>,
     src: &(dyn ReadAt + Send + Sync),
     size: u64,
     most: usize,
-) -> Option<Arc<Index>> {
+) -> Option<(Arc<Index>, bool)> {
     lower_this_threads_priority();
     let mut walk = Walk::new(0, size);
     let mut batch = Batch::default();
@@ -500,10 +504,14 @@ fn walk_in_background(
         if due {
             let shared = weak.upgrade()?;
             published += batch.frames.len();
+            let whole = error.is_none();
+            if let Some(e) = &error {
+                tracing::warn!("indexing stopped, the index holds the frames before: {e}");
+            }
             shared.publish(&mut batch, walk.position(), end, error);
             last = Instant::now();
             if end {
-                return shared.index().cloned();
+                return shared.index().cloned().map(|index| (index, whole));
             }
         }
     }
@@ -590,7 +598,7 @@ mod tests {
             moved: Condvar::new(),
         });
         let (tx, rx) = std::sync::mpsc::channel();
-        let shared = SharedIndex::spawn_batched(src.clone(), 1, move |index| {
+        let shared = SharedIndex::spawn_batched(src.clone(), 1, move |index, _| {
             tx.send(index.len()).unwrap();
         })
         .unwrap();
@@ -637,7 +645,7 @@ mod tests {
             gate: Mutex::new(60_000),
             moved: Condvar::new(),
         });
-        let shared = SharedIndex::spawn_batched(src.clone(), 1, |_| {}).unwrap();
+        let shared = SharedIndex::spawn_batched(src.clone(), 1, |_, _| {}).unwrap();
         assert!(shared.wait_for(200, Duration::from_secs(5)));
         let Located::Estimated(e) = shared.locate(1000) else {
             panic!()
@@ -669,7 +677,7 @@ mod tests {
             gate: Mutex::new(3000),
             moved: Condvar::new(),
         });
-        let shared = SharedIndex::spawn_batched(src.clone(), 1, |_| {}).unwrap();
+        let shared = SharedIndex::spawn_batched(src.clone(), 1, |_, _| {}).unwrap();
         assert!(shared.wait_for(0, Duration::from_secs(5)));
         let started = Instant::now();
         // Estimated into the junk: nothing to resynchronise on there.
@@ -688,6 +696,37 @@ mod tests {
         assert_eq!(last.offset + u64::from(last.len), src.data.len() as u64);
     }
 
+    /// A source whose reads fail from an offset on.
+    struct Failing(Vec<u8>, u64);
+
+    impl ReadAt for Failing {
+        fn size(&self) -> io::Result<u64> {
+            Ok(self.0.len() as u64)
+        }
+        fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+            if offset >= self.1 {
+                return Err(io::Error::other("the disk went away"));
+            }
+            self.0.as_slice().read_at(offset, buf)
+        }
+    }
+
+    #[test]
+    fn a_read_error_ends_the_walk_with_the_frames_before_it_never_as_whole() {
+        let (data, _) = container(500);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let shared =
+            SharedIndex::spawn_batched(Arc::new(Failing(data, 20_000)), 64, move |i, whole| {
+                tx.send((i.len(), whole)).unwrap();
+            })
+            .unwrap();
+        let (frames, whole) = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert!(!whole, "a walk cut short was taken for the whole file");
+        assert!((50..100).contains(&frames), "{frames}");
+        assert!(shared.error().unwrap().contains("the disk went away"));
+        assert_eq!(shared.locate(frames as u64), Located::End);
+    }
+
     #[test]
     fn readers_gone_stop_the_walk() {
         let (data, _) = container(1000);
@@ -698,7 +737,7 @@ mod tests {
         });
         let (tx, rx) = std::sync::mpsc::channel::<()>();
         let shared =
-            SharedIndex::spawn_batched(src.clone(), 1, move |_| tx.send(()).unwrap()).unwrap();
+            SharedIndex::spawn_batched(src.clone(), 1, move |_, _| tx.send(()).unwrap()).unwrap();
         assert!(shared.wait_for(0, Duration::from_secs(5)));
         drop(shared);
         src.open_to(u64::MAX);
