@@ -9,7 +9,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-bash scripts/setup.sh
+bash scripts/setup.sh run
 cargo build --release --quiet -p server-cli
 echo "Watch with: ffplay rtsp://127.0.0.1:8554/sample.Mjpeg   (or the URL printed below)" >&2
 echo "       or in a browser: http://127.0.0.1:8080/" >&2

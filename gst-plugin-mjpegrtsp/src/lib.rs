@@ -6,6 +6,7 @@
 //! core crate [`mjpegrtsp`]; the elements here are thin layers over it, as in
 //! gst-plugins-rs. `mjpegrtspsrc` plays RTSP with the core's client.
 
+pub mod convert;
 pub mod sample;
 
 mod lengthmjpegdemux;

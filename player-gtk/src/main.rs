@@ -6,10 +6,16 @@ use player_gtk::{application, renderer};
 use std::os::unix::process::CommandExt;
 
 /// Video Streaming Player: plays MJPEG over RTSP and local .Mjpeg files.
+///
+/// Given a source without --play, the window opens with it in the address
+/// field and does not connect until you press Play (or Space): SETUP, then
+/// PLAY, as the RTSP state machine goes. With no source, type an address
+/// (Ctrl+L) or open a file (Ctrl+O).
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version, about, after_help = EXAMPLES)]
 struct Args {
-    /// An rtsp:// or rtsps:// URL, or a .Mjpeg file, to open.
+    /// An rtsp:// or rtsps:// URL, or a .Mjpeg file, to open (without
+    /// --play: shown, not connected to).
     source: Option<String>,
     /// SETUP and PLAY the source at once.
     #[arg(long)]
@@ -31,6 +37,16 @@ struct Args {
     #[arg(long)]
     tls_no_verify: bool,
 }
+
+const EXAMPLES: &str = "\
+Examples:
+  player-gtk --play rtsp://127.0.0.1:8554/sample.Mjpeg   connect and play at once
+  player-gtk rtsp://camera.local:8554/door               open; press Play (Space) to connect
+  player-gtk --play ~/videos/holiday.Mjpeg                a local file
+  player-gtk --play rtsps://host:8322/cam --tls-ca ca.pem  RTSPS with a private CA
+  player-gtk                                              type an address with Ctrl+L
+
+Keys: Space play/pause, Left/Right seek 5 s, F fullscreen, Ctrl+Q quit.";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Renderer {

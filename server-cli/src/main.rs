@@ -5,6 +5,8 @@
 
 mod add_user;
 #[cfg(feature = "gstreamer")]
+mod convert;
+#[cfg(feature = "gstreamer")]
 mod sample;
 
 use clap::Parser;
@@ -28,7 +30,7 @@ use std::time::Duration;
 /// the seed system's classic Python client gets its own dialect. With no
 /// --media-dir, a built-in sample clip is made and served.
 #[derive(Debug, Parser)]
-#[command(version, about, long_about = None, after_help = EXAMPLES, args_conflicts_with_subcommands = true)]
+#[command(version, about, after_help = EXAMPLES, args_conflicts_with_subcommands = true)]
 struct Args {
     #[command(subcommand)]
     command: Option<Command>,
@@ -193,6 +195,11 @@ enum Command {
         #[arg(long, default_value = "**")]
         mounts: String,
     },
+    /// Convert any video (mp4, mkv, avi, mov, …), a folder or glob of JPEGs,
+    /// a raw MJPEG stream or a .Mjpeg file into a .Mjpeg file that every
+    /// client plays: baseline 4:2:0 JPEG, encoded on every core.
+    #[cfg(feature = "gstreamer")]
+    Convert(convert::ConvertArgs),
 }
 
 const EXAMPLES: &str = "\
@@ -201,6 +208,7 @@ Examples:
   server-cli --media-dir ~/videos --loop      serve a directory, looping
   server-cli --pipeline 'videotestsrc is-live=true ! jpegenc'
   echo 's3cret' | server-cli add-user users.txt alice --mounts 'cams/*'
+  server-cli convert holiday.mp4 media/holiday.Mjpeg   make a .Mjpeg from any video
   server-cli --users users.txt --public 'demo/*'   only users (Digest), demo/ open to all
   server-cli --tls-cert cert.pem --tls-key key.pem also rtsps:// on port 8322
   ffplay rtsp://127.0.0.1:8554/movie.Mjpeg    watch (RFC 2435 over UDP)
@@ -218,6 +226,17 @@ fn main() -> ExitCode {
     }) = &args.command
     {
         return match add_user::run(file, name, realm, mounts) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    #[cfg(feature = "gstreamer")]
+    if let Some(Command::Convert(convert_args)) = &args.command {
+        let result = init_gstreamer().and_then(|()| convert::run(convert_args));
+        return match result {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e}");

@@ -1,5 +1,7 @@
-//! What `gst-inspect-1.0` shows: every element has a description with a
-//! `gst-launch-1.0` example, and every property has a blurb.
+//! What `gst-inspect-1.0` shows: every element has a one-line description
+//! and every property a blurb; each element's documentation carries its
+//! `gst-launch-1.0` example under "Example launch line", as GStreamer's own
+//! elements do.
 
 use gst::prelude::*;
 use mjpegrtsp_tests::init;
@@ -21,9 +23,22 @@ fn every_element_is_documented() {
             gst::ElementFactory::find(name).unwrap_or_else(|| panic!("{name} registered"));
         let description = factory.metadata("description").unwrap();
         assert!(
-            description.contains("Example: gst-launch-1.0 ") && description.contains(name),
-            "{name}: {description}"
+            description.len() > 20
+                && !description.contains('\n')
+                && !description.contains("Example"),
+            "{name}: {description:?}"
         );
+        let source = std::fs::read_to_string(format!(
+            "{}/../gst-plugin-mjpegrtsp/src/{name}/imp.rs",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        let example = source
+            .split("## Example launch line")
+            .nth(1)
+            .and_then(|rest| rest.lines().find(|l| l.contains("gst-launch-1.0 ")))
+            .unwrap_or_else(|| panic!("{name}: no example launch line in its documentation"));
+        assert!(example.contains(name), "{name}: {example}");
         assert!(!factory.metadata("long-name").unwrap().is_empty());
         assert!(!factory.metadata("klass").unwrap().is_empty());
         let element = factory.create().build().unwrap();

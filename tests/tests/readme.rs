@@ -1,20 +1,34 @@
-//! Every command line the README shows for the elements runs as written (with
-//! its file names pointed at a generated clip and windows replaced by
+//! Every GStreamer command line the README and the docs show runs as written
+//! (with its file names pointed at a generated clip and windows replaced by
 //! `fakesink`), using the real `gst-launch-1.0` and `gst-discoverer-1.0`.
+//! (`server-cli/tests/convert_cli.rs` runs the README's `server-cli convert`
+//! lines.)
 
 use mjpegrtsp_tests::*;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// Command lines in the README's ```sh blocks that start with a GStreamer tool.
+/// The README and the documents it sends a newcomer to.
+const DOCUMENTS: [&str; 5] = [
+    "README.md",
+    "docs/elements.md",
+    "docs/server.md",
+    "player-gtk/README.md",
+    "CONTRIBUTING.md",
+];
+
+/// Command lines in the documents' ```sh blocks that start with a GStreamer
+/// tool.
 fn readme_commands() -> Vec<String> {
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
-            .unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let text: Vec<String> = DOCUMENTS
+        .iter()
+        .map(|d| std::fs::read_to_string(root.join(d)).unwrap())
+        .collect();
     let mut in_sh = false;
     let mut out = Vec::new();
-    for line in readme.lines() {
+    for line in text.iter().flat_map(|t| t.lines()) {
         if line.starts_with("```") {
             in_sh = line == "```sh";
             continue;

@@ -15,6 +15,12 @@
 //! gst-play-1.0 movie.Mjpeg
 //! gst-discoverer-1.0 movie.Mjpeg
 //! ```
+//!
+//! ## Example launch line
+//!
+//! ```shell
+//! gst-launch-1.0 filesrc location=movie.Mjpeg ! lengthmjpegdemux ! jpegdec ! videoconvert ! autovideosink
+//! ```
 
 use crate::CONTAINER_CAPS_NAME;
 use crate::pads::template;
@@ -428,8 +434,7 @@ impl ElementImpl for LengthMjpegDemux {
             gst::subclass::ElementMetadata::new(
                 "Length-prefixed MJPEG demuxer",
                 "Codec/Demuxer/Video",
-                "Splits the .Mjpeg container (five-digit length + JPEG per frame) into timestamped JPEG frames; seekable when upstream is\n\
-                 Example: gst-launch-1.0 filesrc location=movie.Mjpeg ! lengthmjpegdemux ! jpegdec ! videoconvert ! autovideosink",
+                "Splits the .Mjpeg container (five-digit length + JPEG per frame) into timestamped JPEG frames; seekable when upstream can be read at random (filesrc)",
                 "The mjpegrtsp developers",
             )
         });

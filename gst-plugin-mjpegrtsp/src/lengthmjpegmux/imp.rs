@@ -24,7 +24,7 @@ use crate::CONTAINER_CAPS_NAME;
  * ## Example launch line
  *
  * ```shell
- * gst-launch-1.0 videotestsrc num-buffers=48 ! jpegenc ! lengthmjpegmux ! filesink location=x.Mjpeg
+ * gst-launch-1.0 videotestsrc num-buffers=240 ! video/x-raw,format=I420 ! jpegenc ! lengthmjpegmux ! filesink location=out.Mjpeg
  * ```
  */
 use crate::pads::{ChainSink, add_pads, chain_sink_pad, class_template, sink_src_templates};
@@ -315,8 +315,7 @@ impl ElementImpl for LengthMjpegMux {
                 "Length-prefixed MJPEG muxer",
                 "Codec/Muxer",
                 "Writes JPEG images as the .Mjpeg container: each frame is its size as \
-                 five decimal digits followed by the JPEG (at most 99,999 bytes per frame)\n\
-                 Example: gst-launch-1.0 videotestsrc num-buffers=240 ! jpegenc ! lengthmjpegmux ! filesink location=out.Mjpeg",
+                 five decimal digits followed by the JPEG (at most 99,999 bytes per frame)",
                 "The mjpegrtsp developers",
             )
         });

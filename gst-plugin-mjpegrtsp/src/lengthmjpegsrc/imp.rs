@@ -26,6 +26,12 @@
 //! `uridecodebin` keep opening `file://` URIs with `filesrc`, and a `.Mjpeg`
 //! file reaches `lengthmjpegdemux` through the typefinder — that path already
 //! plays, seeks and reports duration, and it serves every other file type too.
+//!
+//! ## Example launch line
+//!
+//! ```shell
+//! gst-launch-1.0 lengthmjpegsrc location=movie.Mjpeg ! jpegdec ! videoconvert ! autovideosink
+//! ```
 
 use crate::playhead::Next;
 use crate::playhead::{Playhead, jpeg_caps, report_anomalies};
@@ -379,8 +385,7 @@ impl ElementImpl for LengthMjpegSrc {
             gst::subclass::ElementMetadata::new(
                 "Length-prefixed MJPEG file source",
                 "Source/File/Video",
-                "Reads a .Mjpeg file (five-digit length + JPEG per frame) as timestamped, seekable JPEG frames\n\
-                 Example: gst-launch-1.0 lengthmjpegsrc location=movie.Mjpeg ! jpegdec ! videoconvert ! autovideosink",
+                "Reads a .Mjpeg file (five-digit length + JPEG per frame) as timestamped, seekable JPEG frames",
                 "The mjpegrtsp developers",
             )
         });

@@ -39,6 +39,12 @@
  * |[
  * gst-launch-1.0 -e mjpegrtspsrc location=rtsp://127.0.0.1:8554/movie.Mjpeg ! lengthmjpegmux ! filesink location=rec.Mjpeg
  * ]| Records it to a `.Mjpeg` file.
+ *
+ * ## Example launch line
+ *
+ * ```shell
+ * gst-launch-1.0 mjpegrtspsrc location=rtsp://127.0.0.1:8554/movie.Mjpeg ! jpegdec ! autovideosink
+ * ```
  */
 use super::settings::{PROPERTIES, Settings};
 use super::state::{self, Started, State};
@@ -316,8 +322,7 @@ impl ElementImpl for MjpegRtspSrc {
             gst::subclass::ElementMetadata::new(
                 "MJPEG RTSP source",
                 "Source/Network/Video",
-                "Plays MJPEG from an RTSP server (RFC 2435, X-WHOLE-JPEG or the classic dialect) as whole, timestamped JPEG images\n\
-                 Example: gst-launch-1.0 mjpegrtspsrc location=rtsp://127.0.0.1:8554/movie.Mjpeg ! jpegdec ! autovideosink",
+                "Plays MJPEG from an RTSP server (RFC 2435, X-WHOLE-JPEG or the classic dialect) as whole, timestamped JPEG images",
                 "The mjpegrtsp developers",
             )
         });

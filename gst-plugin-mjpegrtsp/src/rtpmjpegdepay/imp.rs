@@ -32,6 +32,12 @@
  * |[
  * gst-launch-1.0 udpsrc port=5000 caps="application/x-rtp,media=video,encoding-name=X-WHOLE-JPEG,clock-rate=1" ! rtpmjpegdepay ! jpegdec ! autovideosink
  * ]| Shows what a classic server (or `rtpmjpegpay`) sends to port 5000.
+ *
+ * ## Example launch line
+ *
+ * ```shell
+ * gst-launch-1.0 udpsrc port=5000 caps="application/x-rtp,media=video,encoding-name=X-WHOLE-JPEG,clock-rate=1" ! rtpmjpegdepay ! jpegdec ! autovideosink
+ * ```
  */
 use crate::pads::{ChainSink, add_pads, chain_pads, sink_src_templates};
 use std::sync::{LazyLock, Mutex, MutexGuard};
@@ -520,8 +526,7 @@ impl ElementImpl for RtpMjpegDepay {
                 "Codec/Depayloader/Network/RTP",
                 "Extracts whole JPEG images from X-WHOLE-JPEG RTP packets: one JPEG per \
                  packet (classic server) or split with the marker bit on each frame's last \
-                 packet; never outputs a partial JPEG\n\
-                 Example: gst-launch-1.0 udpsrc port=5000 caps=\"application/x-rtp,media=video,encoding-name=X-WHOLE-JPEG,clock-rate=1\" ! rtpmjpegdepay ! jpegdec ! autovideosink",
+                 packet; never outputs a partial JPEG",
                 "The mjpegrtsp developers",
             )
         });

@@ -33,6 +33,12 @@
  * |[
  * gst-launch-1.0 lengthmjpegsrc location=movie.Mjpeg ! rtpmjpegpay mode=fragmented mtu=1400 ! udpsink host=127.0.0.1 port=5000
  * ]| Frames of any size, split at 1400 bytes.
+ *
+ * ## Example launch line
+ *
+ * ```shell
+ * gst-launch-1.0 lengthmjpegsrc location=movie.Mjpeg ! rtpmjpegpay ! udpsink host=127.0.0.1 port=5000
+ * ```
  */
 use crate::pads::{ChainSink, add_pads, chain_pads, sink_src_templates};
 use std::sync::{LazyLock, Mutex, MutexGuard};
@@ -443,8 +449,7 @@ impl ElementImpl for RtpMjpegPay {
                 "Codec/Payloader/Network/RTP",
                 "Payloads whole JPEG images behind a plain 12-byte RTP header \
                  (X-WHOLE-JPEG): one packet per frame like the classic server, or \
-                 split at the MTU with the marker bit on each frame's last packet\n\
-                 Example: gst-launch-1.0 lengthmjpegsrc location=movie.Mjpeg ! rtpmjpegpay ! udpsink host=127.0.0.1 port=5000",
+                 split at the MTU with the marker bit on each frame's last packet",
                 "The mjpegrtsp developers",
             )
         });

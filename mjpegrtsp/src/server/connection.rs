@@ -213,7 +213,12 @@ impl Connection {
         let mut response = match result {
             Ok(r) => r,
             Err(Refusal(status, why)) => {
-                tracing::info!(peer = %self.peer, method = %request.method.as_str(), uri = %request.uri, "{} {}: {why}", status.as_u16(), status.reason_phrase());
+                // What the server cannot serve is for its owner to fix.
+                if status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+                    tracing::warn!(peer = %self.peer, method = %request.method.as_str(), uri = %request.uri, "{} {}: {why}", status.as_u16(), status.reason_phrase());
+                } else {
+                    tracing::info!(peer = %self.peer, method = %request.method.as_str(), uri = %request.uri, "{} {}: {why}", status.as_u16(), status.reason_phrase());
+                }
                 let mut r = Response::reply_to(request, status);
                 if status == StatusCode::METHOD_NOT_ALLOWED || status == StatusCode::NOT_IMPLEMENTED
                 {

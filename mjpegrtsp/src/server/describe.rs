@@ -70,8 +70,8 @@ pub(super) fn standard_playable(source: &Source) -> Result<(), Refusal> {
     match source {
         Source::File(media) => media.rfc2435.clone().map_err(|why| {
             refuse(format!(
-                "{} cannot be sent as RFC 2435 JPEG ({why}); re-encode it as baseline 4:2:0, e.g. \
-                 gst-launch-1.0 lengthmjpegsrc location=IN ! jpegdec ! videoconvert ! video/x-raw,format=I420 ! jpegenc ! lengthmjpegmux ! filesink location=OUT",
+                "{} cannot be sent as RFC 2435 JPEG ({why}); on the server, convert it to \
+                 baseline 4:2:0 with: server-cli convert IN.Mjpeg OUT.Mjpeg",
                 media.mount
             ))
         }),

@@ -284,6 +284,21 @@ impl Library {
         Ok(file)
     }
 
+    /// Every file under the root that standard clients cannot play, with
+    /// why: not a `.Mjpeg` at all (JPEGs back to back, damaged), or JPEG
+    /// that RFC 2435 cannot carry (they would get 415). Judged on each
+    /// file's first frame, without indexing it. Sorted by mount.
+    pub fn survey(&self) -> Vec<(String, PathBuf, String)> {
+        self.list()
+            .into_iter()
+            .filter_map(|mount| {
+                let path = self.resolve(&mount).ok()?;
+                let why = first_frame_problem(&path)?;
+                Some((mount, path, why))
+            })
+            .collect()
+    }
+
     /// Mount paths of every `.Mjpeg` under the root (following no symlinks
     /// out of it), sorted.
     pub fn list(&self) -> Vec<String> {
@@ -311,6 +326,42 @@ impl Library {
         out.sort();
         out
     }
+}
+
+/// The command that converts the file at `path` into one every client
+/// plays, beside it: `server-cli convert 'IN' 'OUT.Mjpeg'` (OUT is IN
+/// itself for a `.Mjpeg`: the converter replaces a file only once the new
+/// one is whole).
+pub fn convert_command(path: &Path) -> String {
+    let out = path.with_extension("Mjpeg");
+    let quote = |p: &Path| format!("'{}'", p.display().to_string().replace('\'', "'\\''"));
+    format!("server-cli convert {} {}", quote(path), quote(&out))
+}
+
+/// What is wrong with the file at `path` for standard clients, judged on
+/// its first frame; `None` when nothing is.
+fn first_frame_problem(path: &Path) -> Option<String> {
+    use crate::container::{PREFIX_LEN, SOI, is_whole_jpeg, parse_prefix};
+    use std::os::unix::fs::FileExt;
+    let file = std::fs::File::open(path).ok()?;
+    let mut head = [0u8; PREFIX_LEN + 2];
+    let n = file.read_at(&mut head, 0).ok()?;
+    if head[..n].starts_with(&SOI) {
+        return Some("JPEGs back to back (a raw MJPEG stream), not a .Mjpeg file".into());
+    }
+    let len = parse_prefix(&head[..n]).filter(|_| head[PREFIX_LEN..n] == SOI);
+    let Some(len) = len else {
+        return Some(
+            "not a .Mjpeg file: it does not start with a five-digit length and a JPEG".into(),
+        );
+    };
+    let mut frame = vec![0u8; len];
+    if file.read_exact_at(&mut frame, PREFIX_LEN as u64).is_err() || !is_whole_jpeg(&frame) {
+        return Some("its first frame is damaged (cut short, or not a whole JPEG)".into());
+    }
+    rfc2435::carries(&frame).err().map(|why| {
+        format!("standard clients would get 415: RFC 2435 cannot carry its JPEG ({why})")
+    })
 }
 
 #[cfg(test)]

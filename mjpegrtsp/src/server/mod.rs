@@ -159,6 +159,12 @@ impl Server {
                 source,
             },
         )?;
+        for (mount, path, why) in library.survey() {
+            tracing::warn!(
+                "{mount}: {why}; make a file every client plays with: {}",
+                media::convert_command(&path)
+            );
+        }
         if !config.plain && config.tls.is_none() {
             return Err(StartError::Tls(
                 "nothing to listen on: plain RTSP is off and there is no TLS port".into(),
