@@ -266,3 +266,30 @@ fn the_readme_convert_lines_run_as_written() {
         ["holiday.Mjpeg", "shots.Mjpeg", "talk.Mjpeg"]
     );
 }
+
+#[test]
+fn on_a_terminal_progress_is_a_bar_redrawn_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.mp4");
+    video(&input, "640x480", 20);
+    // script(1) gives the converter a terminal (bsdutils, always there).
+    let command = format!(
+        "{BIN} convert {} {} --threads 1",
+        input.display(),
+        dir.path().join("out.Mjpeg").display()
+    );
+    let out = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    // A bar with frames done of the total, speed and time left, redrawn
+    // with a carriage return; then the report on its own line.
+    assert!(text.contains("\r\x1b[2K[#"), "{text:?}");
+    assert!(
+        text.contains("/500 frames") && text.contains("× real time  ETA 0:"),
+        "{text:?}"
+    );
+    assert!(text.contains("Processed 500/500 frames"), "{text:?}");
+}

@@ -84,6 +84,14 @@ fn inputs() -> (tempfile::TempDir, PathBuf) {
         &["-c:v", "libx264", "-pix_fmt", "yuv420p"],
     );
     pattern(&d.join("in.mkv"), "352x288", 30, 1, &["-c:v", "mpeg4"]);
+    pattern(&d.join("in.avi"), "320x240", 10, 1, &["-c:v", "mpeg4"]);
+    pattern(
+        &d.join("in.mov"),
+        "320x240",
+        10,
+        1,
+        &["-c:v", "libx264", "-pix_fmt", "yuv420p"],
+    );
     std::fs::create_dir(d.join("jpegs")).unwrap();
     pattern(&d.join("jpegs/f%03d.jpg"), "160x120", 10, 1, &[]);
     pattern(
@@ -115,6 +123,12 @@ fn every_kind_of_input_becomes_baseline_420_frames() {
     let r = run(&at("in.mkv"), &d.join("mkv.Mjpeg"), &opts).unwrap();
     assert_eq!(r.frames, 30);
     frames_checked(&d.join("mkv.Mjpeg"), (352, 288), 99_999);
+    for container in ["avi", "mov"] {
+        let out = d.join(format!("{container}.Mjpeg"));
+        let r = run(&at(&format!("in.{container}")), &out, &opts).unwrap();
+        assert_eq!(r.frames, 10, "{container}");
+        frames_checked(&out, (320, 240), 99_999);
+    }
 
     // No rate of their own: 24 unless asked.
     let r = run(&at("jpegs"), &d.join("folder.Mjpeg"), &opts).unwrap();
@@ -141,6 +155,23 @@ fn every_kind_of_input_becomes_baseline_420_frames() {
     // A video re-timed: 2 s at 10 fps.
     let r = run(&at("in.mp4"), &d.join("ten.Mjpeg"), &smaller).unwrap();
     assert_eq!(r.frames, 20);
+
+    // Every output plays to ffprobe through the server.
+    let media = d.join("served");
+    std::fs::create_dir(&media).unwrap();
+    let outputs = ["mp4", "mkv", "avi", "mov", "folder", "glob", "raw", "again"];
+    for name in outputs {
+        let file = format!("{name}.Mjpeg");
+        std::fs::rename(d.join(&file), media.join(&file)).unwrap();
+    }
+    let server = TestServer::start(&media, false);
+    for name in outputs {
+        let probe = ffprobe(&format!("rtsp://{}/{name}.Mjpeg", server.addr));
+        assert!(
+            probe.contains("codec_name=mjpeg") && probe.contains("yuvj420p"),
+            "{name}: {probe}"
+        );
+    }
 
     // Nothing playable: an error, and no output.
     std::fs::write(d.join("junk.mp4"), b"not a video at all").unwrap();
@@ -286,6 +317,23 @@ fn a_stopped_conversion_leaves_nothing() {
     assert_eq!(names.len(), 2, "{names:?}");
 }
 
+/// ffprobe's codec, size and pixel format of the stream at `url` (over
+/// TCP, at most 20 s), and what it said on stderr.
+fn ffprobe(url: &str) -> String {
+    let probe = Command::new("timeout")
+        .args(["20", "ffprobe", "-v", "error", "-rtsp_transport", "tcp"])
+        .args(["-show_entries", "stream=codec_name,width,height,pix_fmt"])
+        .args(["-of", "compact"])
+        .arg(url)
+        .output()
+        .unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&probe.stdout),
+        String::from_utf8_lossy(&probe.stderr)
+    )
+}
+
 #[test]
 fn converted_video_plays_to_ffprobe_and_rtspsrc() {
     let dir = tempfile::tempdir().unwrap();
@@ -308,24 +356,12 @@ fn converted_video_plays_to_ffprobe_and_rtspsrc() {
     assert_eq!(r.frames, 48);
     let server = TestServer::start(&media, false);
     let url = format!("rtsp://{}/movie.Mjpeg", server.addr);
-    let probe = Command::new("timeout")
-        .args(["20", "ffprobe", "-v", "error", "-rtsp_transport", "tcp"])
-        .args([
-            "-show_entries",
-            "stream=codec_name,width,height,pix_fmt",
-            "-of",
-            "compact",
-        ])
-        .arg(&url)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&probe.stdout);
+    let text = ffprobe(&url);
     assert!(
         text.contains("codec_name=mjpeg")
             && text.contains("width=320")
             && text.contains("yuvj420p"),
-        "{text} {}",
-        String::from_utf8_lossy(&probe.stderr)
+        "{text}"
     );
     let out = mjpegrtsp_tests::run(
         &format!(
