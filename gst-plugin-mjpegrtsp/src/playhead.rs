@@ -13,6 +13,7 @@ use gst::prelude::*;
 use mjpegrtsp::container::{Anomaly, FrameEntry, Located, SharedIndex, jpeg::JpegInfo};
 use mjpegrtsp::timing::FrameRate;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Problems posted one by one as warnings before the rest are only counted.
 const MAX_REPORTED_ANOMALIES: usize = 16;
@@ -241,6 +242,20 @@ pub fn jpeg_template_caps() -> gst::Caps {
             gst::FractionRange::new(gst::Fraction::new(0, 1), gst::Fraction::new(i32::MAX, 1)),
         )
         .build()
+}
+
+/// [`report_anomalies`], once for all callers sharing `reported`: the
+/// opener, when the index is complete at open (a small file: its warnings
+/// come before the first frame, as they always did), or the walk's end.
+pub fn report_anomalies_once(
+    reported: &AtomicBool,
+    element: &impl IsA<gst::Element>,
+    what: &str,
+    anomalies: &[Anomaly],
+) {
+    if !reported.swap(true, Ordering::AcqRel) {
+        report_anomalies(element, what, anomalies);
+    }
 }
 
 /// Posts one warning per problem found in `what` (a file name or stream),

@@ -24,13 +24,16 @@
 
 use crate::CONTAINER_CAPS_NAME;
 use crate::pads::template;
-use crate::playhead::{Next, Playhead, jpeg_caps, jpeg_template_caps, report_anomalies};
+use crate::playhead::{
+    Next, Playhead, jpeg_caps, jpeg_template_caps, report_anomalies, report_anomalies_once,
+};
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 use mjpegrtsp::container::{ReadAt, SharedIndex, StreamParser, is_whole_jpeg, jpeg, stream::Item};
 use mjpegrtsp::timing::FrameRate;
 use std::io;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 

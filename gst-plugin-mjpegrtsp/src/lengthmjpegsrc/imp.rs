@@ -34,7 +34,7 @@
 //! ```
 
 use crate::playhead::Next;
-use crate::playhead::{Playhead, jpeg_caps, report_anomalies};
+use crate::playhead::{Playhead, jpeg_caps, report_anomalies_once};
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
@@ -46,7 +46,7 @@ use mjpegrtsp::timing::FrameRate;
 use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -138,14 +138,17 @@ impl LengthMjpegSrc {
             ));
         }
         // Damage is reported, and the duration announced as exact, when
-        // the walk over the file ends (in its own thread).
+        // the walk over the file ends (in its own thread), or here when it
+        // ended before the first frame.
         let element = self.obj().downgrade();
         let name = shown.to_string();
+        let reported = Arc::new(AtomicBool::new(false));
+        let reported_at_end = reported.clone();
         let index = SharedIndex::open(&path, IndexCache::user(), move |index| {
             let Some(element) = element.upgrade() else {
                 return;
             };
-            report_anomalies(&element, &name, index.anomalies());
+            report_anomalies_once(&reported_at_end, &element, &name, index.anomalies());
             gst::info!(
                 CAT,
                 obj = element,
@@ -165,7 +168,16 @@ impl LengthMjpegSrc {
             };
             gst::error_msg!(kind, ("Could not open file \"{shown}\" for reading: {err}"))
         })?;
-        if !index.wait_ready() {
+        let ready = index.wait_ready();
+        if let Some(whole) = index.index() {
+            report_anomalies_once(
+                &reported,
+                &*self.obj(),
+                &shown.to_string(),
+                whole.anomalies(),
+            );
+        }
+        if !ready {
             return Err(gst::error_msg!(
                 gst::StreamError::WrongType,
                 ("File \"{shown}\" contains no whole frame: it is not a .Mjpeg file (five-digit length, then a JPEG) or is damaged throughout")

@@ -163,11 +163,13 @@ impl LengthMjpegDemux {
         // Damage is reported, and the duration announced as exact, when the
         // walk over the stream ends (in its own thread).
         let element = self.obj().downgrade();
+        let reported = Arc::new(AtomicBool::new(false));
+        let reported_at_end = reported.clone();
         let index = SharedIndex::spawn(Arc::new(reader), move |index| {
             let Some(element) = element.upgrade() else {
                 return;
             };
-            report_anomalies(&element, "stream", index.anomalies());
+            report_anomalies_once(&reported_at_end, &element, "stream", index.anomalies());
             let _ = element.post_message(
                 gst::message::DurationChanged::builder()
                     .src(&element)
@@ -175,7 +177,11 @@ impl LengthMjpegDemux {
             );
         })
         .map_err(|e| fail(format!("Cannot index the stream: {e}")))?;
-        if !index.wait_ready() {
+        let ready = index.wait_ready();
+        if let Some(whole) = index.index() {
+            report_anomalies_once(&reported, &*self.obj(), "stream", whole.anomalies());
+        }
+        if !ready {
             return Err(fail("The stream contains no whole .Mjpeg frame".into()));
         }
         let info = index
