@@ -8,7 +8,9 @@
 //! and duration are estimates and a frame the walk has not reached is
 //! estimated too ([`Located::Estimated`]).
 
-use crate::container::{FrameCount, IndexCache, Located, SharedIndex, jpeg, jpeg::JpegInfo};
+use crate::container::{
+    FrameCount, FrameEntry, IndexCache, Located, SharedIndex, jpeg, jpeg::JpegInfo,
+};
 use crate::rtp::rfc2435;
 use crate::timing::FrameRate;
 use std::collections::HashMap;
@@ -177,6 +179,12 @@ impl MediaFile {
                 ));
             }
         };
+        self.read(n, &entry)
+    }
+
+    /// Frame `n`'s JPEG at `entry` (where [`MediaFile::locate`] found it),
+    /// checked whole; the first frame that cannot be read is logged.
+    pub fn read(&self, n: u64, entry: &FrameEntry) -> io::Result<Vec<u8>> {
         entry.read(&**self.index.source()).inspect_err(|e| {
             if !self.unreadable_said.swap(true, Ordering::Relaxed) {
                 tracing::warn!(

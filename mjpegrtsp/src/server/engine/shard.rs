@@ -272,14 +272,14 @@ impl Worker {
         let stats = &self.shard.stats;
         let packets = match media.locate(file_frame) {
             // Cached by number: only frames known for certain.
-            Located::Exact(_) => self
+            Located::Exact(e) => self
                 .shard
                 .frames
                 .get_or_make((media.id, file_frame, wire, mtu), || {
-                    Packets::make(media.frame(file_frame).ok()?, wire, mtu, stats)
+                    Packets::make(media.read(file_frame, &e).ok()?, wire, mtu, stats)
                 }),
-            Located::Estimated(_) => media
-                .frame(file_frame)
+            Located::Estimated(e) => media
+                .read(file_frame, &e)
                 .ok()
                 .and_then(|data| Packets::make(data, wire, mtu, stats))
                 .map(Arc::new),
