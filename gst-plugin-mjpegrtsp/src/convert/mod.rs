@@ -168,20 +168,21 @@ pub fn convert(
     let source_rate = options.fps.is_none() && input.has_rate();
     let fallback_rate = options.fps.unwrap_or(gst::Fraction::new(24, 1));
     let (pipeline, sink, expand_range) = decoder(input, options, fallback_rate)?;
-    let bus = pipeline.bus().expect("a pipeline has a bus");
+    // Stopped however this returns.
+    let pipeline = Stopping(pipeline);
+    let bus = pipeline.0.bus().expect("a pipeline has a bus");
     pipeline
+        .0
         .set_state(gst::State::Paused)
         .map_err(|_| pipeline_error(&bus, "the input cannot be opened"))?;
     let first = loop {
         if cancel.load(Ordering::Relaxed) {
-            let _ = pipeline.set_state(gst::State::Null);
             return Err(ConvertError::Cancelled);
         }
         if let Some(s) = sink.try_pull_preroll(gst::ClockTime::from_mseconds(100)) {
             break s;
         }
         if let Some(e) = bus_error(&bus) {
-            let _ = pipeline.set_state(gst::State::Null);
             return Err(e);
         }
     };
@@ -191,11 +192,14 @@ pub fn convert(
         .to_owned();
     let info = gst_video::VideoInfo::from_caps(&caps)
         .map_err(|e| ConvertError::Pipeline(format!("unexpected decoded format: {e}")))?;
-    let fps = match info.fps() {
-        r if source_rate && r.numer() > 0 => r,
-        _ => fallback_rate,
+    let fps_from_source = source_rate && info.fps().numer() > 0;
+    let fps = if fps_from_source {
+        info.fps()
+    } else {
+        fallback_rate
     };
     let total = pipeline
+        .0
         .query_duration::<gst::ClockTime>()
         .map(|d| {
             (d.nseconds() as u128 * fps.numer() as u128
@@ -220,6 +224,7 @@ pub fn convert(
     )?;
     let out = OutputFile::create(output)?;
     pipeline
+        .0
         .set_state(gst::State::Playing)
         .map_err(|_| pipeline_error(&bus, "the input cannot be played"))?;
 
@@ -264,7 +269,7 @@ pub fn convert(
             (None, Ok(out)) => Ok((out, handed)),
         }
     });
-    let _ = pipeline.set_state(gst::State::Null);
+    drop(pipeline);
     let (out, handed) = writer?;
     if let Some(e) = bus_error(&bus) {
         out.discard();
@@ -286,10 +291,19 @@ pub fn convert(
         width: info.width(),
         height: info.height(),
         fps,
-        fps_from_source: source_rate && info.fps().numer() > 0,
+        fps_from_source,
         bytes,
         elapsed: started.elapsed(),
     })
+}
+
+/// A pipeline set to NULL when dropped.
+struct Stopping(gst::Pipeline);
+
+impl Drop for Stopping {
+    fn drop(&mut self) {
+        let _ = self.0.set_state(gst::State::Null);
+    }
 }
 
 /// The decoding pipeline: `input`, scaled and converted to I420 (and
