@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_server-cli");
 
-/// A test-pattern video made by ffmpeg.
-fn video(path: &std::path::Path, size: &str, secs: u32) {
+/// `secs` seconds of ffmpeg's lavfi `source` written to `out` with the
+/// output arguments `args`.
+fn lavfi(source: &str, secs: u32, args: &[&str], out: &std::path::Path) {
     let ok = Command::new("ffmpeg")
         .args([
             "-hide_banner",
@@ -20,21 +21,31 @@ fn video(path: &std::path::Path, size: &str, secs: u32) {
             "lavfi",
             "-i",
         ])
-        .arg(format!("testsrc=size={size}:rate=25"))
-        .args([
-            "-t",
-            &secs.to_string(),
+        .arg(source)
+        .args(["-t", &secs.to_string()])
+        .args(args)
+        .arg(out)
+        .status()
+        .expect("ffmpeg runs (apt install ffmpeg)")
+        .success();
+    assert!(ok, "ffmpeg {source} -> {}", out.display());
+}
+
+/// A test-pattern H.264 video made by ffmpeg.
+fn video(path: &std::path::Path, size: &str, secs: u32) {
+    lavfi(
+        &format!("testsrc=size={size}:rate=25"),
+        secs,
+        &[
             "-c:v",
             "libx264",
             "-preset",
             "ultrafast",
-        ])
-        .args(["-pix_fmt", "yuv420p"])
-        .arg(path)
-        .status()
-        .expect("ffmpeg runs (apt install ffmpeg)")
-        .success();
-    assert!(ok);
+            "-pix_fmt",
+            "yuv420p",
+        ],
+        path,
+    );
 }
 
 fn files_in(dir: &std::path::Path) -> Vec<String> {
@@ -139,23 +150,14 @@ fn ctrl_c_stops_a_conversion_and_leaves_no_file() {
 #[test]
 fn the_server_names_what_standard_clients_cannot_play() {
     let media = tempfile::tempdir().unwrap();
-    // JPEGs back to back under a .mjpeg name, a 4:4:4 .Mjpeg, and a good one.
-    let ok = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i"])
-        .args([
-            "testsrc=size=160x120:rate=10",
-            "-t",
-            "1",
-            "-c:v",
-            "mjpeg",
-            "-f",
-            "mjpeg",
-        ])
-        .arg(media.path().join("raw.mjpeg"))
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
+    // JPEGs back to back under a .mjpeg name, and a .Mjpeg whose JPEG has
+    // ffmpeg's optimised Huffman tables.
+    lavfi(
+        "testsrc=size=160x120:rate=10",
+        1,
+        &["-c:v", "mjpeg", "-f", "mjpeg"],
+        &media.path().join("raw.mjpeg"),
+    );
     let raw = std::fs::read(media.path().join("raw.mjpeg")).unwrap();
     let first = &raw[..raw.windows(2).position(|w| w == [0xFF, 0xD9]).unwrap() + 2];
     let mut bad = format!("{:05}", first.len()).into_bytes();
@@ -225,23 +227,19 @@ fn the_readme_convert_lines_run_as_written() {
     let home = dir.path().join("home");
     std::fs::create_dir_all(home.join("videos")).unwrap();
     video(&dir.path().join("holiday.mp4"), "320x240", 1);
-    let ok = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i"])
-        .args(["testsrc=size=320x240:rate=25", "-t", "1", "-c:v", "mpeg4"])
-        .arg(dir.path().join("talk.mkv"))
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
+    lavfi(
+        "testsrc=size=320x240:rate=25",
+        1,
+        &["-c:v", "mpeg4"],
+        &dir.path().join("talk.mkv"),
+    );
     std::fs::create_dir(dir.path().join("shots")).unwrap();
-    let ok = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i"])
-        .args(["testsrc=size=160x120:rate=5", "-t", "1"])
-        .arg(dir.path().join("shots/img%02d.jpg"))
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
+    lavfi(
+        "testsrc=size=160x120:rate=5",
+        1,
+        &[],
+        &dir.path().join("shots/img%02d.jpg"),
+    );
     for line in &lines {
         let command =
             line.split("  #")

@@ -15,6 +15,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+/// ffmpeg's output arguments for H.264 that GStreamer decodes.
+const H264: [&str; 4] = ["-c:v", "libx264", "-pix_fmt", "yuv420p"];
+
 /// Runs ffmpeg with `args` (quiet), panicking if it fails.
 fn ffmpeg(args: &[&str]) {
     let out = Command::new("ffmpeg")
@@ -76,23 +79,11 @@ fn frames_checked(path: &Path, (w, h): (u16, u16), max_len: usize) -> Vec<Vec<u8
 fn inputs() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_path_buf();
-    pattern(
-        &d.join("in.mp4"),
-        "320x240",
-        25,
-        2,
-        &["-c:v", "libx264", "-pix_fmt", "yuv420p"],
-    );
+    pattern(&d.join("in.mp4"), "320x240", 25, 2, &H264);
     pattern(&d.join("in.mkv"), "352x288", 30, 1, &["-c:v", "mpeg4"]);
     // Long enough for ffprobe to probe the result through the server.
     pattern(&d.join("in.avi"), "320x240", 25, 2, &["-c:v", "mpeg4"]);
-    pattern(
-        &d.join("in.mov"),
-        "320x240",
-        25,
-        2,
-        &["-c:v", "libx264", "-pix_fmt", "yuv420p"],
-    );
+    pattern(&d.join("in.mov"), "320x240", 25, 2, &H264);
     std::fs::create_dir(d.join("jpegs")).unwrap();
     pattern(&d.join("jpegs/f%03d.jpg"), "160x120", 10, 1, &[]);
     pattern(
@@ -185,13 +176,7 @@ fn every_kind_of_input_becomes_baseline_420_frames() {
 fn frames_too_large_are_encoded_again_never_cut() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("busy.mp4");
-    pattern(
-        &input,
-        "1280x720",
-        10,
-        1,
-        &["-c:v", "libx264", "-pix_fmt", "yuv420p"],
-    );
+    pattern(&input, "1280x720", 10, 1, &H264);
     let out = dir.path().join("classic.Mjpeg");
     let classic = ConvertOptions {
         quality: 95,
@@ -287,13 +272,7 @@ fn colours_survive_limited_range_video() {
 fn a_stopped_conversion_leaves_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.mp4");
-    pattern(
-        &input,
-        "320x240",
-        25,
-        4,
-        &["-c:v", "libx264", "-pix_fmt", "yuv420p"],
-    );
+    pattern(&input, "320x240", 25, 4, &H264);
     let out = dir.path().join("out.Mjpeg");
     std::fs::write(&out, b"an older file").unwrap();
     init();
@@ -340,13 +319,7 @@ fn ffprobe(url: &str) -> String {
 fn converted_video_plays_to_ffprobe_and_rtspsrc() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.mp4");
-    pattern(
-        &input,
-        "320x240",
-        24,
-        2,
-        &["-c:v", "libx264", "-pix_fmt", "yuv420p"],
-    );
+    pattern(&input, "320x240", 24, 2, &H264);
     let media = dir.path().join("media");
     std::fs::create_dir(&media).unwrap();
     let r = run(

@@ -131,15 +131,13 @@ fn the_index(path: &Path, dir: &Path, total: u64, target: u64) {
     file.sync_all().unwrap();
 }
 
-/// `lengthmjpegsrc`: prerolls on the first frame, seeks near the end, is
-/// corrected to the exact frames and announces the exact duration.
-fn the_element(path: &Path, total: u64, target: u64) {
+/// `launch` (`{}` the path) with `path` evicted from the page cache,
+/// prerolled: its first frame is frame 0, at once; the pipeline, its
+/// appsink, and how long the preroll took.
+fn cold_preroll(path: &Path, launch: &str) -> (gst::Pipeline, gst_app::AppSink, Duration) {
     evict_from_page_cache(path);
     let started = Instant::now();
-    let (pipeline, sink) = launch_with_appsink(&format!(
-        "lengthmjpegsrc location={} ! appsink name=sink max-buffers=4",
-        path.display()
-    ));
+    let (pipeline, sink) = launch_with_appsink(&launch.replace("{}", &path.display().to_string()));
     pipeline.set_state(gst::State::Paused).unwrap();
     let first = sink
         .try_pull_preroll(gst::ClockTime::from_seconds(10))
@@ -148,6 +146,16 @@ fn the_element(path: &Path, total: u64, target: u64) {
     let data = first.buffer().unwrap().map_readable().unwrap().to_vec();
     assert_eq!(frame_number(&data), Some(0));
     assert!(preroll < AT_ONCE, "preroll took {preroll:?}");
+    (pipeline, sink, preroll)
+}
+
+/// `lengthmjpegsrc`: prerolls on the first frame, seeks near the end, is
+/// corrected to the exact frames and announces the exact duration.
+fn the_element(path: &Path, total: u64, target: u64) {
+    let (pipeline, sink, preroll) = cold_preroll(
+        path,
+        "lengthmjpegsrc location={} ! appsink name=sink max-buffers=4",
+    );
     let estimate = pipeline.query_duration::<gst::ClockTime>().unwrap();
 
     // Seek to the last minute, frame-accurately, before the walk is done.
@@ -224,23 +232,13 @@ fn the_element(path: &Path, total: u64, target: u64) {
 /// walk (through upstream's pull mode) goes on, then knows the exact
 /// duration.
 fn the_demuxer(path: &Path, total: u64) {
-    evict_from_page_cache(path);
-    let started = Instant::now();
-    let (pipeline, sink) = launch_with_appsink(&format!(
+    let (pipeline, _sink, preroll) = cold_preroll(
+        path,
         "filesrc location={} ! lengthmjpegdemux ! appsink name=sink",
-        path.display()
-    ));
-    pipeline.set_state(gst::State::Paused).unwrap();
-    let first = sink
-        .try_pull_preroll(gst::ClockTime::from_seconds(10))
-        .expect("a first frame");
-    let preroll = started.elapsed();
-    let data = first.buffer().unwrap().map_readable().unwrap().to_vec();
-    assert_eq!(frame_number(&data), Some(0));
+    );
     let exact = gst::ClockTime::from_nseconds(total * 1_000_000_000 / 24);
     let estimate = pipeline.query_duration::<gst::ClockTime>().unwrap();
     assert_ne!(estimate, exact, "the walk was waited for");
-    assert!(preroll < AT_ONCE, "preroll took {preroll:?}");
     let bus = pipeline.bus().unwrap();
     bus.timed_pop_filtered(
         gst::ClockTime::from_seconds(120),
