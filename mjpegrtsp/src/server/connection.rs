@@ -84,7 +84,15 @@ pub(super) async fn serve_connection<S>(
             match parser.parse(&buf, at_rest) {
                 Parsed::Complete(item, used) => {
                     let reply = match item {
-                        Item::Request(request) => Some(conn.handle(request)),
+                        Item::Request(request) => {
+                            if request.method == Method::Play {
+                                // A burst into a fresh media thread is judged
+                                // on what its first sessions cost, not on a
+                                // guess.
+                                shared.engine.until_measured().await;
+                            }
+                            Some(conn.handle(request))
+                        }
                         // Interleaved RTCP from the client: activity.
                         Item::Interleaved(frame) => {
                             conn.touch_sessions();

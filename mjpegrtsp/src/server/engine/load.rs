@@ -4,14 +4,21 @@
 //! Each thread measures itself over quarter-second windows: the CPU time it
 //! used as a share of the window (busy), how late its sends ran against
 //! their due times (the 99th percentile), and what one frame sent to one
-//! session cost it (busy time per frame). With the frames its sessions are
-//! due per second, that says how busy one more session would make it. At
-//! the end of each window it publishes them in its [`ThreadLoad`]; the
-//! control plane reads them when a session asks to PLAY
-//! ([`Admission::admits`]) and refuses new sessions on a thread that cannot
-//! keep pace, or would not with the sessions it was just given, rather than
-//! degrade those already playing there.
+//! session cost it (busy time per frame). At the end of each window it
+//! publishes them in its [`ThreadLoad`], beside the sessions it plays now
+//! and those admitted whose PLAY it has not taken yet. The control plane
+//! reads them when a session asks to PLAY ([`Admission::admits`]): what a
+//! frame costs, times the frames every session there (and this one) is
+//! due, says how busy the thread would be; a thread that cannot keep pace,
+//! or would not with the sessions just given to it, takes no more rather
+//! than degrade those already playing there.
+//!
+//! A burst of PLAYs into an idle thread is judged before anything is
+//! measured: a frame is reckoned at [`FRAME_COST_PRIOR`] until the thread
+//! has sent enough frames to say, and the first window with frames ends as
+//! soon as it has [`FIRST_WINDOW_FRAMES`] of them.
 
+use super::machine::MachineFigures;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -19,6 +26,25 @@ use std::time::{Duration, Instant};
 /// on an idle thread is judged by what its first sessions cost within a
 /// quarter of a second.
 pub const WINDOW: Duration = Duration::from_millis(250);
+
+/// What one frame to one session is reckoned to cost before a thread has
+/// measured it: about four times what a 640×480 frame (ten packets) costs
+/// on a 2-core machine, so that a burst into an idle thread is admitted
+/// on the safe side until the first window's figures replace it.
+pub const FRAME_COST_PRIOR: Duration = Duration::from_micros(100);
+
+/// Frames after which a thread that has not measured a frame's cost yet
+/// ends its window early (at least [`FIRST_WINDOW_MIN`] into it), so that
+/// the prior is replaced within tens of milliseconds of the first sessions
+/// playing.
+pub const FIRST_WINDOW_FRAMES: u64 = 480;
+
+/// The shortest first window.
+const FIRST_WINDOW_MIN: Duration = Duration::from_millis(40);
+
+/// Frames a window needs for a cost figure: with fewer, its busy time is
+/// waking up, not sending.
+const FRAMES_FOR_COST: u64 = 24;
 
 /// Lateness is counted in buckets this wide, up to [`LATE_BUCKETS`] of them.
 const LATE_BUCKET: Duration = Duration::from_millis(1);
@@ -76,7 +102,18 @@ impl std::fmt::Display for Overload {
             self.admission.max_busy * 100.0,
             late_p99.as_secs_f64() * 1e3,
             self.admission.max_late.as_millis()
-        )
+        )?;
+        if let (Some(m), Some(with)) = (self.load.machine, self.load.machine_with_one_more()) {
+            write!(
+                f,
+                "; the machine's {} CPUs are busy {:.0} % ({:.0} % with the sessions just started \
+                 and this one)",
+                m.cores,
+                m.busy * 100.0,
+                with * 100.0
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -87,15 +124,19 @@ pub struct LoadFigures {
     pub busy: f64,
     /// 99th percentile of how late sends ran.
     pub late_p99: Duration,
-    /// Sessions it plays (file sessions and live viewers).
+    /// Sessions it plays now (file sessions and live viewers), including
+    /// those it took since the window ended.
     pub sessions: usize,
     /// Sessions admitted whose PLAY it has not taken yet.
     pub pending: usize,
-    /// Seconds of work one frame to one session cost it in the last window
-    /// (0: not known yet).
+    /// Seconds of work one frame to one session cost it, in the last window
+    /// that sent enough frames to say (0: never measured yet).
     pub per_frame: f64,
-    /// Frames its sessions are due per second, all together.
-    pub demand: f64,
+    /// Frames per second a session there is due, on average over the
+    /// sessions it played when the window ended (0: it played none).
+    pub session_fps: f64,
+    /// The whole machine's figures, where known.
+    pub machine: Option<MachineFigures>,
 }
 
 /// The frame rate a session is reckoned at when the thread has none to go
@@ -103,16 +144,36 @@ pub struct LoadFigures {
 pub(super) const TYPICAL_FPS: f64 = 30.0;
 
 impl LoadFigures {
-    /// The busy share expected once the pending sessions and one more
-    /// play (each at the thread's mean frame rate), at what a frame cost in
-    /// the last window.
-    pub fn busy_with_one_more(&self) -> f64 {
-        let per_session = if self.sessions > 0 {
-            self.demand / self.sessions as f64
+    /// What one more session is reckoned to cost, as a share of one CPU:
+    /// what a frame cost (or [`FRAME_COST_PRIOR`] if that is not known
+    /// yet) at the thread's mean frame rate (or [`TYPICAL_FPS`]).
+    pub fn session_cost(&self) -> f64 {
+        let per_frame = if self.per_frame > 0.0 {
+            self.per_frame
+        } else {
+            FRAME_COST_PRIOR.as_secs_f64()
+        };
+        let fps = if self.session_fps > 0.0 {
+            self.session_fps
         } else {
             TYPICAL_FPS
         };
-        self.per_frame * (self.demand + per_session * (self.pending + 1) as f64)
+        per_frame * fps
+    }
+
+    /// The busy share expected once every session it plays, those
+    /// admitted to it, and one more play.
+    pub fn busy_with_one_more(&self) -> f64 {
+        self.session_cost() * (self.sessions + self.pending + 1) as f64
+    }
+
+    /// The machine's busy share expected once the sessions admitted since
+    /// its settled window and one more play
+    /// ([`MachineFigures::session_cost`] each).
+    pub fn machine_with_one_more(&self) -> Option<f64> {
+        let m = self.machine?;
+        let cost = m.session_cost(self.session_cost());
+        Some(m.busy + cost * (m.admitted + 1) as f64 / m.cores.max(1) as f64)
     }
 }
 
@@ -120,14 +181,26 @@ impl Admission {
     /// Whether a thread with these figures may take a new session: an idle
     /// one always may; otherwise its last window must be within both
     /// limits, and so must the busy share it would have with the sessions
-    /// just admitted and this one.
+    /// it plays, those just admitted and this one — and the machine's busy
+    /// share with them (where known) within the busy limit.
     pub fn admits(&self, load: &LoadFigures) -> bool {
         if load.sessions == 0 && load.pending == 0 {
             return true;
         }
         // The floor stays a quarter of the thread even with no busy check.
         let late = load.late_p99 > self.max_late && load.busy >= self.max_busy.min(1.0) / 4.0;
-        load.busy <= self.max_busy && !late && load.busy_with_one_more() <= self.max_busy
+        let machine = load
+            .machine_with_one_more()
+            .is_none_or(|busy| busy <= self.max_busy);
+        load.busy <= self.max_busy && !late && load.busy_with_one_more() <= self.max_busy && machine
+    }
+
+    /// Whether a thread would refuse a session only on a guess: it has not
+    /// measured what a frame costs yet, and at [`FRAME_COST_PRIOR`] the
+    /// sessions just given to it fill it. Such a PLAY waits for the first
+    /// figures ([`super::Engine::until_measured`]) rather than be refused.
+    pub fn guessing(&self, load: &LoadFigures) -> bool {
+        load.per_frame == 0.0 && !self.admits(load)
     }
 }
 
@@ -138,8 +211,8 @@ pub struct ThreadLoad {
     late_p99_us: AtomicU64,
     /// Work per frame, in nanoseconds.
     per_frame_ns: AtomicU64,
-    /// Frames due per second, in thousandths.
-    demand_milli: AtomicU64,
+    /// Frames per second a session is due, in thousandths.
+    session_fps_milli: AtomicU64,
     sessions: AtomicUsize,
     pending: AtomicUsize,
     /// Set while the thread refuses sessions (for the log: said once per
@@ -156,7 +229,8 @@ impl ThreadLoad {
             sessions: self.sessions.load(Ordering::Relaxed),
             pending: self.pending.load(Ordering::Relaxed),
             per_frame: self.per_frame_ns.load(Ordering::Relaxed) as f64 / 1e9,
-            demand: self.demand_milli.load(Ordering::Relaxed) as f64 / 1e3,
+            session_fps: self.session_fps_milli.load(Ordering::Relaxed) as f64 / 1e3,
+            machine: None,
         }
     }
 
@@ -178,15 +252,19 @@ impl ThreadLoad {
         self.sessions.store(n, Ordering::Relaxed);
     }
 
-    fn publish(&self, busy: f64, late_p99: Duration, per_frame: Duration, demand: f64) {
+    /// Publishes a window's figures; a window that could not say what a
+    /// frame costs (`None`) leaves the last figure.
+    fn publish(&self, busy: f64, late_p99: Duration, per_frame: Option<Duration>, fps: f64) {
         self.busy_ppm
             .store((busy * 1e6).round() as u64, Ordering::Relaxed);
         self.late_p99_us
             .store(late_p99.as_micros() as u64, Ordering::Relaxed);
-        self.per_frame_ns
-            .store(per_frame.as_nanos() as u64, Ordering::Relaxed);
-        self.demand_milli
-            .store((demand.max(0.0) * 1e3).round() as u64, Ordering::Relaxed);
+        if let Some(cost) = per_frame {
+            self.per_frame_ns
+                .store(cost.as_nanos() as u64, Ordering::Relaxed);
+        }
+        self.session_fps_milli
+            .store((fps.max(0.0) * 1e3).round() as u64, Ordering::Relaxed);
         // An admitted session whose PLAY never came (its connection went)
         // is pending one window at most.
         self.pending.store(0, Ordering::Relaxed);
@@ -221,6 +299,8 @@ pub(super) struct Meter {
     frames: u64,
     late: Vec<u32>,
     late_count: u64,
+    /// Whether a window has measured what a frame costs yet.
+    measured: bool,
 }
 
 impl Meter {
@@ -232,6 +312,7 @@ impl Meter {
             frames: 0,
             late: vec![0; LATE_BUCKETS + 1],
             late_count: 0,
+            measured: false,
         }
     }
 
@@ -247,28 +328,27 @@ impl Meter {
         self.late_count += 1;
     }
 
-    /// Whether the window has lasted its length by `now`.
+    /// Whether the window has lasted its length by `now` (or, until a
+    /// frame's cost is known, sent enough frames to measure it).
     pub(super) fn window_over(&self, now: Instant) -> bool {
-        now.saturating_duration_since(self.window_start) >= WINDOW
+        let span = now.saturating_duration_since(self.window_start);
+        span >= WINDOW
+            || (!self.measured && self.frames >= FIRST_WINDOW_FRAMES && span >= FIRST_WINDOW_MIN)
     }
 
     /// Ends the window at `now`: publishes its figures to `to`, with the
-    /// thread's CPU time `cpu` and the frames per second its sessions are
-    /// due (`demand`), and starts the next.
-    pub(super) fn roll(&mut self, now: Instant, cpu: Duration, demand: f64, to: &ThreadLoad) {
+    /// thread's CPU time `cpu` and the frames per second a session there
+    /// is due on average (`session_fps`), and starts the next.
+    pub(super) fn roll(&mut self, now: Instant, cpu: Duration, session_fps: f64, to: &ThreadLoad) {
         let span = now
             .saturating_duration_since(self.window_start)
             .max(Duration::from_nanos(1));
         let busy_time = cpu.saturating_sub(self.cpu_start);
         let busy = (busy_time.as_secs_f64() / span.as_secs_f64()).min(1.0);
-        // Unknown with (almost) no frame in the window: the busy time is
-        // then waking up, not sending.
-        let per_frame = if self.frames >= 24 {
-            busy_time / u32::try_from(self.frames).unwrap_or(u32::MAX)
-        } else {
-            Duration::ZERO
-        };
-        to.publish(busy, self.late_p99(), per_frame, demand);
+        let per_frame = (self.frames >= FRAMES_FOR_COST)
+            .then(|| busy_time / u32::try_from(self.frames).unwrap_or(u32::MAX));
+        self.measured |= per_frame.is_some();
+        to.publish(busy, self.late_p99(), per_frame, session_fps);
         self.window_start = now;
         self.cpu_start = cpu;
         self.frames = 0;
@@ -327,20 +407,26 @@ mod tests {
         assert_eq!(load.figures().late_p99, Duration::ZERO);
     }
 
-    #[test]
-    fn one_more_session_is_reckoned_at_what_a_frame_cost() {
+    /// A thread that sent 6,000 frames in its first second for 0.3 s of
+    /// work: 50 µs a frame (250 sessions at 24 fps are due 6,000 frames a
+    /// second: 0.3 busy). Its meter, its start and its figures.
+    fn thread_at_50_us_a_frame() -> (Meter, Instant, ThreadLoad) {
         let t0 = Instant::now();
         let mut meter = Meter::new(t0, Duration::ZERO);
         let load = ThreadLoad::default();
-        // 6,000 frames in a second for 0.3 s of work: 50 µs a frame.
         meter.frames(6000);
-        // 250 sessions at 24 fps are due 6,000 frames a second: 0.3 busy.
         meter.roll(
             t0 + Duration::from_secs(1),
             Duration::from_millis(300),
-            6000.0,
+            24.0,
             &load,
         );
+        (meter, t0, load)
+    }
+
+    #[test]
+    fn one_more_session_is_reckoned_at_what_a_frame_cost() {
+        let (_, _, load) = thread_at_50_us_a_frame();
         load.set_sessions(250);
         let f = load.figures();
         assert_eq!(f.per_frame, 50e-6, "{f:?}");
@@ -356,6 +442,67 @@ mod tests {
         // The thread takes a PLAY: one less pending.
         load.took_play();
         assert_eq!(load.figures().pending, 457);
+    }
+
+    #[test]
+    fn sessions_taken_since_the_window_ended_still_count() {
+        let (mut meter, t0, load) = thread_at_50_us_a_frame();
+        // 450 sessions were admitted and their PLAYs taken within the
+        // window: no longer pending, but playing, and counted as such.
+        for _ in 0..450 {
+            load.admitted();
+            load.took_play();
+        }
+        load.set_sessions(700);
+        assert_eq!(load.figures().pending, 0);
+        assert!(Admission::default().admits(&load.figures()));
+        load.set_sessions(710);
+        assert!(!Admission::default().admits(&load.figures()));
+        // A quiet window cannot say what a frame costs: the last figure
+        // stays.
+        meter.roll(
+            t0 + Duration::from_secs(2),
+            Duration::from_millis(301),
+            24.0,
+            &load,
+        );
+        assert_eq!(load.figures().per_frame, 50e-6);
+    }
+
+    #[test]
+    fn a_burst_into_an_idle_thread_is_judged_at_the_prior_until_measured() {
+        let t0 = Instant::now();
+        let load = ThreadLoad::default();
+        // Nothing measured, nothing playing: the first PLAY is admitted,
+        // then each is reckoned at the prior and the typical frame rate.
+        assert!(Admission::default().admits(&load.figures()));
+        let limit = (0.85 / (FRAME_COST_PRIOR.as_secs_f64() * TYPICAL_FPS)) as usize;
+        for _ in 0..limit - 1 {
+            load.admitted();
+        }
+        assert!(Admission::default().admits(&load.figures()));
+        load.admitted();
+        assert!(!Admission::default().admits(&load.figures()));
+        // Refused on the prior alone: a guess, waited out.
+        assert!(Admission::default().guessing(&load.figures()));
+        // The first window ends once it has frames enough to measure,
+        // not a whole window later.
+        let mut meter = Meter::new(t0, Duration::ZERO);
+        meter.frames(FIRST_WINDOW_FRAMES as usize);
+        assert!(!meter.window_over(t0 + FIRST_WINDOW_MIN / 2));
+        assert!(meter.window_over(t0 + FIRST_WINDOW_MIN));
+        meter.roll(
+            t0 + FIRST_WINDOW_MIN,
+            Duration::from_millis(12),
+            24.0,
+            &load,
+        );
+        assert_eq!(load.figures().per_frame, 0.012 / 480.0);
+        assert!(!Admission::default().guessing(&load.figures()));
+        // From then on, windows last their whole length.
+        meter.frames(10 * FIRST_WINDOW_FRAMES as usize);
+        assert!(!meter.window_over(t0 + FIRST_WINDOW_MIN * 3));
+        assert!(meter.window_over(t0 + FIRST_WINDOW_MIN + WINDOW));
     }
 
     #[test]
@@ -384,7 +531,8 @@ mod tests {
             sessions: 100,
             pending: 0,
             per_frame: 200e-6,
-            demand: 2400.0,
+            session_fps: 24.0,
+            machine: None,
         };
         assert!(admission.admits(&ok));
         assert!(!admission.admits(&LoadFigures { busy: 0.9, ..ok }));
@@ -419,6 +567,36 @@ mod tests {
             late_p99: Duration::from_millis(60),
             ..ok
         }));
+        // Room on the thread, none on the machine: 2 CPUs 80 % busy, and
+        // 30 sessions admitted since, at 9.6 % of a CPU each (twice the
+        // thread's 4.8 %: its 100 sessions are not all that keeps the
+        // machine busy).
+        let machine = |busy, admitted| {
+            Some(MachineFigures {
+                busy,
+                admitted,
+                cores: 2,
+                sessions: 100,
+            })
+        };
+        assert!(admission.admits(&LoadFigures {
+            machine: machine(0.5, 0),
+            ..ok
+        }));
+        assert!(!admission.admits(&LoadFigures {
+            machine: machine(0.9, 0),
+            ..ok
+        }));
+        assert!(!admission.admits(&LoadFigures {
+            machine: machine(0.8, 30),
+            ..ok
+        }));
+        // An idle thread still takes one.
+        assert!(admission.admits(&LoadFigures {
+            sessions: 0,
+            machine: machine(1.0, 0),
+            ..ok
+        }));
         // A burst of PLAYs not taken yet is not idle.
         assert!(!admission.admits(&LoadFigures {
             busy: 1.0,
@@ -439,7 +617,13 @@ mod tests {
                 sessions: 3000,
                 pending: 0,
                 per_frame: 30e-6,
-                demand: 72000.0,
+                session_fps: 24.0,
+                machine: Some(MachineFigures {
+                    busy: 0.9,
+                    admitted: 0,
+                    cores: 16,
+                    sessions: 3000,
+                }),
             },
             admission: Admission::default(),
         }
@@ -447,5 +631,6 @@ mod tests {
         assert!(why.contains("media thread 2 of 4"), "{why}");
         assert!(why.contains("busy 93 %"), "{why}");
         assert!(why.contains("64.0 ms late"), "{why}");
+        assert!(why.contains("machine's 16 CPUs are busy 90 %"), "{why}");
     }
 }

@@ -11,6 +11,7 @@
 //! [`Engine::admit`] before a session starts ([`load`]: admission control).
 
 pub mod load;
+pub mod machine;
 mod packets;
 mod shard;
 
@@ -21,6 +22,7 @@ use super::udp::PacketSocket;
 use crate::rtp::rfc2435;
 use crate::rtp::srtp::{self, Protector};
 use load::{Admission, LoadFigures, Overload, ThreadLoad};
+use machine::{MachineFigures, MachineLoad};
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc;
@@ -312,6 +314,7 @@ pub struct Engine {
     commands: Commands,
     threads: Vec<std::thread::JoinHandle<()>>,
     loads: Vec<Arc<ThreadLoad>>,
+    machine: Arc<MachineLoad>,
     admission: Admission,
     /// Counters over every thread.
     pub stats: Arc<EngineStats>,
@@ -332,7 +335,8 @@ impl Engine {
         let mut shards = Vec::with_capacity(n);
         let mut senders = Vec::with_capacity(n);
         let mut loads = Vec::with_capacity(n);
-        for _ in 0..n {
+        let machine = Arc::new(MachineLoad::default());
+        for i in 0..n {
             let (tx, rx) = mpsc::channel();
             let load = Arc::new(ThreadLoad::default());
             shards.push(shard::Shard {
@@ -343,6 +347,8 @@ impl Engine {
                 frames: packets::Frames::new(shared_frames.clone(), packets::CACHE_FRAMES),
                 stats: stats.clone(),
                 load: load.clone(),
+                // The first thread samples the machine.
+                machine: (i == 0).then(|| machine.clone()),
             });
             senders.push(tx);
             loads.push(load);
@@ -354,6 +360,7 @@ impl Engine {
             },
             threads: Vec::with_capacity(n),
             loads,
+            machine,
             admission: config.admission,
             stats,
         };
@@ -375,27 +382,54 @@ impl Engine {
 
     /// Each thread's figures over its last measuring window.
     pub fn loads(&self) -> Vec<LoadFigures> {
-        self.loads.iter().map(|l| l.figures()).collect()
+        (0..self.loads.len()).map(|t| self.figures(t)).collect()
+    }
+
+    /// Thread `thread`'s figures, with the machine's.
+    fn figures(&self, thread: usize) -> LoadFigures {
+        let machine = self.machine.figures().map(|m| MachineFigures {
+            sessions: self.loads.iter().map(|l| l.figures().sessions).sum(),
+            ..m
+        });
+        LoadFigures {
+            machine,
+            ..self.loads[thread].figures()
+        }
     }
 
     /// Whether any thread would refuse a new session now, judged on its
     /// last window (so it clears by itself once the load falls, without
     /// waiting for a PLAY to be admitted).
     pub fn overloaded(&self) -> bool {
-        self.loads
-            .iter()
-            .any(|l| !self.admission.admits(&l.figures()))
+        (0..self.loads.len()).any(|t| !self.admission.admits(&self.figures(t)))
+    }
+
+    /// Waits while a thread would refuse a session only on a guess
+    /// ([`Admission::guessing`]: a burst into a thread that has not
+    /// measured a frame's cost yet), at most [`load::WINDOW`] — a first
+    /// window ends within that — so that the burst is judged on what its
+    /// first sessions cost. Called before [`Engine::admit`].
+    pub async fn until_measured(&self) {
+        let until = tokio::time::Instant::now() + load::WINDOW;
+        while (0..self.loads.len()).any(|t| self.admission.guessing(&self.figures(t))) {
+            if tokio::time::Instant::now() >= until {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     /// Whether session `id` may start playing: its thread must keep pace
-    /// with the sessions it has ([`Admission::admits`]). The first refusal
-    /// of an overload, and its end, are logged.
-    pub fn admit(&self, id: u64) -> Result<(), Overload> {
+    /// with the sessions it has, and the machine have room for it
+    /// ([`Admission::admits`]). The first refusal of an overload, and its
+    /// end, are logged.
+    pub fn admit(&self, id: u64) -> Result<(), Box<Overload>> {
         let thread = self.commands.thread_of(id);
         let state = &self.loads[thread];
-        let load = state.figures();
+        let load = self.figures(thread);
         if self.admission.admits(&load) {
             state.admitted();
+            self.machine.admitted();
             if state.refusing.swap(false, Ordering::Relaxed) {
                 tracing::info!(
                     thread = thread + 1,
@@ -404,12 +438,12 @@ impl Engine {
             }
             return Ok(());
         }
-        let overload = Overload {
+        let overload = Box::new(Overload {
             thread,
             threads: self.threads(),
             load,
             admission: self.admission,
-        };
+        });
         if !state.refusing.swap(true, Ordering::Relaxed) {
             tracing::warn!("refusing new sessions: {overload}");
         }

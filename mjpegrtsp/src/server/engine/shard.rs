@@ -4,6 +4,7 @@
 //! RTCP sockets, and measures how well it keeps pace ([`super::load`]).
 
 use super::load::{Meter, ThreadLoad, thread_cpu_time};
+use super::machine::{MachineLoad, MachineMeter};
 use super::packets::{self, Frames, Packets, Scratch};
 use super::{Command, EngineStats, Source, Stream, rtp_time, rtp_time_at};
 use crate::container::Located;
@@ -42,6 +43,8 @@ pub(super) struct Shard {
     pub(super) frames: Frames,
     pub(super) stats: Arc<EngineStats>,
     pub(super) load: Arc<ThreadLoad>,
+    /// Where to publish the machine's figures (the first thread only).
+    pub(super) machine: Option<Arc<MachineLoad>>,
 }
 
 /// A shard at work: its sessions and schedule.
@@ -53,6 +56,7 @@ struct Worker {
     schedule: BinaryHeap<Reverse<(Instant, u64, u64)>>,
     scratch: Scratch,
     meter: Meter,
+    machine_meter: MachineMeter,
     generation: u64,
 }
 
@@ -88,6 +92,7 @@ impl Shard {
                 sealed: Vec::new(),
             },
             meter: Meter::new(now, thread_cpu_time()),
+            machine_meter: MachineMeter::default(),
             generation: 0,
         };
         worker.run();
@@ -129,19 +134,25 @@ impl Worker {
             self.shard.load.set_sessions(sessions);
             let now = Instant::now();
             if self.meter.window_over(now) {
-                let demand = self.demand();
+                let fps = self.session_fps();
                 self.meter
-                    .roll(now, thread_cpu_time(), demand, &self.shard.load);
+                    .roll(now, thread_cpu_time(), fps, &self.shard.load);
+                if let Some(machine) = &self.shard.machine {
+                    self.machine_meter.sample(machine);
+                }
             }
         }
     }
 
-    /// Frames its sessions are due per second, all together (read once a
-    /// window, from the sessions themselves).
-    fn demand(&self) -> f64 {
+    /// Frames per second a session here is due, on average (read once a
+    /// window, from the sessions themselves; 0 with none).
+    fn session_fps(&self) -> f64 {
         let files = self.sessions.values().map(|p| fps_of(&p.stream));
         let live = self.live.values().flat_map(HashMap::values).map(fps_of);
-        files.chain(live).sum()
+        let (n, sum) = files
+            .chain(live)
+            .fold((0usize, 0.0), |(n, s), f| (n + 1, s + f));
+        if n == 0 { 0.0 } else { sum / n as f64 }
     }
 
     fn handle(&mut self, cmd: Command) -> Next {

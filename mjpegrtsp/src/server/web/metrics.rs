@@ -225,7 +225,6 @@ pub(super) fn render(shared: &Shared) -> String {
     out
 }
 
-/// `# HELP` and `# TYPE` of a metric family.
 /// One figure of a media thread's load.
 type ThreadFigure = fn(&LoadFigures) -> f64;
 
@@ -279,8 +278,18 @@ fn media_threads(out: &mut String, engine: &crate::server::engine::Engine) {
             sample(out, name, &[("thread", &thread)], value(load));
         }
     }
+    if let Some(machine) = loads.first().and_then(|l| l.machine) {
+        family(
+            out,
+            "mjpegrtsp_machine_busy_ratio",
+            "gauge",
+            "Share of all the machine's CPUs spent working (niced programs aside), the least of its last second: what admission reckons with.",
+        );
+        sample(out, "mjpegrtsp_machine_busy_ratio", &[], machine.busy);
+    }
 }
 
+/// `# HELP` and `# TYPE` of a metric family.
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }

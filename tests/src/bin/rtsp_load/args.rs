@@ -48,6 +48,12 @@ pub(crate) struct Args {
     /// 1,000 sessions, at most one per core).
     #[arg(long, default_value_t = 0, value_parser = count_in(0, 1024))]
     pub(crate) threads: usize,
+    /// Sessions from one client address. Beyond this many, sessions come
+    /// from the next loopback addresses (the server's, then 127.0.0.2, …
+    /// when it is 127.0.0.1): a UDP session takes two ports, and an address
+    /// has about 28,000 ephemeral ones. IPv6 has one loopback address (::1).
+    #[arg(long, default_value_t = 5000, value_parser = count_in(1, 14_000))]
+    pub(crate) sessions_per_address: usize,
     /// Print the report as one JSON line on stdout (the table goes to stderr).
     #[arg(long)]
     pub(crate) json: bool,
@@ -126,4 +132,48 @@ pub(crate) fn url_addr(url: &str) -> Result<SocketAddr, String> {
         ));
     }
     Ok(SocketAddr::new(ip, port))
+}
+
+/// Where one session connects from and to.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Peer {
+    /// The server's RTSP (or HTTP) address.
+    pub(crate) server: SocketAddr,
+    /// The loopback address the session's sockets are bound to.
+    pub(crate) local: IpAddr,
+}
+
+/// The client address of session `index` against `server`, `per` sessions
+/// to an address: the server's own address, then the ones after it in
+/// 127.0.0.0/8; `None` past the end of loopback (or past ::1 for IPv6).
+pub(crate) fn client_ip(server: IpAddr, index: usize, per: usize) -> Option<IpAddr> {
+    let k = u32::try_from(index / per).ok()?;
+    match server {
+        IpAddr::V4(v4) => {
+            let ip = Ipv4Addr::from(u32::from(v4).checked_add(k)?);
+            (ip.is_loopback() && ip.octets()[3] != 255 || k == 0).then_some(IpAddr::V4(ip))
+        }
+        IpAddr::V6(_) => (k == 0).then_some(server),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_spread_over_loopback_addresses() {
+        let v4: IpAddr = "127.0.0.1".parse().unwrap();
+        assert_eq!(client_ip(v4, 0, 5000), Some(v4));
+        assert_eq!(client_ip(v4, 4999, 5000), Some(v4));
+        assert_eq!(client_ip(v4, 5000, 5000), "127.0.0.2".parse().ok());
+        assert_eq!(client_ip(v4, 99_999, 5000), "127.0.0.20".parse().ok());
+        // Never outside 127.0.0.0/8.
+        let last: IpAddr = "127.255.255.254".parse().unwrap();
+        assert_eq!(client_ip(last, 0, 1), Some(last));
+        assert_eq!(client_ip(last, 1, 1), None);
+        let v6: IpAddr = "::1".parse().unwrap();
+        assert_eq!(client_ip(v6, 4999, 5000), Some(v6));
+        assert_eq!(client_ip(v6, 5000, 5000), None);
+    }
 }

@@ -38,6 +38,16 @@ pub(crate) fn parse_items(
     }
 }
 
+/// A TCP connection to `peer.server` from `peer.local`.
+pub(crate) async fn connect_from(peer: Peer) -> io::Result<TcpStream> {
+    let socket = match peer.local {
+        IpAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        IpAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.bind(SocketAddr::new(peer.local, 0))?;
+    socket.connect(peer.server).await
+}
+
 /// The RTSP connection of one session.
 pub(crate) struct Conn {
     pub(crate) stream: TcpStream,

@@ -11,14 +11,14 @@ use tokio::io::AsyncReadExt;
 
 pub(crate) async fn run_http_session(
     args: Rc<Args>,
-    addr: SocketAddr,
+    peer: Peer,
     shared: Rc<Shared>,
     start_at: Instant,
     mut stop: watch::Receiver<bool>,
 ) -> SessionResult {
     let mut res = SessionResult::default();
     sleep_until(start_at).await;
-    let (opened, took) = shared.setting_up(args.sessions, open(&args, addr)).await;
+    let (opened, took) = shared.setting_up(args.sessions, open(&args, peer)).await;
     res.setup = Some(took);
     let (mut stream, mut parts) = match opened {
         Ok(o) => o,
@@ -82,15 +82,18 @@ pub(crate) async fn run_http_session(
 
 /// Connects, asks for the stream and reads the reply's head; the parts
 /// that came with it are in the reader.
-async fn open(args: &Args, addr: SocketAddr) -> Result<(TcpStream, PartReader), String> {
+async fn open(args: &Args, peer: Peer) -> Result<(TcpStream, PartReader), String> {
     let deadline = Instant::now() + args.timeout;
-    let mut stream = match timeout_at(deadline, TcpStream::connect(addr)).await {
+    let mut stream = match timeout_at(deadline, connect_from(peer)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => return Err(format!("connect: {}", io_reason(&e))),
         Err(_) => return Err("connect: timed out".into()),
     };
     let path = args.url.splitn(4, '/').nth(3).unwrap_or_default();
-    let request = format!("GET /{path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: rtsp_load\r\n\r\n");
+    let request = format!(
+        "GET /{path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: rtsp_load\r\n\r\n",
+        peer.server
+    );
     stream
         .write_all(request.as_bytes())
         .await

@@ -131,6 +131,12 @@ fn run_thread(
         });
         let mut handles = Vec::new();
         for i in (index..args.sessions).step_by(threads) {
+            // Checked for every index before the threads start.
+            let local = client_ip(addr.ip(), i, args.sessions_per_address).unwrap_or(addr.ip());
+            let peer = Peer {
+                server: addr,
+                local,
+            };
             let at = if args.rate > 0.0 {
                 t0 + Duration::from_secs_f64(i as f64 / args.rate)
             } else {
@@ -139,7 +145,7 @@ fn run_thread(
             let session = if args.url.starts_with("http://") {
                 Box::pin(http::run_http_session(
                     args.clone(),
-                    addr,
+                    peer,
                     shared.clone(),
                     at,
                     stop.clone(),
@@ -148,7 +154,7 @@ fn run_thread(
             } else {
                 Box::pin(run_session(
                     args.clone(),
-                    addr,
+                    peer,
                     shared.clone(),
                     at,
                     stop.clone(),
@@ -207,6 +213,17 @@ async fn run(args: Args, nofile: u64) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if client_ip(addr.ip(), args.sessions - 1, args.sessions_per_address).is_none() {
+        eprintln!(
+            "rtsp_load: {} sessions at --sessions-per-address {} need more client addresses \
+             than {} has (IPv6 loopback is one address: use 127.0.0.1)",
+            args.sessions,
+            args.sessions_per_address,
+            addr.ip()
+        );
+        return ExitCode::from(2);
+    }
+    let addresses = (args.sessions - 1) / args.sessions_per_address + 1;
     let threads = thread_count(args.threads, args.sessions);
     let global = Arc::new(Global::default());
     let pid_s = args.server_pid.map(|p| p.to_string());
@@ -310,6 +327,7 @@ async fn run(args: Args, nofile: u64) -> ExitCode {
         elapsed: started.elapsed(),
         udp_drops,
         threads,
+        addresses,
     };
     let (table, json) = report(&args, &results, &gaps, &info);
     if args.json {

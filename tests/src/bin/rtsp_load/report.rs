@@ -57,6 +57,8 @@ pub(crate) struct RunInfo<'a> {
     pub(crate) udp_drops: Option<u64>,
     /// Threads (event loops) the sessions ran on.
     pub(crate) threads: usize,
+    /// Loopback addresses the sessions came from.
+    pub(crate) addresses: usize,
 }
 
 /// Whole frames per session that played: the fewest, the median, the
@@ -97,6 +99,7 @@ pub(crate) fn report(
         elapsed,
         udp_drops,
         threads,
+        addresses,
     } = *info;
     let ok: Vec<&SessionResult> = results.iter().filter(|r| r.failure.is_none()).collect();
     let mut failures: BTreeMap<&str, usize> = BTreeMap::new();
@@ -176,7 +179,7 @@ pub(crate) fn report(
     let mut t = String::new();
     let _ = writeln!(
         t,
-        "rtsp_load {}  {mode}, {} sessions{}, {threads} thread{}, window {:.1} s{}",
+        "rtsp_load {}  {mode}, {} sessions{}, {threads} thread{}, {addresses} client address{}, window {:.1} s{}",
         args.url,
         args.sessions,
         if args.rate > 0.0 {
@@ -185,6 +188,7 @@ pub(crate) fn report(
             String::new()
         },
         if threads == 1 { "" } else { "s" },
+        if addresses == 1 { "" } else { "es" },
         window.as_secs_f64(),
         if all_set_up {
             ""
@@ -315,7 +319,7 @@ pub(crate) fn report(
          \"setup_ms\":{{\"p50\":{},\"p99\":{},\"max\":{}}},\
          \"first_frame_ms\":{{\"p50\":{},\"p99\":{},\"max\":{}}},\
          \"jitter_ms\":{{\"p50\":{},\"p99\":{},\"max\":{}}},\
-         \"per_session_frames\":{},\"threads\":{threads},",
+         \"per_session_frames\":{},\"threads\":{threads},\"client_addresses\":{addresses},",
         window.as_secs_f64(),
         jnum(frames_pct),
         jnum(g50),

@@ -44,7 +44,7 @@ pub(crate) fn tokio_udp(s: std::net::UdpSocket, rcvbuf: usize) -> io::Result<Udp
 
 pub(crate) async fn run_session(
     args: Rc<Args>,
-    addr: SocketAddr,
+    peer: Peer,
     shared: Rc<Shared>,
     start_at: Instant,
     mut stop: watch::Receiver<bool>,
@@ -59,7 +59,7 @@ pub(crate) async fn run_session(
     let (setup, took) = shared
         .setting_up(
             args.sessions,
-            setup_session(&args, addr, &shared, &mut stats),
+            setup_session(&args, peer, &shared, &mut stats),
         )
         .await;
     res.setup = Some(took);
@@ -136,12 +136,12 @@ pub(crate) async fn run_session(
 
 pub(crate) async fn setup_session(
     args: &Args,
-    addr: SocketAddr,
+    peer: Peer,
     shared: &Shared,
     stats: &mut RtpStats,
 ) -> Result<(Conn, Media, Option<Udp>), String> {
     let deadline = Instant::now() + args.timeout;
-    let stream = match timeout_at(deadline, TcpStream::connect(addr)).await {
+    let stream = match timeout_at(deadline, connect_from(peer)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => return Err(format!("connect: {}", io_reason(&e))),
         Err(_) => return Err("connect: timed out".into()),
@@ -160,7 +160,7 @@ pub(crate) async fn setup_session(
     let mut on_packet = |_: u8, _: &[u8]| {};
     let url = args.url.as_str();
     if args.classic {
-        return classic_setup(args, addr, shared, stats, conn).await;
+        return classic_setup(args, peer, shared, stats, conn).await;
     }
 
     let deadline = Instant::now() + args.timeout;
@@ -216,7 +216,7 @@ pub(crate) async fn setup_session(
         ("RTP/AVP/TCP;unicast;interleaved=0-1".to_string(), None)
     } else {
         let (rtp, rtcp) =
-            net::bind_rtp_pair(addr.ip()).map_err(|e| format!("bind UDP: {}", io_reason(&e)))?;
+            net::bind_rtp_pair(peer.local).map_err(|e| format!("bind UDP: {}", io_reason(&e)))?;
         let port = rtp.local_addr().map_err(|e| e.to_string())?.port();
         let rtp = tokio_udp(rtp, 1 << 20).map_err(|e| format!("UDP socket: {}", io_reason(&e)))?;
         let rtcp =
@@ -250,7 +250,7 @@ pub(crate) async fn setup_session(
             .ok()
             .and_then(|t| t.server_port)
             .and_then(|p| p.rtcp_port())
-            .map(|rtcp| SocketAddr::new(addr.ip(), rtcp));
+            .map(|rtcp| SocketAddr::new(peer.server.ip(), rtcp));
         u
     });
 
@@ -279,7 +279,7 @@ pub(crate) async fn setup_session(
 /// UDP port, no DESCRIBE (the frame rate is `--fps`, else 24).
 pub(crate) async fn classic_setup(
     args: &Args,
-    addr: SocketAddr,
+    peer: Peer,
     shared: &Shared,
     stats: &mut RtpStats,
     mut conn: Conn,
@@ -287,7 +287,7 @@ pub(crate) async fn classic_setup(
     let mut on_packet = |_: u8, _: &[u8]| {};
     let after_host = args.url.splitn(4, '/').nth(3).unwrap_or_default();
     let (rtp, rtcp) =
-        net::bind_rtp_pair(addr.ip()).map_err(|e| format!("bind UDP: {}", io_reason(&e)))?;
+        net::bind_rtp_pair(peer.local).map_err(|e| format!("bind UDP: {}", io_reason(&e)))?;
     let port = rtp.local_addr().map_err(|e| e.to_string())?.port();
     let udp = Udp {
         rtp: tokio_udp(rtp, 1 << 20).map_err(|e| format!("UDP socket: {}", io_reason(&e)))?,

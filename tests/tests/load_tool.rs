@@ -1,0 +1,65 @@
+//! The load tool (`rtsp_load`) against a real server on loopback, in a short
+//! run: its JSON report, and its sessions spread over loopback addresses
+//! once one address has `--sessions-per-address` of them (a UDP session
+//! takes two ports; an address has about 28,000), shown by a server that
+//! allows only so many sessions per address.
+
+use mjpegrtsp::server::ServerConfig;
+use mjpegrtsp_tests::rtsp_text::media_dir;
+use mjpegrtsp_tests::*;
+use std::process::Command;
+
+/// Runs `rtsp_load` for a second against `server` and reads its JSON line.
+fn load(server: &TestServer, sessions: usize, per_address: usize) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_rtsp_load"))
+        .arg(format!("rtsp://{}/movie.Mjpeg", server.addr))
+        .args(["--sessions", &sessions.to_string()])
+        .args(["--sessions-per-address", &per_address.to_string()])
+        .args(["--seconds", "1", "--timeout", "5", "--json"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"))
+}
+
+#[test]
+fn sessions_beyond_one_address_come_from_the_next_addresses() {
+    let (dir, _) = media_dir();
+    let mut config = ServerConfig::new(dir.path());
+    config.looping = true;
+    config.max_sessions_per_address = 4;
+    let server = TestServer::start_with(config);
+
+    // 12 sessions, 4 from each of 127.0.0.1, .2 and .3: every one is
+    // within the server's limit and plays.
+    let spread = load(&server, 12, 4);
+    assert_eq!(spread["client_addresses"], 3, "{spread}");
+    assert_eq!(spread["ok"], 12, "{spread}");
+    assert!(
+        spread["per_session_frames"]["min"].as_u64() > Some(0),
+        "{spread}"
+    );
+    let pct = spread["frames_pct"].as_f64().unwrap();
+    assert!(pct > 50.0, "{spread}");
+
+    // The same 12 from one address: the server takes 4, refuses 8.
+    let one = load(&server, 12, 12);
+    assert_eq!(one["client_addresses"], 1, "{one}");
+    assert_eq!(one["ok"], 4, "{one}");
+    assert_eq!(one["failed"], 8, "{one}");
+}
+
+#[test]
+fn ipv6_loopback_is_one_address() {
+    // No server needed: the tool refuses before it connects.
+    let out = Command::new(env!("CARGO_BIN_EXE_rtsp_load"))
+        .args(["rtsp://[::1]:9/x", "--sessions", "3"])
+        .args(["--sessions-per-address", "2"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("use 127.0.0.1"), "{stderr}");
+}
