@@ -27,8 +27,10 @@
 #                    part 2 (default "1000 2000"; "0" skips part 2)
 #   --build          cargo build --release server-cli and rtsp_load first
 #
-# Needs server-cli and rtsp_load built in release mode. Runs the load tool at
-# nice -10 as root (as bench_server.sh does), and in part 2 the server too. Time: about (T + 6) s a run.
+# Needs server-cli and rtsp_load built in release mode. Runs the load tool
+# and the server at nice -10 as root (as bench_server.sh does the tool):
+# equal priority, so that what is measured is the server's limit, not a
+# load tool outranking it on a small machine. Time: about (T + 6) s a run.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -106,7 +108,7 @@ RESULTS="$OUT/runs.jsonl"
 : >"$RESULTS"
 for n in $SESSIONS; do
     for t in $THREADS; do
-        start_server "$t" "$OUT/server-$t-$n.log"
+        start_server "$t" "$OUT/server-$t-$n.log" "$NICE"
         # The timeout bounds a run that hangs; the tool bounds itself too.
         json=$(timeout $((SECONDS_ + 180)) $NICE "$LOAD" "rtsp://127.0.0.1:$PORT/$NAME" \
             --sessions "$n" --seconds "$SECONDS_" --server-pid "$SERVER_PID" --json \
@@ -120,9 +122,6 @@ done
 
 read -r A B _ <<<"$OVERLOAD 0 0"
 if [ "${A:-0}" -gt 0 ] && [ "${B:-0}" -gt 0 ]; then
-    # The server runs at the load tools' priority here: past capacity is
-    # the server's own limit, not two load tools outranking it on a small
-    # machine (part 1 leaves it at the default priority).
     start_server 1 "$OUT/server-overload.log" "$NICE"
     window=$((SECONDS_ * 2 + 10))
     $NICE "$LOAD" "rtsp://127.0.0.1:$PORT/$NAME" --sessions "$A" --seconds "$window" \

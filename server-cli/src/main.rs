@@ -82,11 +82,18 @@ struct Args {
     /// control plane from four cores up). A session stays on one thread.
     #[arg(long, default_value_t = 0, value_name = "N", value_parser = clap::value_parser!(u16).range(0..=1024))]
     media_threads: u16,
-    /// A media thread busier than this share of its time takes no new
-    /// session: PLAY gets 453 (HTTP viewers 503) rather than degrade the
-    /// sessions playing. 100 turns the busy check off.
-    #[arg(long, default_value_t = 85, value_name = "PERCENT", value_parser = clap::value_parser!(u8).range(1..=100))]
+    /// A media thread busier than this share of its time, or that would be
+    /// with one more session, takes no new session: PLAY gets 453 (HTTP
+    /// viewers 503) rather than degrade the sessions playing. 100 turns the
+    /// busy check off.
+    #[arg(long, default_value_t = 75, value_name = "PERCENT", value_parser = clap::value_parser!(u8).range(1..=100))]
     max_engine_load: u8,
+    /// No new session either while the whole machine's CPUs are busier
+    /// than this (settled over a second; niced programs aside), counting
+    /// the sessions just started: room for the control plane, the kernel
+    /// and other programs. 100 turns the machine check off.
+    #[arg(long, default_value_t = 70, value_name = "PERCENT", value_parser = clap::value_parser!(u8).range(1..=100))]
+    max_machine_load: u8,
     /// A media thread at least a quarter as busy as --max-engine-load whose
     /// sends run later than this (99th percentile over a quarter second)
     /// takes no new session either.
@@ -322,12 +329,9 @@ fn main() -> ExitCode {
         max_sessions: args.max_sessions,
         media_threads: usize::from(args.media_threads),
         admission: Admission {
-            // 100 %: never refused for being busy.
-            max_busy: match args.max_engine_load {
-                100 => f64::INFINITY,
-                p => f64::from(p) / 100.0,
-            },
+            max_busy: busy_limit(args.max_engine_load),
             max_late: Duration::from_millis(u64::from(args.max_send_delay)),
+            max_machine_busy: busy_limit(args.max_machine_load),
         },
         max_sessions_per_address: args.max_sessions_per_address,
         max_connections: args.max_connections.max(1),
@@ -403,6 +407,15 @@ fn main() -> ExitCode {
 /// GStreamer and this project's elements, for the sample clip and the live
 /// source.
 #[cfg(feature = "gstreamer")]
+/// A busy limit given in percent as a share; 100 %: no limit (never
+/// refused for being busy).
+fn busy_limit(percent: u8) -> f64 {
+    match percent {
+        100 => f64::INFINITY,
+        p => f64::from(p) / 100.0,
+    }
+}
+
 fn init_gstreamer() -> Result<(), String> {
     gst::init().map_err(|e| format!("cannot initialise GStreamer: {e}"))?;
     gstmjpegrtsp::plugin_register_static()

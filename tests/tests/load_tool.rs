@@ -2,9 +2,11 @@
 //! run: its JSON report, and its sessions spread over loopback addresses
 //! once one address has `--sessions-per-address` of them (a UDP session
 //! takes two ports; an address has about 28,000), shown by a server that
-//! allows only so many sessions per address.
+//! allows only so many sessions per address; and a burst of PLAYs larger
+//! than a media thread takes at once, which waits its turn and plays.
 
 use mjpegrtsp::server::ServerConfig;
+use mjpegrtsp::server::engine::load::{Admission, GROWTH_FLOOR};
 use mjpegrtsp_tests::rtsp_text::media_dir;
 use mjpegrtsp_tests::*;
 use std::process::Command;
@@ -62,4 +64,28 @@ fn ipv6_loopback_is_one_address() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("use 127.0.0.1"), "{stderr}");
+}
+
+#[test]
+fn a_burst_past_what_a_thread_has_measured_waits_its_turn_and_plays() {
+    let (dir, _) = media_dir();
+    let mut config = ServerConfig::new(dir.path());
+    config.looping = true;
+    config.media_threads = 1;
+    config.max_sessions_per_address = 0;
+    config.max_connections_per_address = 0;
+    // Room without limit: only the pace at which a thread takes a burst
+    // (64 more than it has measured, or a quarter again, each window)
+    // stands between the 200 PLAYs and the thread. Those past the first
+    // step wait for the next window rather than get 453.
+    config.admission = Admission {
+        max_busy: f64::INFINITY,
+        max_machine_busy: f64::INFINITY,
+        ..Admission::default()
+    };
+    let server = TestServer::start_with(config);
+    let burst = load(&server, 200, 200);
+    assert_eq!(burst["ok"], 200, "{burst}");
+    assert_eq!(burst["failed"], 0, "{burst}");
+    assert!(GROWTH_FLOOR < 200);
 }

@@ -86,10 +86,9 @@ pub(super) async fn serve_connection<S>(
                     let reply = match item {
                         Item::Request(request) => {
                             if request.method == Method::Play {
-                                // A burst into a fresh media thread is judged
-                                // on what its first sessions cost, not on a
-                                // guess.
-                                shared.engine.until_measured().await;
+                                // No room on the media threads: wait a moment
+                                // for some before the PLAY is judged.
+                                shared.engine.until_room().await;
                             }
                             Some(conn.handle(request))
                         }

@@ -42,6 +42,13 @@ pub const FIRST_WINDOW_FRAMES: u64 = 480;
 /// The shortest first window.
 const FIRST_WINDOW_MIN: Duration = Duration::from_millis(40);
 
+/// Sessions a thread may take beyond those its last window measured: at
+/// least this many, or a quarter as many again. A burst is let in step by step,
+/// each step measured before the next, so that what a session costs with
+/// thousands playing is not guessed from a window that had dozens; its
+/// PLAYs wait for the next window meanwhile ([`super::Engine::until_room`]).
+pub const GROWTH_FLOOR: usize = 64;
+
 /// Frames a window needs for a cost figure: with fewer, its busy time is
 /// waking up, not sending.
 const FRAMES_FOR_COST: u64 = 24;
@@ -61,15 +68,26 @@ pub struct Admission {
     /// thread that is almost idle is the machine's doing, not its
     /// sessions': it is met by degrading fairly, not by refusing.)
     pub max_late: Duration,
+    /// Busy share of the whole machine's CPUs (settled over a second;
+    /// [`super::machine`]) over which no thread takes a new session;
+    /// infinite: no machine check. Lower than `max_busy`: the control
+    /// plane, the kernel's network work and whatever else runs there need
+    /// room beside the media threads, and a session's cost drifts up with
+    /// the machine's load.
+    pub max_machine_busy: f64,
 }
 
 impl Default for Admission {
-    /// 85 % busy, or sends 10 ms late: at 24 fps a frame is due every
-    /// 41.7 ms, and a viewer's frame gaps should stay within 50 ms.
+    /// A thread 75 % busy, sends 10 ms late (at 24 fps a frame is due
+    /// every 41.7 ms, and a viewer's frame gaps should stay within 50 ms),
+    /// or the machine 70 % busy. The quarter left over is for what a
+    /// session's cost drifts up by once the machine is loaded (measured:
+    /// about a fifth on a 2-core machine with its clients on loopback).
     fn default() -> Self {
         Admission {
-            max_busy: 0.85,
+            max_busy: 0.75,
             max_late: Duration::from_millis(10),
+            max_machine_busy: 0.70,
         }
     }
 }
@@ -90,6 +108,23 @@ pub struct Overload {
 impl std::fmt::Display for Overload {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let LoadFigures { busy, late_p99, .. } = self.load;
+        if self.admission.has_room(&self.load) {
+            // Room, but more sessions at once than it has measured.
+            return write!(
+                f,
+                "too many sessions starting at once: media thread {} of {} takes at most a \
+                 quarter again the {} sessions it has measured ({} more starting); try again in a \
+                 moment",
+                self.thread + 1,
+                self.threads,
+                self.load.measured_sessions,
+                self.load.sessions + self.load.pending
+                    - self
+                        .load
+                        .measured_sessions
+                        .min(self.load.sessions + self.load.pending),
+            );
+        }
         write!(
             f,
             "the server cannot keep pace with more sessions: media thread {} of {} is busy {:.0} % \
@@ -107,10 +142,11 @@ impl std::fmt::Display for Overload {
             write!(
                 f,
                 "; the machine's {} CPUs are busy {:.0} % ({:.0} % with the sessions just started \
-                 and this one)",
+                 and this one; limit {:.0} %)",
                 m.cores,
                 m.busy * 100.0,
-                with * 100.0
+                with * 100.0,
+                self.admission.max_machine_busy * 100.0
             )?;
         }
         Ok(())
@@ -129,6 +165,9 @@ pub struct LoadFigures {
     pub sessions: usize,
     /// Sessions admitted whose PLAY it has not taken yet.
     pub pending: usize,
+    /// Sessions it played when its last window ended: the load its figures
+    /// are of.
+    pub measured_sessions: usize,
     /// Seconds of work one frame to one session cost it, in the last window
     /// that sent enough frames to say (0: never measured yet).
     pub per_frame: f64,
@@ -167,6 +206,13 @@ impl LoadFigures {
         self.session_cost() * (self.sessions + self.pending + 1) as f64
     }
 
+    /// Whether one more session keeps the thread within [`GROWTH_FLOOR`]
+    /// sessions, or a quarter again, of those its last window measured.
+    pub fn within_growth(&self) -> bool {
+        let most = self.measured_sessions + (self.measured_sessions / 4).max(GROWTH_FLOOR);
+        self.sessions + self.pending < most
+    }
+
     /// The machine's busy share expected once the sessions admitted since
     /// its settled window and one more play
     /// ([`MachineFigures::session_cost`] each).
@@ -178,12 +224,19 @@ impl LoadFigures {
 }
 
 impl Admission {
-    /// Whether a thread with these figures may take a new session: an idle
-    /// one always may; otherwise its last window must be within both
-    /// limits, and so must the busy share it would have with the sessions
-    /// it plays, those just admitted and this one — and the machine's busy
-    /// share with them (where known) within the busy limit.
+    /// Whether a thread with these figures may take a new session now: it
+    /// has room ([`Admission::has_room`]) and takes it at the pace it can
+    /// measure ([`LoadFigures::within_growth`]).
     pub fn admits(&self, load: &LoadFigures) -> bool {
+        self.has_room(load) && (load.within_growth() || load.sessions + load.pending == 0)
+    }
+
+    /// Whether a thread with these figures keeps pace with one more
+    /// session: an idle one always does; otherwise its last window must be
+    /// within both limits, and so must the busy share it would have with
+    /// the sessions it plays, those just admitted and this one — and the
+    /// machine's busy share with them (where known) within its limit.
+    pub fn has_room(&self, load: &LoadFigures) -> bool {
         if load.sessions == 0 && load.pending == 0 {
             return true;
         }
@@ -191,16 +244,8 @@ impl Admission {
         let late = load.late_p99 > self.max_late && load.busy >= self.max_busy.min(1.0) / 4.0;
         let machine = load
             .machine_with_one_more()
-            .is_none_or(|busy| busy <= self.max_busy);
+            .is_none_or(|busy| busy <= self.max_machine_busy);
         load.busy <= self.max_busy && !late && load.busy_with_one_more() <= self.max_busy && machine
-    }
-
-    /// Whether a thread would refuse a session only on a guess: it has not
-    /// measured what a frame costs yet, and at [`FRAME_COST_PRIOR`] the
-    /// sessions just given to it fill it. Such a PLAY waits for the first
-    /// figures ([`super::Engine::until_measured`]) rather than be refused.
-    pub fn guessing(&self, load: &LoadFigures) -> bool {
-        load.per_frame == 0.0 && !self.admits(load)
     }
 }
 
@@ -215,6 +260,7 @@ pub struct ThreadLoad {
     session_fps_milli: AtomicU64,
     sessions: AtomicUsize,
     pending: AtomicUsize,
+    measured_sessions: AtomicUsize,
     /// Set while the thread refuses sessions (for the log: said once per
     /// episode).
     pub(super) refusing: AtomicBool,
@@ -228,6 +274,7 @@ impl ThreadLoad {
             late_p99: Duration::from_micros(self.late_p99_us.load(Ordering::Relaxed)),
             sessions: self.sessions.load(Ordering::Relaxed),
             pending: self.pending.load(Ordering::Relaxed),
+            measured_sessions: self.measured_sessions.load(Ordering::Relaxed),
             per_frame: self.per_frame_ns.load(Ordering::Relaxed) as f64 / 1e9,
             session_fps: self.session_fps_milli.load(Ordering::Relaxed) as f64 / 1e3,
             machine: None,
@@ -265,6 +312,8 @@ impl ThreadLoad {
         }
         self.session_fps_milli
             .store((fps.max(0.0) * 1e3).round() as u64, Ordering::Relaxed);
+        self.measured_sessions
+            .store(self.sessions.load(Ordering::Relaxed), Ordering::Relaxed);
         // An admitted session whose PLAY never came (its connection went)
         // is pending one window at most.
         self.pending.store(0, Ordering::Relaxed);
@@ -431,17 +480,18 @@ mod tests {
         let f = load.figures();
         assert_eq!(f.per_frame, 50e-6, "{f:?}");
         assert!((f.busy_with_one_more() - 0.3012).abs() < 1e-9, "{f:?}");
-        // Up to 0.85: 17,000 frames a second, 708 sessions: 457 pending
-        // and this one.
-        for _ in 0..457 {
+        // Up to 0.75: 15,000 frames a second, 625 sessions: 373 pending
+        // and this one make 624; 375 and this one, 626, are too many.
+        for _ in 0..373 {
             load.admitted();
         }
-        assert!(Admission::default().admits(&load.figures()));
+        assert!(Admission::default().has_room(&load.figures()));
         load.admitted();
-        assert!(!Admission::default().admits(&load.figures()));
+        load.admitted();
+        assert!(!Admission::default().has_room(&load.figures()));
         // The thread takes a PLAY: one less pending.
         load.took_play();
-        assert_eq!(load.figures().pending, 457);
+        assert_eq!(load.figures().pending, 374);
     }
 
     #[test]
@@ -453,11 +503,11 @@ mod tests {
             load.admitted();
             load.took_play();
         }
-        load.set_sessions(700);
+        load.set_sessions(620);
         assert_eq!(load.figures().pending, 0);
-        assert!(Admission::default().admits(&load.figures()));
-        load.set_sessions(710);
-        assert!(!Admission::default().admits(&load.figures()));
+        assert!(Admission::default().has_room(&load.figures()));
+        load.set_sessions(630);
+        assert!(!Admission::default().has_room(&load.figures()));
         // A quiet window cannot say what a frame costs: the last figure
         // stays.
         meter.roll(
@@ -475,16 +525,17 @@ mod tests {
         let load = ThreadLoad::default();
         // Nothing measured, nothing playing: the first PLAY is admitted,
         // then each is reckoned at the prior and the typical frame rate.
-        assert!(Admission::default().admits(&load.figures()));
-        let limit = (0.85 / (FRAME_COST_PRIOR.as_secs_f64() * TYPICAL_FPS)) as usize;
+        assert!(Admission::default().has_room(&load.figures()));
+        let limit = (Admission::default().max_busy / (FRAME_COST_PRIOR.as_secs_f64() * TYPICAL_FPS))
+            as usize;
         for _ in 0..limit - 1 {
             load.admitted();
         }
-        assert!(Admission::default().admits(&load.figures()));
+        assert!(Admission::default().has_room(&load.figures()));
         load.admitted();
-        assert!(!Admission::default().admits(&load.figures()));
-        // Refused on the prior alone: a guess, waited out.
-        assert!(Admission::default().guessing(&load.figures()));
+        assert!(!Admission::default().has_room(&load.figures()));
+        // Refused on the prior alone (such a PLAY waits for room:
+        // `Engine::until_room`).
         // The first window ends once it has frames enough to measure,
         // not a whole window later.
         let mut meter = Meter::new(t0, Duration::ZERO);
@@ -498,7 +549,8 @@ mod tests {
             &load,
         );
         assert_eq!(load.figures().per_frame, 0.012 / 480.0);
-        assert!(!Admission::default().guessing(&load.figures()));
+        // 25 µs a frame, not 100: the burst fits.
+        assert!(Admission::default().has_room(&load.figures()));
         // From then on, windows last their whole length.
         meter.frames(10 * FIRST_WINDOW_FRAMES as usize);
         assert!(!meter.window_over(t0 + FIRST_WINDOW_MIN * 3));
@@ -530,6 +582,7 @@ mod tests {
             late_p99: Duration::from_millis(2),
             sessions: 100,
             pending: 0,
+            measured_sessions: 100,
             per_frame: 200e-6,
             session_fps: 24.0,
             machine: None,
@@ -543,8 +596,8 @@ mod tests {
         // Late, but mostly idle: the machine is busy, not the thread.
         assert!(admission.admits(&LoadFigures {
             late_p99: Duration::from_millis(60),
-            busy: 0.2,
-            per_frame: 80e-6,
+            busy: 0.15,
+            per_frame: 60e-6,
             ..ok
         }));
         // Within both now, but not with the 80 sessions just admitted.
@@ -567,10 +620,10 @@ mod tests {
             late_p99: Duration::from_millis(60),
             ..ok
         }));
-        // Room on the thread, none on the machine: 2 CPUs 80 % busy, and
-        // 30 sessions admitted since, at 9.6 % of a CPU each (twice the
-        // thread's 4.8 %: its 100 sessions are not all that keeps the
-        // machine busy).
+        // Room on the thread, none on the machine (limit 70 %): 2 CPUs 80 %
+        // busy, or 60 % and 40 sessions admitted since, at 9.6 % of a CPU
+        // each (twice the thread's 4.8 %: its 100 sessions are not all
+        // that keeps the machine busy).
         let machine = |busy, admitted| {
             Some(MachineFigures {
                 busy,
@@ -584,11 +637,23 @@ mod tests {
             ..ok
         }));
         assert!(!admission.admits(&LoadFigures {
-            machine: machine(0.9, 0),
+            machine: machine(0.8, 0),
+            ..ok
+        }));
+        assert!(admission.admits(&LoadFigures {
+            machine: machine(0.6, 10),
             ..ok
         }));
         assert!(!admission.admits(&LoadFigures {
-            machine: machine(0.8, 30),
+            machine: machine(0.6, 40),
+            ..ok
+        }));
+        let no_machine_check = Admission {
+            max_machine_busy: f64::INFINITY,
+            ..admission
+        };
+        assert!(no_machine_check.admits(&LoadFigures {
+            machine: machine(1.0, 40),
             ..ok
         }));
         // An idle thread still takes one.
@@ -607,6 +672,59 @@ mod tests {
     }
 
     #[test]
+    fn a_burst_is_taken_a_quarter_again_at_a_time() {
+        let admission = Admission::default();
+        let load = LoadFigures {
+            busy: 0.1,
+            sessions: 1000,
+            measured_sessions: 1000,
+            per_frame: 10e-6,
+            session_fps: 24.0,
+            ..LoadFigures::default()
+        };
+        // Room for 3,500 sessions, but 1,250 is as far as the last window
+        // can speak for.
+        assert!(admission.admits(&LoadFigures {
+            pending: 249,
+            ..load
+        }));
+        let burst = LoadFigures {
+            pending: 250,
+            ..load
+        };
+        assert!(admission.has_room(&burst));
+        assert!(!admission.admits(&burst));
+        let why = Overload {
+            thread: 0,
+            threads: 2,
+            load: burst,
+            admission,
+        }
+        .to_string();
+        assert!(why.contains("too many sessions starting at once"), "{why}");
+        assert!(
+            why.contains("the 1000 sessions it has measured (250 more"),
+            "{why}"
+        );
+        // A thread that has measured few takes the floor at least; an idle
+        // one always takes one.
+        let few = LoadFigures {
+            sessions: 3,
+            measured_sessions: 3,
+            ..load
+        };
+        assert!(admission.admits(&LoadFigures {
+            pending: GROWTH_FLOOR - 1,
+            ..few
+        }));
+        assert!(!admission.admits(&LoadFigures {
+            pending: GROWTH_FLOOR,
+            ..few
+        }));
+        assert!(admission.admits(&LoadFigures::default()));
+    }
+
+    #[test]
     fn the_reason_names_the_thread_and_both_figures() {
         let why = Overload {
             thread: 1,
@@ -616,6 +734,7 @@ mod tests {
                 late_p99: Duration::from_millis(64),
                 sessions: 3000,
                 pending: 0,
+                measured_sessions: 3000,
                 per_frame: 30e-6,
                 session_fps: 24.0,
                 machine: Some(MachineFigures {

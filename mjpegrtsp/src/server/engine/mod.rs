@@ -222,6 +222,10 @@ impl EngineStats {
     }
 }
 
+/// How long a PLAY waits for room on the media threads before it is
+/// refused ([`Engine::until_room`]).
+pub const ADMISSION_WAIT: Duration = Duration::from_secs(1);
+
 /// How the engine runs.
 #[derive(Debug, Clone, Copy)]
 pub struct EngineConfig {
@@ -401,21 +405,22 @@ impl Engine {
     /// last window (so it clears by itself once the load falls, without
     /// waiting for a PLAY to be admitted).
     pub fn overloaded(&self) -> bool {
-        (0..self.loads.len()).any(|t| !self.admission.admits(&self.figures(t)))
+        (0..self.loads.len()).any(|t| !self.admission.has_room(&self.figures(t)))
     }
 
-    /// Waits while a thread would refuse a session only on a guess
-    /// ([`Admission::guessing`]: a burst into a thread that has not
-    /// measured a frame's cost yet), at most [`load::WINDOW`] — a first
-    /// window ends within that — so that the burst is judged on what its
-    /// first sessions cost. Called before [`Engine::admit`].
-    pub async fn until_measured(&self) {
-        let until = tokio::time::Instant::now() + load::WINDOW;
-        while (0..self.loads.len()).any(|t| self.admission.guessing(&self.figures(t))) {
-            if tokio::time::Instant::now() >= until {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
+    /// Waits while a thread would refuse a session ([`Admission::admits`]:
+    /// it has no room, or is taking a burst step by step), at most
+    /// [`ADMISSION_WAIT`]; called before [`Engine::admit`], which then
+    /// decides. A burst of PLAYs into a thread that has not measured
+    /// a frame's cost yet is judged on its first window, not on the prior;
+    /// and a burst of set-ups that makes the machine busy, or sends late,
+    /// for a moment slows itself down — its clients wait at PLAY, not
+    /// setting up more — instead of being refused.
+    pub async fn until_room(&self) {
+        let until = tokio::time::Instant::now() + ADMISSION_WAIT;
+        let waiting = || (0..self.loads.len()).any(|t| !self.admission.admits(&self.figures(t)));
+        while waiting() && tokio::time::Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 

@@ -92,9 +92,9 @@ async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, _slot: 
                 let head_only = request.method.as_str() == "HEAD";
                 let keep_alive = keeps_alive(&request);
                 if request.uri.starts_with("/stream/") {
-                    // As for an RTSP PLAY: a burst into a fresh media
-                    // thread is judged on what its first sessions cost.
-                    shared.engine.until_measured().await;
+                    // As for an RTSP PLAY: no room on the media
+                    // threads, wait a moment for some.
+                    shared.engine.until_room().await;
                 }
                 let (response, viewer) = match routes::handle(&shared, &request, peer, &tx) {
                     Handled::Reply(response) => (response, None),
