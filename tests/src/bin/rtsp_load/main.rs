@@ -53,7 +53,8 @@ failed) and lasts T seconds. Reported:
                        1/fps, 2/fps ... of the play time (capped by the SDP's a=range
                        when the media is finite)
   per session          whole frames of each session that played: min, median, max,
-                       and the sessions under half the median (starved ones)
+                       and the sessions whose share of the frames due to them is
+                       under half the median share (starved ones)
   packets lost         gaps in the sequence numbers (late/duplicate counted apart)
   gap                  time between marker packets of a session, in the window
   setup                TCP connect to the PLAY reply
@@ -385,8 +386,12 @@ fn main() -> ExitCode {
     let nofile = raise_nofile(want);
     if nofile < want {
         eprintln!(
-            "rtsp_load: warning: open-file limit {nofile} < {want} needed for {} sessions",
-            args.sessions
+            "rtsp_load: warning: open-file limit {nofile} < {want} needed for {} sessions: \
+             sessions past about {} will fail with 'Too many open files' (raise the hard \
+             limit, `ulimit -Hn`, as root, or split the sessions over several rtsp_load \
+             processes)",
+            args.sessions,
+            nofile.saturating_sub(64) / 3
         );
     }
     let rt = match tokio::runtime::Builder::new_current_thread()

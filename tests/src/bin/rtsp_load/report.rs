@@ -62,7 +62,10 @@ pub(crate) struct RunInfo<'a> {
 }
 
 /// Whole frames per session that played: the fewest, the median, the
-/// most, and how many sessions got under half the median (starved).
+/// most; and how many sessions got under half the median share of the
+/// frames due to them (starved). The share, not the count: a session that
+/// started late in a long set-up phase played for less time, and is not
+/// starved for having fewer frames.
 pub(crate) struct PerSession {
     pub(crate) min: u64,
     pub(crate) median: u64,
@@ -75,11 +78,18 @@ impl PerSession {
         let mut frames: Vec<u64> = played.iter().map(|r| r.frames_complete).collect();
         frames.sort_unstable();
         let median = *frames.get(frames.len() / 2)?;
+        let share = |r: &SessionResult| r.frames_complete as f64 / r.expected_frames.max(1.0);
+        let mut shares: Vec<f64> = played.iter().map(|r| share(r)).collect();
+        shares.sort_unstable_by(f64::total_cmp);
+        let median_share = shares[shares.len() / 2];
         Some(PerSession {
             min: frames[0],
             median,
             max: frames[frames.len() - 1],
-            under_half_median: frames.iter().filter(|&&f| f * 2 < median).count(),
+            under_half_median: played
+                .iter()
+                .filter(|r| share(r) * 2.0 < median_share)
+                .count(),
         })
     }
 }
@@ -213,7 +223,7 @@ pub(crate) fn report(
     );
     let _ = writeln!(
         t,
-        "  per session   whole frames min {}   median {}   max {}   under half the median: {} sessions",
+        "  per session   whole frames min {}   median {}   max {}   under half the median share: {} sessions",
         per_session
             .as_ref()
             .map_or("-".into(), |p| p.min.to_string()),
@@ -365,4 +375,36 @@ pub(crate) fn report(
         udp_drops.map_or("null".into(), |d| d.to_string())
     );
     (t, j)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn played(frames: u64, expected: f64) -> SessionResult {
+        SessionResult {
+            frames_complete: frames,
+            expected_frames: expected,
+            ..SessionResult::default()
+        }
+    }
+
+    #[test]
+    fn a_session_is_starved_by_its_share_not_its_count() {
+        // Three played 30 s and got all their frames; one started late,
+        // played 10 s and got them all too; one played 30 s and got a
+        // third of its frames.
+        let results = [
+            played(720, 720.0),
+            played(719, 720.0),
+            played(720, 720.0),
+            played(240, 240.0),
+            played(240, 720.0),
+        ];
+        let refs: Vec<&SessionResult> = results.iter().collect();
+        let p = PerSession::of(&refs).unwrap();
+        assert_eq!((p.min, p.median, p.max), (240, 719, 720));
+        assert_eq!(p.under_half_median, 1);
+        assert!(PerSession::of(&[]).is_none());
+    }
 }
