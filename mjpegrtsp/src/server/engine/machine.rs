@@ -6,12 +6,14 @@
 //! other media threads, by other programs — and its sessions would then run
 //! late however idle the thread looks.
 //!
-//! What admission reads is the machine's settled load: the least busy of
-//! the last [`SETTLE_WINDOWS`] windows, with the sessions admitted since
-//! that window ended reckoned on top. A burst of connections and PLAYs
-//! keeps the control plane (and, on loopback, the clients) busy for a
-//! moment; that moment must not refuse sessions the machine can carry once
-//! it has passed, while a machine busy for a whole second is busy.
+//! What admission reads is the machine's settled load: the mean of the
+//! last [`SETTLE_WINDOWS`] windows (a second), with the sessions admitted
+//! since the first of them ended reckoned on top. One window is too
+//! jittery to judge by: a quarter second of set-ups, or of a client's
+//! work, swings it by tens of points. A burst that keeps the machine busy
+//! is not refused for it at once: its PLAYs wait for room
+//! ([`super::Engine::until_room`]), and while they wait their clients set
+//! up no more.
 //!
 //! Time in programs running at a positive nice value is not counted as
 //! busy: they give way to the server.
@@ -33,7 +35,8 @@ pub struct MachineLoad {
     busy_ppm: AtomicU64,
     /// Sessions admitted since the engine started.
     admitted: AtomicUsize,
-    /// What `admitted` was when the window of the settled share ended.
+    /// What `admitted` was when the first window of the settled share
+    /// ended.
     admitted_then: AtomicUsize,
     /// CPUs the share is of.
     cores: usize,
@@ -53,7 +56,7 @@ impl Default for MachineLoad {
 /// One window's figures of the machine.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MachineFigures {
-    /// Share of all CPUs' time spent working (0–1), settled: the least of
+    /// Share of all CPUs' time spent working (0–1), settled: the mean of
     /// the last [`SETTLE_WINDOWS`] windows.
     pub busy: f64,
     /// Sessions admitted since that window ended (their work is not in
@@ -178,18 +181,19 @@ impl MachineMeter {
         self.last = Some(now);
     }
 
-    /// Adds a window; returns the least busy of the last
-    /// [`SETTLE_WINDOWS`].
+    /// Adds a window; returns the mean busy share of the last
+    /// [`SETTLE_WINDOWS`], with the sessions admitted by the end of the
+    /// first of them.
     fn settle(&mut self, window: Window) -> Window {
         if self.windows.len() == SETTLE_WINDOWS {
             self.windows.pop_front();
         }
         self.windows.push_back(window);
-        self.windows
-            .iter()
-            .copied()
-            .min_by(|a, b| a.busy.total_cmp(&b.busy))
-            .unwrap_or(window)
+        let n = self.windows.len() as f64;
+        Window {
+            busy: self.windows.iter().map(|w| w.busy).sum::<f64>() / n,
+            admitted_by_end: self.windows.front().map_or(0, |w| w.admitted_by_end),
+        }
     }
 }
 
@@ -265,22 +269,19 @@ mod tests {
     }
 
     #[test]
-    fn a_moment_of_work_settles_but_a_second_of_it_counts() {
+    fn the_machine_settles_over_a_second() {
         let mut meter = MachineMeter::default();
         let window = |busy, admitted_by_end| Window {
             busy,
             admitted_by_end,
         };
-        assert_eq!(meter.settle(window(0.1, 0)), window(0.1, 0));
-        // A burst of PLAYs: the quiet window before it is what counts, with
-        // every session admitted since reckoned on top.
-        assert_eq!(meter.settle(window(0.9, 500)), window(0.1, 0));
-        assert_eq!(meter.settle(window(0.4, 600)), window(0.1, 0));
-        assert_eq!(meter.settle(window(0.5, 600)), window(0.1, 0));
-        // A second after the quiet window it has gone: the least busy of
-        // the last four.
-        assert_eq!(meter.settle(window(0.6, 650)), window(0.4, 600));
-        assert_eq!(meter.settle(window(0.7, 650)), window(0.4, 600));
-        assert_eq!(meter.settle(window(0.8, 700)), window(0.5, 600));
+        assert_eq!(meter.settle(window(0.25, 0)), window(0.25, 0));
+        // A busy quarter second moves the mean, not all the way; the
+        // sessions admitted since the first window are reckoned on top.
+        assert_eq!(meter.settle(window(0.75, 100)), window(0.5, 0));
+        assert_eq!(meter.settle(window(0.5, 150)), window(0.5, 0));
+        assert_eq!(meter.settle(window(0.5, 150)), window(0.5, 0));
+        // A second on, the first window has gone.
+        assert_eq!(meter.settle(window(1.0, 200)), window(0.6875, 100));
     }
 }
