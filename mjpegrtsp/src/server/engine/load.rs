@@ -16,7 +16,10 @@
 //! A burst of PLAYs into an idle thread is judged before anything is
 //! measured: a frame is reckoned at [`FRAME_COST_PRIOR`] until the thread
 //! has sent enough frames to say, and the first window with frames ends as
-//! soon as it has [`FIRST_WINDOW_FRAMES`] of them.
+//! soon as it has [`FIRST_WINDOW_FRAMES`] of them. A thread takes a burst
+//! in steps ([`GROWTH_FLOOR`], [`LoadFigures::within_growth`]), each
+//! measured before the next; the PLAYs of the next step wait for it
+//! ([`super::Engine::until_room`]).
 
 use super::machine::MachineFigures;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};

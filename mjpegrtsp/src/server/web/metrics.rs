@@ -283,7 +283,7 @@ fn media_threads(out: &mut String, engine: &crate::server::engine::Engine) {
             out,
             "mjpegrtsp_machine_busy_ratio",
             "gauge",
-            "Share of all the machine's CPUs spent working (niced programs aside), the least of its last second: what admission reckons with.",
+            "Share of all the machine's CPUs spent working (niced programs aside), the mean over its last second: what admission reckons with.",
         );
         sample(out, "mjpegrtsp_machine_busy_ratio", &[], machine.busy);
     }
