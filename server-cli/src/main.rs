@@ -404,9 +404,6 @@ fn main() -> ExitCode {
     })
 }
 
-/// GStreamer and this project's elements, for the sample clip and the live
-/// source.
-#[cfg(feature = "gstreamer")]
 /// A busy limit given in percent as a share; 100 %: no limit (never
 /// refused for being busy).
 fn busy_limit(percent: u8) -> f64 {
@@ -416,6 +413,9 @@ fn busy_limit(percent: u8) -> f64 {
     }
 }
 
+/// GStreamer and this project's elements, for the sample clip and the live
+/// source.
+#[cfg(feature = "gstreamer")]
 fn init_gstreamer() -> Result<(), String> {
     gst::init().map_err(|e| format!("cannot initialise GStreamer: {e}"))?;
     gstmjpegrtsp::plugin_register_static()
