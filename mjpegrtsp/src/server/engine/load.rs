@@ -121,11 +121,8 @@ impl std::fmt::Display for Overload {
                 self.thread + 1,
                 self.threads,
                 self.load.measured_sessions,
-                self.load.sessions + self.load.pending
-                    - self
-                        .load
-                        .measured_sessions
-                        .min(self.load.sessions + self.load.pending),
+                (self.load.sessions + self.load.pending)
+                    .saturating_sub(self.load.measured_sessions),
             );
         }
         write!(
@@ -210,7 +207,8 @@ impl LoadFigures {
     }
 
     /// Whether one more session keeps the thread within [`GROWTH_FLOOR`]
-    /// sessions, or a quarter again, of those its last window measured.
+    /// sessions, or a quarter again, of those its last window measured
+    /// (always, on an idle thread).
     pub fn within_growth(&self) -> bool {
         let most = self.measured_sessions + (self.measured_sessions / 4).max(GROWTH_FLOOR);
         self.sessions + self.pending < most
@@ -231,7 +229,7 @@ impl Admission {
     /// has room ([`Admission::has_room`]) and takes it at the pace it can
     /// measure ([`LoadFigures::within_growth`]).
     pub fn admits(&self, load: &LoadFigures) -> bool {
-        self.has_room(load) && (load.within_growth() || load.sessions + load.pending == 0)
+        self.has_room(load) && load.within_growth()
     }
 
     /// Whether a thread with these figures keeps pace with one more

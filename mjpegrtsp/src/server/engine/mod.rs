@@ -384,28 +384,26 @@ impl Engine {
         self.loads.len()
     }
 
-    /// Each thread's figures over its last measuring window.
+    /// Each thread's figures over its last measuring window, with the
+    /// machine's (read once for all of them).
     pub fn loads(&self) -> Vec<LoadFigures> {
-        (0..self.loads.len()).map(|t| self.figures(t)).collect()
-    }
-
-    /// Thread `thread`'s figures, with the machine's.
-    fn figures(&self, thread: usize) -> LoadFigures {
-        let machine = self.machine.figures().map(|m| MachineFigures {
-            sessions: self.loads.iter().map(|l| l.figures().sessions).sum(),
-            ..m
-        });
-        LoadFigures {
-            machine,
-            ..self.loads[thread].figures()
+        let mut loads: Vec<LoadFigures> = self.loads.iter().map(|l| l.figures()).collect();
+        let sessions = loads.iter().map(|l| l.sessions).sum();
+        let machine = self
+            .machine
+            .figures()
+            .map(|m| MachineFigures { sessions, ..m });
+        for load in &mut loads {
+            load.machine = machine;
         }
+        loads
     }
 
     /// Whether any thread would refuse a new session now, judged on its
     /// last window (so it clears by itself once the load falls, without
     /// waiting for a PLAY to be admitted).
     pub fn overloaded(&self) -> bool {
-        (0..self.loads.len()).any(|t| !self.admission.has_room(&self.figures(t)))
+        self.loads().iter().any(|l| !self.admission.has_room(l))
     }
 
     /// Waits while a thread would refuse a session ([`Admission::admits`]:
@@ -418,7 +416,7 @@ impl Engine {
     /// setting up more — instead of being refused.
     pub async fn until_room(&self) {
         let until = tokio::time::Instant::now() + ADMISSION_WAIT;
-        let waiting = || (0..self.loads.len()).any(|t| !self.admission.admits(&self.figures(t)));
+        let waiting = || self.loads().iter().any(|l| !self.admission.admits(l));
         while waiting() && tokio::time::Instant::now() < until {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
@@ -431,7 +429,7 @@ impl Engine {
     pub fn admit(&self, id: u64) -> Result<(), Box<Overload>> {
         let thread = self.commands.thread_of(id);
         let state = &self.loads[thread];
-        let load = self.figures(thread);
+        let load = self.loads()[thread];
         if self.admission.admits(&load) {
             state.admitted();
             self.machine.admitted();
