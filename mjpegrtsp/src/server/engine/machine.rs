@@ -38,8 +38,9 @@ pub struct MachineLoad {
     /// What `admitted` was when the first window of the settled share
     /// ended.
     admitted_then: AtomicUsize,
-    /// CPUs the share is of.
-    cores: usize,
+    /// CPUs the share is of: the `cpuN` lines of `/proc/stat` (the whole
+    /// machine, as the share is, whatever this process may run on).
+    cores: AtomicUsize,
 }
 
 impl Default for MachineLoad {
@@ -48,7 +49,7 @@ impl Default for MachineLoad {
             busy_ppm: AtomicU64::new(UNKNOWN),
             admitted: AtomicUsize::new(0),
             admitted_then: AtomicUsize::new(0),
-            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            cores: AtomicUsize::new(1),
         }
     }
 }
@@ -93,7 +94,7 @@ impl MachineLoad {
         (ppm != UNKNOWN).then(|| MachineFigures {
             busy: ppm as f64 / 1e6,
             admitted: self.admitted.load(Ordering::Relaxed).saturating_sub(since),
-            cores: self.cores,
+            cores: self.cores.load(Ordering::Relaxed),
             sessions: 0,
         })
     }
@@ -108,7 +109,8 @@ impl MachineLoad {
         self.admitted.load(Ordering::Relaxed)
     }
 
-    fn publish(&self, settled: Window) {
+    fn publish(&self, settled: Window, cpus: usize) {
+        self.cores.store(cpus.max(1), Ordering::Relaxed);
         self.busy_ppm.store(
             (settled.busy.clamp(0.0, 1.0) * 1e6).round() as u64,
             Ordering::Relaxed,
@@ -126,17 +128,27 @@ struct Window {
     admitted_by_end: usize,
 }
 
-/// CPU time of all CPUs since boot, in clock ticks: working, and in all.
+/// CPU time of all CPUs since boot, in clock ticks: working, and in all;
+/// and how many CPUs there are.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct CpuTimes {
     busy: u64,
     total: u64,
+    cpus: usize,
 }
 
 /// The `cpu` line of `/proc/stat`: user, nice, system, idle, iowait, irq,
 /// softirq, steal (guest time is already within user). Busy is user,
-/// system, irq, softirq and steal: not idle, not waiting, not niced.
+/// system, irq, softirq and steal: not idle, not waiting, not niced. The
+/// CPUs are the `cpuN` lines after it.
 fn parse_stat(text: &str) -> Option<CpuTimes> {
+    let cpus = text
+        .lines()
+        .filter(|l| {
+            l.strip_prefix("cpu")
+                .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit()))
+        })
+        .count();
     let line = text.lines().find(|l| l.starts_with("cpu "))?;
     let f: Vec<u64> = line
         .split_whitespace()
@@ -150,6 +162,7 @@ fn parse_stat(text: &str) -> Option<CpuTimes> {
     Some(CpuTimes {
         busy: user + system + irq + softirq + steal,
         total: user + nice + system + idle + iowait + irq + softirq + steal,
+        cpus,
     })
 }
 
@@ -173,10 +186,13 @@ impl MachineMeter {
             return;
         };
         if let Some(busy) = self.last.and_then(|last| share(last, now)) {
-            to.publish(self.settle(Window {
-                busy,
-                admitted_by_end,
-            }));
+            to.publish(
+                self.settle(Window {
+                    busy,
+                    admitted_by_end,
+                }),
+                now.cpus,
+            );
         }
         self.last = Some(now);
     }
@@ -214,11 +230,13 @@ mod tests {
         let t = parse_stat(stat).unwrap();
         assert_eq!(t.busy, 140);
         assert_eq!(t.total, 1000);
+        assert_eq!(t.cpus, 1);
         assert_eq!(parse_stat("cpu0 1 2 3\n"), None);
         assert_eq!(parse_stat("cpu  1 2 x 4 5 6 7 8\n"), None);
         let later = CpuTimes {
             busy: 140 + 150,
             total: 1000 + 200,
+            cpus: 1,
         };
         assert_eq!(share(t, later), Some(0.75));
         assert_eq!(share(t, t), None);
@@ -232,15 +250,14 @@ mod tests {
             busy,
             admitted_by_end,
         };
-        load.publish(window(0.5, 0));
+        load.publish(window(0.5, 0), 2);
         load.admitted();
         load.admitted();
         let f = load.figures().unwrap();
-        assert_eq!((f.busy, f.admitted), (0.5, 2));
-        assert!(f.cores >= 1);
+        assert_eq!((f.busy, f.admitted, f.cores), (0.5, 2, 2));
         assert_eq!(f.sessions, 0);
         // A new window: its busy share counts them.
-        load.publish(window(0.6, load.admitted_so_far()));
+        load.publish(window(0.6, load.admitted_so_far()), 2);
         assert_eq!(load.figures().unwrap().admitted, 0);
         // This machine's own /proc/stat: two samples give a share.
         let mut meter = MachineMeter::default();
@@ -249,6 +266,7 @@ mod tests {
         meter.sample(&load);
         let busy = load.figures().unwrap().busy;
         assert!((0.0..=1.0).contains(&busy), "{busy}");
+        assert!(load.figures().unwrap().cores >= 1);
     }
 
     #[test]
