@@ -3,7 +3,8 @@
 //! source's frames reach its viewers on every one of them; a thread that
 //! cannot keep pace refuses new PLAYs (453 on RTSP, 503 on HTTP, counted in
 //! the metrics) while the session already playing there goes on, and takes
-//! them again once it has room.
+//! them again once it has room; a PLAY waits for room on its own thread
+//! only, not behind a busy one.
 
 use mjpegrtsp::server::{Admission, HttpConfig, LiveMount, ServerConfig};
 use mjpegrtsp_tests::http::get;
@@ -179,4 +180,54 @@ fn past_capacity_new_plays_are_refused_and_the_playing_session_goes_on() {
         assert!(Instant::now() < deadline, "still refused: {reply}");
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+#[test]
+fn a_play_waits_only_for_its_own_thread() {
+    let (dir, _) = media_dir();
+    let mut config = ServerConfig::new(dir.path());
+    config.looping = true;
+    config.media_threads = 2;
+    // A thread "at capacity" once it has any work (an idle one always
+    // takes a session); the machine's load left out, so that only the
+    // threads decide.
+    config.admission = Admission {
+        max_busy: 0.0,
+        max_machine_busy: f64::INFINITY,
+        ..Admission::default()
+    };
+    let server = TestServer::start_with(config);
+    let url = format!("rtsp://{}/movie.Mjpeg", server.addr);
+    // Sessions are placed on the threads in turn: the first and the third
+    // on one thread, the second on the other.
+    let (_first_ctl, first_udp, _first) = standard_session(&server, "movie.Mjpeg");
+    assert!(packets_within(&first_udp, Duration::from_millis(600)) > 0);
+    let play = |ctl: &mut std::net::TcpStream, session: &str| {
+        let began = Instant::now();
+        let reply = rtsp_request(
+            ctl,
+            &format!("PLAY {url} RTSP/1.0\r\nCSeq: 2\r\nSession: {session}\r\n\r\n"),
+        );
+        (reply, began.elapsed())
+    };
+    let (mut second_ctl, second_udp, second) = standard_setup(&server, "movie.Mjpeg");
+    let (mut third_ctl, _third_udp, third) = standard_setup(&server, "movie.Mjpeg");
+    // The second's thread is idle: its PLAY does not wait behind the busy
+    // thread (which would hold it a second, ADMISSION_WAIT).
+    let (reply, took) = play(&mut second_ctl, &second);
+    assert_eq!(status(&reply), 200, "{reply}");
+    assert!(
+        took < Duration::from_millis(500),
+        "PLAY on an idle thread took {took:?}"
+    );
+    assert!(packets_within(&second_udp, Duration::from_millis(600)) > 0);
+    // The third's thread is the first's, at capacity: a second's wait for
+    // room, then 453 with why.
+    let (reply, took) = play(&mut third_ctl, &third);
+    assert_eq!(status(&reply), 453, "{reply}");
+    assert!(reply.contains("cannot keep pace"), "{reply}");
+    assert!(
+        took >= Duration::from_millis(900),
+        "refused after {took:?}, not waited"
+    );
 }

@@ -85,10 +85,10 @@ pub(super) async fn serve_connection<S>(
                 Parsed::Complete(item, used) => {
                     let reply = match item {
                         Item::Request(request) => {
-                            if request.method == Method::Play {
-                                // No room on the media threads: wait a moment
+                            if let Some(id) = conn.play_needs_room(&request) {
+                                // No room on its media thread: wait a moment
                                 // for some before the PLAY is judged.
-                                shared.engine.until_room().await;
+                                shared.engine.until_room(Some(id)).await;
                             }
                             Some(conn.handle(request))
                         }
@@ -540,6 +540,19 @@ impl Connection {
                 )
             }),
         }
+    }
+
+    /// The engine id of the session a PLAY would start sending (a session
+    /// that is not playing, or whose file ended), which its media thread
+    /// must have room for; `None` for any other request.
+    fn play_needs_room(&self, request: &Request) -> Option<u64> {
+        if request.method != Method::Play {
+            return None;
+        }
+        let session = self.required_session(request).ok()?;
+        let playing = session.state.lock().unwrap().playing;
+        let ended = session.counters.ended.load(Ordering::Relaxed);
+        (!playing || ended).then_some(session.engine_id)
     }
 
     fn required_session(&self, request: &Request) -> Result<Arc<Session>, Refusal> {

@@ -605,6 +605,11 @@ impl Shared {
         }
     }
 
+    /// A new session's engine id, which places it on a media thread.
+    fn new_engine_id(&self) -> u64 {
+        self.next_engine_id.fetch_add(1, Ordering::Relaxed)
+    }
+
     /// Whether session `engine_id` may start playing ([`Engine::admit`]);
     /// a refusal is counted, and its reason returned.
     fn admit_play(&self, engine_id: u64) -> Result<(), String> {

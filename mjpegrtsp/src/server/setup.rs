@@ -146,7 +146,7 @@ impl Connection {
             .add_session(client, |id| Session {
                 id,
                 client,
-                engine_id: self.shared.next_engine_id.fetch_add(1, Ordering::Relaxed),
+                engine_id: self.shared.new_engine_id(),
                 dialect: if classic {
                     Dialect::Classic
                 } else {

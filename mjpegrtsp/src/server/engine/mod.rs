@@ -222,9 +222,15 @@ impl EngineStats {
     }
 }
 
-/// How long a PLAY waits for room on the media threads before it is
+/// How long a PLAY waits for room on its media thread before it is
 /// refused ([`Engine::until_room`]).
 pub const ADMISSION_WAIT: Duration = Duration::from_secs(1);
+
+/// How long a PLAY waits while its media thread has room but is taking a
+/// burst a step at a time ([`Engine::until_room`]): long enough for a
+/// thousand sessions asked for at once to be taken into an idle thread,
+/// well within a client's timeout for a reply.
+pub const BURST_WAIT: Duration = Duration::from_secs(3);
 
 /// How the engine runs.
 #[derive(Debug, Clone, Copy)]
@@ -406,18 +412,32 @@ impl Engine {
         self.loads().iter().any(|l| !self.admission.has_room(l))
     }
 
-    /// Waits while a thread would refuse a session ([`Admission::admits`]:
-    /// it has no room, or is taking a burst step by step), at most
-    /// [`ADMISSION_WAIT`]; called before [`Engine::admit`], which then
-    /// decides. A burst of PLAYs into a thread that has not measured
-    /// a frame's cost yet is judged on its first window, not on the prior;
-    /// and a burst of set-ups that makes the machine busy, or sends late,
-    /// for a moment slows itself down — its clients wait at PLAY, not
+    /// Waits while the media thread of session `id` (of every thread, if
+    /// `None`) would refuse a new session ([`Admission::admits`]), then
+    /// returns for [`Engine::admit`] to decide. With no room it waits at
+    /// most [`ADMISSION_WAIT`]; with room, while a burst is taken step by
+    /// step ([`LoadFigures::within_growth`], lifted at each window's end),
+    /// at most [`BURST_WAIT`]. A burst of PLAYs into a thread that has not
+    /// measured a frame's cost yet is judged on its first window, not on the
+    /// prior; and a burst of set-ups that makes the machine busy, or sends
+    /// late, for a moment slows itself down — its clients wait at PLAY, not
     /// setting up more — instead of being refused.
-    pub async fn until_room(&self) {
-        let until = tokio::time::Instant::now() + ADMISSION_WAIT;
-        let waiting = || self.loads().iter().any(|l| !self.admission.admits(l));
-        while waiting() && tokio::time::Instant::now() < until {
+    pub async fn until_room(&self, id: Option<u64>) {
+        let start = tokio::time::Instant::now();
+        loop {
+            let loads = self.loads();
+            let judged = match id {
+                Some(id) => std::slice::from_ref(&loads[self.commands.thread_of(id)]),
+                None => &loads[..],
+            };
+            if judged.iter().all(|l| self.admission.admits(l)) {
+                return;
+            }
+            let room = judged.iter().all(|l| self.admission.has_room(l));
+            let most = if room { BURST_WAIT } else { ADMISSION_WAIT };
+            if start.elapsed() >= most {
+                return;
+            }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }

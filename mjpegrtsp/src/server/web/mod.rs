@@ -91,15 +91,21 @@ async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, _slot: 
                 last_request = Instant::now();
                 let head_only = request.method.as_str() == "HEAD";
                 let keep_alive = keeps_alive(&request);
-                if request.uri.starts_with("/stream/") {
-                    // As for an RTSP PLAY: no room on the media
-                    // threads, wait a moment for some.
-                    shared.engine.until_room().await;
+                // A stream's viewer: its engine id (its media thread)
+                // chosen now, and as for an RTSP PLAY, no room on that
+                // thread, wait a moment for some.
+                let viewer_id = request
+                    .uri
+                    .starts_with("/stream/")
+                    .then(|| shared.new_engine_id());
+                if viewer_id.is_some() {
+                    shared.engine.until_room(viewer_id).await;
                 }
-                let (response, viewer) = match routes::handle(&shared, &request, peer, &tx) {
-                    Handled::Reply(response) => (response, None),
-                    Handled::Stream(head, viewer) => (head, Some(viewer)),
-                };
+                let (response, viewer) =
+                    match routes::handle(&shared, &request, peer, &tx, viewer_id) {
+                        Handled::Reply(response) => (response, None),
+                        Handled::Stream(head, viewer) => (head, Some(viewer)),
+                    };
                 // A stream's connection carries it, and ends with it.
                 let keep_alive = keep_alive && viewer.is_none();
                 let response = finish(response, keep_alive);

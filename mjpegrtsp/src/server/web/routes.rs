@@ -29,8 +29,9 @@ pub(super) fn handle(
     request: &Request,
     peer: SocketAddr,
     tx: &super::Outgoing,
+    viewer_id: Option<u64>,
 ) -> Handled {
-    match answer(shared, request, peer, tx) {
+    match answer(shared, request, peer, tx, viewer_id) {
         Ok(handled) => handled,
         Err(Refused::Denied(denied)) => Handled::Reply(
             denied
@@ -70,6 +71,7 @@ fn answer(
     request: &Request,
     peer: SocketAddr,
     tx: &super::Outgoing,
+    viewer_id: Option<u64>,
 ) -> Result<Handled, Refused> {
     if request.version.protocol != crate::rtsp::Protocol::Http {
         let hint = match shared.ports.rtsp {
@@ -130,7 +132,8 @@ fn answer(
         }
         ("stream", _) => {
             let source = source(shared, &mount.unwrap_or_default())?;
-            let viewer = stream::Viewer::start(shared, source, t, peer, tx)?;
+            let id = viewer_id.unwrap_or_else(|| shared.new_engine_id());
+            let viewer = stream::Viewer::start(shared, source, t, peer, tx, id)?;
             let head = Response::new(StatusCode::OK)
                 .with_header("Content-Type", crate::http::multipart::CONTENT_TYPE)
                 .with_header("Cache-Control", "no-store");

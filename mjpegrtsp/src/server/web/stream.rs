@@ -28,13 +28,15 @@ pub(super) struct Viewer {
 
 impl Viewer {
     /// A session for `peer` playing `source` from `t` seconds (files; live
-    /// sources join live), its frames going to `tx`. 503 over the limits.
+    /// sources join live), its frames going to `tx`, with engine id
+    /// `engine_id` (from `Shared::new_engine_id`). 503 over the limits.
     pub(super) fn start(
         shared: &Arc<Shared>,
         source: Source,
         t: Option<f64>,
         peer: SocketAddr,
         tx: &Outgoing,
+        engine_id: u64,
     ) -> Result<Viewer, Refused> {
         let counters = Arc::new(Counters::default());
         if let (Source::File(media), Some(t)) = (&source, t) {
@@ -60,7 +62,6 @@ impl Viewer {
         };
         let client = peer.ip().to_canonical();
         let now = Instant::now();
-        let engine_id = shared.next_engine_id.fetch_add(1, Ordering::Relaxed);
         shared
             .admit_play(engine_id)
             .map_err(|why| Refused::Status(StatusCode::SERVICE_UNAVAILABLE, why))?;

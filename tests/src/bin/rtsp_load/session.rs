@@ -1,6 +1,7 @@
 //! One session: set up (either dialect), play, and tear down.
 
 use super::*;
+use std::os::fd::AsRawFd;
 
 #[derive(Default)]
 pub(crate) struct SessionResult {
@@ -334,6 +335,10 @@ pub(crate) async fn play(
         + args.timeout * 4
         + Duration::from_secs_f64(args.sessions as f64 / args.rate.max(1.0));
     let interleaved = udp.is_none();
+    // Bytes a datagram may take in the receive buffer: RTP packets fit a
+    // network's MTU (several taken per system call); the classic dialect
+    // sends each frame whole (one at a time).
+    let mut slot = if stats.classic { SCRATCH } else { RTP_SLOT };
     loop {
         if *stop.borrow() {
             return Ok(());
@@ -346,11 +351,30 @@ pub(crate) async fn play(
                 r.map_err(|e| format!("RTP socket: {}", io_reason(&e)))?;
                 let u = udp.unwrap();
                 let mut scratch = shared.scratch.borrow_mut();
-                for _ in 0..64 {
-                    match u.rtp.try_recv(&mut scratch[..]) {
-                        Ok(n) => stats.on_packet(&scratch[..n], Instant::now(), shared),
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                        // ICMP errors surface here on Linux: not fatal.
+                // Up to 64 datagrams a turn, as many at a time as fit.
+                let mut taken = 0;
+                while taken < 64 {
+                    let mut cut = false;
+                    let got = u.rtp.try_io(tokio::io::Interest::READABLE, || {
+                        let now = Instant::now();
+                        sys::recv_many(u.rtp.as_raw_fd(), &mut scratch[..], slot, |pkt, short| {
+                            if short {
+                                cut = true;
+                                stats.invalid += 1;
+                            } else {
+                                stats.on_packet(pkt, now, shared);
+                            }
+                        })
+                    });
+                    if cut {
+                        // A datagram longer than a slot (counted invalid):
+                        // from now on one at a time, in the whole buffer.
+                        slot = SCRATCH;
+                    }
+                    match got {
+                        Ok(n) => taken += n,
+                        // WouldBlock: all taken. ICMP errors surface here
+                        // on Linux: not fatal.
                         Err(_) => break,
                     }
                 }
