@@ -62,7 +62,7 @@ done
 
 cd "$ROOT"
 if ((BUILD)); then
-    cargo build --release -p server-cli -p mjpegrtsp-tests --bin rtsp_load >&2
+    cargo build --release -p server-cli -p mjpegrtsp-tests --bin rtsp_load --bin server-cli >&2
 fi
 SERVER="$ROOT/target/release/server-cli"
 LOAD="$ROOT/target/release/rtsp_load"
