@@ -56,9 +56,6 @@ failed) and lasts T seconds. Reported:
                        and the sessions whose share of the frames due to them is
                        under half the median share (starved ones)
   packets lost         gaps in the sequence numbers (late/duplicate counted apart)
-  packets invalid      not RTP version 2, or (UDP) a datagram longer than the 4 KB
-                       receive slot (that session then takes its datagrams one at a
-                       time, whole)
   gap                  time between marker packets of a session, in the window
   setup                TCP connect to the PLAY reply
   first frame          PLAY reply to the first whole frame
@@ -71,9 +68,10 @@ failed) and lasts T seconds. Reported:
 
 pub(crate) const RR_INTERVAL: Duration = Duration::from_secs(5);
 pub(crate) const SCRATCH: usize = 65536;
-/// A receive slot for one RTP packet: above any Ethernet MTU, jumbo frames
-/// included ([`sys::recv_many`] takes 16 at a time in [`SCRATCH`]).
-pub(crate) const RTP_SLOT: usize = 4096;
+/// Bytes of an RTP packet over UDP read out of the kernel: its header and
+/// the start of its payload (a JPEG fragment offset), all the counting
+/// needs ([`sys::recv_many`]; the whole length comes with it).
+pub(crate) const RTP_HEAD: usize = 64;
 pub(crate) const GAP_BUCKET_US: u64 = 100;
 pub(crate) const GAP_BUCKETS: usize = 100_000; // 10 s in 100 µs buckets, then one overflow bucket
 

@@ -335,10 +335,10 @@ pub(crate) async fn play(
         + args.timeout * 4
         + Duration::from_secs_f64(args.sessions as f64 / args.rate.max(1.0));
     let interleaved = udp.is_none();
-    // Bytes a datagram may take in the receive buffer: RTP packets fit a
-    // network's MTU (several taken per system call); the classic dialect
-    // sends each frame whole (one at a time).
-    let mut slot = if stats.classic { SCRATCH } else { RTP_SLOT };
+    // What is read of each datagram: of an RTP packet its header (what is
+    // counted), several packets per system call; the classic dialect's
+    // datagrams whole (each is a frame, checked to be a whole JPEG).
+    let slot = if stats.classic { SCRATCH } else { RTP_HEAD };
     loop {
         if *stop.borrow() {
             return Ok(());
@@ -354,23 +354,12 @@ pub(crate) async fn play(
                 // Up to 64 datagrams a turn, as many at a time as fit.
                 let mut taken = 0;
                 while taken < 64 {
-                    let mut cut = false;
                     let got = u.rtp.try_io(tokio::io::Interest::READABLE, || {
                         let now = Instant::now();
-                        sys::recv_many(u.rtp.as_raw_fd(), &mut scratch[..], slot, |pkt, short| {
-                            if short {
-                                cut = true;
-                                stats.invalid += 1;
-                            } else {
-                                stats.on_packet(pkt, now, shared);
-                            }
+                        sys::recv_many(u.rtp.as_raw_fd(), &mut scratch[..], slot, |head, len| {
+                            stats.on_datagram(head, len, now, shared)
                         })
                     });
-                    if cut {
-                        // A datagram longer than a slot (counted invalid):
-                        // from now on one at a time, in the whole buffer.
-                        slot = SCRATCH;
-                    }
                     match got {
                         Ok(n) => taken += n,
                         // WouldBlock: all taken. ICMP errors surface here

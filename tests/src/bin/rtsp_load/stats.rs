@@ -130,6 +130,12 @@ pub(crate) struct RtpStats {
 
 impl RtpStats {
     pub(crate) fn on_packet(&mut self, pkt: &[u8], now: Instant, shared: &Shared) {
+        self.on_datagram(pkt, pkt.len(), now, shared);
+    }
+
+    /// A packet `len` bytes long of which `pkt` is the start (at least its
+    /// header, or all of it), as [`super::sys::recv_many`] reads them.
+    pub(crate) fn on_datagram(&mut self, pkt: &[u8], len: usize, now: Instant, shared: &Shared) {
         if !self.counting {
             return;
         }
@@ -142,7 +148,7 @@ impl RtpStats {
         let seq = u16::from_be_bytes([pkt[2], pkt[3]]);
         let ts = u32::from_be_bytes([pkt[4], pkt[5], pkt[6], pkt[7]]);
         self.ssrc = Some(u32::from_be_bytes([pkt[8], pkt[9], pkt[10], pkt[11]]));
-        self.bytes += pkt.len() as u64;
+        self.bytes += len as u64;
 
         // Interarrival jitter (RFC 3550 §6.4.1), in timestamp units.
         let epoch = *self.epoch.get_or_insert(now);
@@ -179,7 +185,7 @@ impl RtpStats {
 
         if self.classic {
             let payload = &pkt[12..];
-            if gap == 0 && mjpegrtsp::container::is_whole_jpeg(payload) {
+            if gap == 0 && pkt.len() == len && mjpegrtsp::container::is_whole_jpeg(payload) {
                 self.frames_complete += 1;
                 self.first_frame.get_or_insert(now);
             } else {

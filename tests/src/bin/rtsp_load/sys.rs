@@ -73,16 +73,18 @@ const MAX_BATCH: usize = 16;
 
 /// Takes the datagrams waiting on the non-blocking UDP socket `fd`, as many
 /// as fit in `buf` cut into `slot`-byte pieces (at most [`MAX_BATCH`]), in
-/// one `recvmmsg`, and hands each to `each` with whether it was cut short
-/// (longer than `slot`). Returns how many it took; `WouldBlock` when none
-/// was waiting. One system call for a frame's worth of packets instead of
-/// one each: the load tool's own cost per packet halves, and on a small
-/// machine the server it measures has that CPU time for itself.
+/// one `recvmmsg`, and hands each to `each`: its first `slot` bytes (all of
+/// it, if shorter) and its whole length. Returns how many it took;
+/// `WouldBlock` when none was waiting.
+///
+/// One system call for a frame's worth of packets instead of one each, and
+/// with a small `slot` only the headers copied out of the kernel: on a
+/// small machine the server being measured has that CPU time for itself.
 pub(crate) fn recv_many(
     fd: std::os::fd::RawFd,
     buf: &mut [u8],
     slot: usize,
-    mut each: impl FnMut(&[u8], bool),
+    mut each: impl FnMut(&[u8], usize),
 ) -> std::io::Result<usize> {
     let slot = slot.clamp(1, buf.len().max(1));
     let n = (buf.len() / slot).clamp(1, MAX_BATCH);
@@ -101,13 +103,14 @@ pub(crate) fn recv_many(
         msgs[i].msg_hdr.msg_iovlen = 1;
     }
     // SAFETY: `msgs[..n]` point at `iov[..n]`, which point at disjoint
-    // pieces of `buf`, all alive and unaliased for the call.
+    // pieces of `buf`, all alive and unaliased for the call. MSG_TRUNC:
+    // each `msg_len` is the datagram's whole length (UDP), not what fit.
     let got = unsafe {
         libc::recvmmsg(
             fd,
             msgs.as_mut_ptr(),
             n as libc::c_uint,
-            libc::MSG_DONTWAIT,
+            libc::MSG_DONTWAIT | libc::MSG_TRUNC,
             std::ptr::null_mut(),
         )
     };
@@ -116,9 +119,8 @@ pub(crate) fn recv_many(
     }
     let got = got as usize;
     for (i, m) in msgs[..got].iter().enumerate() {
-        let len = (m.msg_len as usize).min(slot);
-        let cut = m.msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
-        each(&buf[i * slot..i * slot + len], cut);
+        let len = m.msg_len as usize;
+        each(&buf[i * slot..i * slot + len.min(slot)], len);
     }
     Ok(got)
 }
@@ -129,7 +131,7 @@ mod tests {
     use std::os::fd::AsRawFd;
 
     #[test]
-    fn recv_many_takes_waiting_datagrams_in_order_and_flags_long_ones() {
+    fn recv_many_takes_waiting_datagrams_in_order_with_their_whole_length() {
         let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         rx.set_nonblocking(true).unwrap();
         let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -142,11 +144,11 @@ mod tests {
             tx.send(d).unwrap();
         }
         let mut buf = vec![0u8; 64 * 256];
-        let mut got: Vec<(Vec<u8>, bool)> = Vec::new();
+        let mut got: Vec<(Vec<u8>, usize)> = Vec::new();
         let mut calls = 0;
         loop {
-            match recv_many(rx.as_raw_fd(), &mut buf, 256, |d, cut| {
-                got.push((d.to_vec(), cut))
+            match recv_many(rx.as_raw_fd(), &mut buf, 256, |d, len| {
+                got.push((d.to_vec(), len))
             }) {
                 Ok(n) => {
                     assert!(n <= MAX_BATCH);
@@ -161,14 +163,9 @@ mod tests {
         }
         assert_eq!(calls, 2, "16 at a time, then the other 4");
         assert_eq!(got.len(), sent.len());
-        for (i, ((d, cut), want)) in got.iter().zip(&sent).enumerate() {
-            if i == 4 {
-                assert!(cut, "the 300-byte datagram is flagged as cut");
-                assert_eq!(d.as_slice(), &want[..256]);
-            } else {
-                assert!(!cut);
-                assert_eq!(d, want);
-            }
+        for ((d, len), want) in got.iter().zip(&sent) {
+            assert_eq!(*len, want.len(), "the whole length, even when cut");
+            assert_eq!(d.as_slice(), &want[..want.len().min(256)]);
         }
     }
 }
