@@ -6,9 +6,10 @@
 #      default, each started fresh, loaded by rtsp_load (UDP, all sessions at
 #      once, --seconds window): frames delivered, gap p99, whole frames per
 #      session (min / median / max), server and load-tool CPU, refusals;
-#   2. past capacity: server-cli --media-threads 1 with A sessions playing,
-#      then B more asked for at --rate while A is measured: how many of B are
-#      refused (453) and what A keeps.
+#   2. past capacity: server-cli with A sessions playing, then B more asked
+#      for at 400/s while A is measured: how many of B are refused (453) and
+#      what A keeps; once per --overload-threads value (--media-threads 1,
+#      then the default).
 #
 # Prints a table, writes the JSON lines and server logs to --out, and draws
 # frames delivered against sessions for both (engine.svg in --out; --svg PATH
@@ -16,15 +17,17 @@
 #
 #   bash scripts/bench_engine.sh [--sessions "1000 2000 3000"] [--seconds 10]
 #        [--media PATH.Mjpeg] [--threads "1 0"] [--overload "1000 2000"]
-#        [--out DIR] [--svg PATH] [--build]
+#        [--overload-threads "1 0"] [--out DIR] [--svg PATH] [--build]
 #
-#   --sessions LIST  session counts of part 1 (default "1000 2000 3000")
+#   --sessions LIST  session counts of part 1 (default "1000 2000 3000";
+#                    "" skips part 1)
 #   --seconds T      measuring window (default 10)
 #   --media PATH     the file to serve, looped (default: server-cli's built-in
 #                    sample, made in ~/.cache/mjpegrtsp/ if missing)
 #   --threads LIST   --media-threads values of part 1 (default "1 0"; 0 = default)
 #   --overload "A B" sessions playing, and sessions asked for past them, in
 #                    part 2 (default "1000 2000"; "0" skips part 2)
+#   --overload-threads LIST  --media-threads values of part 2 (default "1 0")
 #   --build          cargo build --release server-cli and rtsp_load first
 #
 # Needs server-cli and rtsp_load built in release mode. Runs the load tool
@@ -39,6 +42,7 @@ SECONDS_=10
 MEDIA=""
 THREADS="1 0"
 OVERLOAD="1000 2000"
+OVERLOAD_THREADS="1 0"
 OUT=""
 SVG=""
 BUILD=0
@@ -52,6 +56,7 @@ while (($#)); do
         --media) MEDIA="$2"; shift 2 ;;
         --threads) THREADS="$2"; shift 2 ;;
         --overload) OVERLOAD="$2"; shift 2 ;;
+        --overload-threads) OVERLOAD_THREADS="$2"; shift 2 ;;
         --out) OUT="$2"; shift 2 ;;
         --svg) SVG="$2"; shift 2 ;;
         --build) BUILD=1; shift ;;
@@ -122,26 +127,29 @@ done
 
 read -r A B _ <<<"$OVERLOAD 0 0"
 if [ "${A:-0}" -gt 0 ] && [ "${B:-0}" -gt 0 ]; then
-    start_server 1 "$OUT/server-overload.log" "$NICE"
-    window=$((SECONDS_ * 2 + 10))
-    $NICE "$LOAD" "rtsp://127.0.0.1:$PORT/$NAME" --sessions "$A" --seconds "$window" \
-        --server-pid "$SERVER_PID" --json >"$OUT/overload-a.json" 2>"$OUT/overload-a.txt" &
-    load_a=$!
-    # B starts once A is set up and its window runs.
-    for _ in $(seq 600); do grep -q "measuring" "$OUT/overload-a.txt" 2>/dev/null && break; sleep 0.1; done
-    sleep 2
-    $NICE "$LOAD" "rtsp://127.0.0.1:$PORT/$NAME" --sessions "$B" --seconds "$SECONDS_" \
-        --rate 400 --json >"$OUT/overload-b.json" 2>"$OUT/overload-b.txt" || true
-    wait "$load_a" || true
-    stop_server
-    grep -v '^rtsp_load: ' "$OUT/overload-a.txt" >&2 || true
-    grep -v '^rtsp_load: ' "$OUT/overload-b.txt" >&2 || true
-    grep -m1 'refusing new sessions' "$OUT/server-overload.log" >&2 || true
+    for t in $OVERLOAD_THREADS; do
+        start_server "$t" "$OUT/server-overload-$t.log" "$NICE"
+        window=$((SECONDS_ * 2 + 10))
+        $NICE "$LOAD" "rtsp://127.0.0.1:$PORT/$NAME" --sessions "$A" --seconds "$window" \
+            --server-pid "$SERVER_PID" --json >"$OUT/overload-$t-a.json" 2>"$OUT/overload-$t-a.txt" &
+        load_a=$!
+        # B starts once A is set up and its window runs.
+        for _ in $(seq 600); do grep -q "measuring" "$OUT/overload-$t-a.txt" 2>/dev/null && break; sleep 0.1; done
+        sleep 2
+        $NICE "$LOAD" "rtsp://127.0.0.1:$PORT/$NAME" --sessions "$B" --seconds "$SECONDS_" \
+            --rate 400 --json >"$OUT/overload-$t-b.json" 2>"$OUT/overload-$t-b.txt" || true
+        wait "$load_a" || true
+        stop_server
+        grep -v '^rtsp_load: ' "$OUT/overload-$t-a.txt" >&2 || true
+        grep -v '^rtsp_load: ' "$OUT/overload-$t-b.txt" >&2 || true
+        grep -m1 'refusing new sessions' "$OUT/server-overload-$t.log" >&2 || true
+    done
 fi
 
-python3 - "$OUT" "$NAME" "$(nproc)" "$SVG" <<'PY'
+python3 - "$OUT" "$NAME" "$(nproc)" "$SVG" "$OVERLOAD_THREADS" <<'PY'
 import json, os, shutil, sys
 out, name, cores, svg_copy = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+overload_threads = [int(t) for t in sys.argv[5].split()]
 runs = [json.loads(l) for l in open(os.path.join(out, "runs.jsonl")) if l.strip()]
 
 def label(t):
@@ -164,15 +172,18 @@ for r in runs:
           f"| {per.get('under_half_median','-')} | {fmt((j.get('server') or {}).get('cpu_pct'))} % "
           f"| {fmt(j.get('load_cpu_pct'))} % |")
 
-for part in ("a", "b"):
-    p = os.path.join(out, f"overload-{part}.json")
-    if os.path.exists(p) and os.path.getsize(p):
+for t in overload_threads:
+    for part in ("a", "b"):
+        p = os.path.join(out, f"overload-{t}-{part}.json")
+        if not (os.path.exists(p) and os.path.getsize(p)):
+            continue
         j = json.loads(open(p).read().strip().splitlines()[-1])
         refused = sum(n for why, n in j["failures"].items() if "453" in why)
-        print(f"overload {part.upper()}: {j['sessions']} asked, {j['ok']} ok, {refused} refused (453), "
-              f"frames {fmt(j['frames_pct'])} %, gap p99 {fmt(j['gap_ms']['p99'])} ms, "
-              f"per session min/median {(j.get('per_session_frames') or {}).get('min')}/"
-              f"{(j.get('per_session_frames') or {}).get('median')}")
+        per = j.get("per_session_frames") or {}
+        print(f"overload, {label(t)}, {part.upper()}: {j['sessions']} asked, {j['ok']} ok, "
+              f"{refused} refused (453), frames {fmt(j['frames_pct'])} %, "
+              f"gap p99 {fmt(j['gap_ms']['p99'])} ms, per session min/median "
+              f"{per.get('min')}/{per.get('median')}")
 
 # frames delivered against sessions, one line per --media-threads value
 series = {}
