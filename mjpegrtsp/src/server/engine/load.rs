@@ -111,20 +111,6 @@ pub struct Overload {
 impl std::fmt::Display for Overload {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let LoadFigures { busy, late_p99, .. } = self.load;
-        if self.admission.has_room(&self.load) {
-            // Room, but more sessions at once than it has measured.
-            return write!(
-                f,
-                "too many sessions starting at once: media thread {} of {} takes at most a \
-                 quarter again the {} sessions it has measured ({} more starting); try again in a \
-                 moment",
-                self.thread + 1,
-                self.threads,
-                self.load.measured_sessions,
-                (self.load.sessions + self.load.pending)
-                    .saturating_sub(self.load.measured_sessions),
-            );
-        }
         write!(
             f,
             "the server cannot keep pace with more sessions: media thread {} of {} is busy {:.0} % \
@@ -225,9 +211,11 @@ impl LoadFigures {
 }
 
 impl Admission {
-    /// Whether a thread with these figures may take a new session now: it
-    /// has room ([`Admission::has_room`]) and takes it at the pace it can
-    /// measure ([`LoadFigures::within_growth`]).
+    /// Whether a PLAY waiting for room on a thread with these figures may go
+    /// on now: the thread has room ([`Admission::has_room`]) and takes it at
+    /// the pace it can measure ([`LoadFigures::within_growth`]). The pace
+    /// only ever delays a PLAY ([`super::Engine::until_room`]); what
+    /// refuses one is a lack of room ([`super::Engine::admit`]).
     pub fn admits(&self, load: &LoadFigures) -> bool {
         self.has_room(load) && load.within_growth()
     }
@@ -693,20 +681,9 @@ mod tests {
             pending: 250,
             ..load
         };
+        // It waits (has room, but not at this pace).
         assert!(admission.has_room(&burst));
         assert!(!admission.admits(&burst));
-        let why = Overload {
-            thread: 0,
-            threads: 2,
-            load: burst,
-            admission,
-        }
-        .to_string();
-        assert!(why.contains("too many sessions starting at once"), "{why}");
-        assert!(
-            why.contains("the 1000 sessions it has measured (250 more"),
-            "{why}"
-        );
         // A thread that has measured few takes the floor at least; an idle
         // one always takes one.
         let few = LoadFigures {

@@ -413,11 +413,12 @@ impl Engine {
     }
 
     /// Waits while the media thread of session `id` (of every thread, if
-    /// `None`) would refuse a new session ([`Admission::admits`]), then
+    /// `None`) is not ready for a new session ([`Admission::admits`]), then
     /// returns for [`Engine::admit`] to decide. With no room it waits at
     /// most [`ADMISSION_WAIT`]; with room, while a burst is taken step by
     /// step ([`LoadFigures::within_growth`], lifted at each window's end),
-    /// at most [`BURST_WAIT`]. A burst of PLAYs into a thread that has not
+    /// at most [`BURST_WAIT`] — and is then admitted: a burst is paced, not
+    /// refused, as long as there is room for it. A burst of PLAYs into a thread that has not
     /// measured a frame's cost yet is judged on its first window, not on the
     /// prior; and a burst of set-ups that makes the machine busy, or sends
     /// late, for a moment slows itself down — its clients wait at PLAY, not
@@ -444,13 +445,14 @@ impl Engine {
 
     /// Whether session `id` may start playing: its thread must keep pace
     /// with the sessions it has, and the machine have room for it
-    /// ([`Admission::admits`]). The first refusal of an overload, and its
-    /// end, are logged.
+    /// ([`Admission::has_room`]; the pace at which a burst is taken only
+    /// delays it, in [`Engine::until_room`]). The first refusal of an
+    /// overload, and its end, are logged.
     pub fn admit(&self, id: u64) -> Result<(), Box<Overload>> {
         let thread = self.commands.thread_of(id);
         let state = &self.loads[thread];
         let load = self.loads()[thread];
-        if self.admission.admits(&load) {
+        if self.admission.has_room(&load) {
             state.admitted();
             self.machine.admitted();
             if state.refusing.swap(false, Ordering::Relaxed) {

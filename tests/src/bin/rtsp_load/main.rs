@@ -67,7 +67,10 @@ failed) and lasts T seconds. Reported:
 ";
 
 pub(crate) const RR_INTERVAL: Duration = Duration::from_secs(5);
-pub(crate) const SCRATCH: usize = 65536;
+/// A worker thread's receive buffer: 16 whole datagrams.
+pub(crate) const SCRATCH: usize = 16 * DATAGRAM;
+/// The largest UDP datagram, rounded up.
+pub(crate) const DATAGRAM: usize = 65536;
 /// Bytes of an RTP packet over UDP read out of the kernel: its header and
 /// the start of its payload (a JPEG fragment offset), all the counting
 /// needs ([`sys::recv_many`]; the whole length comes with it).

@@ -32,6 +32,9 @@ pub(crate) struct Media {
 pub(crate) struct Udp {
     pub(crate) rtp: UdpSocket,
     pub(crate) rtcp: UdpSocket,
+    /// Whether `rtp` takes a segmented send as one datagram
+    /// ([`sys::enable_gro`]).
+    pub(crate) gro: bool,
     pub(crate) server_rtcp: Option<SocketAddr>,
 }
 
@@ -219,6 +222,7 @@ pub(crate) async fn setup_session(
         let (rtp, rtcp) =
             net::bind_rtp_pair(peer.local).map_err(|e| format!("bind UDP: {}", io_reason(&e)))?;
         let port = rtp.local_addr().map_err(|e| e.to_string())?.port();
+        let gro = sys::enable_gro(&rtp);
         let rtp = tokio_udp(rtp, 1 << 20).map_err(|e| format!("UDP socket: {}", io_reason(&e)))?;
         let rtcp =
             tokio_udp(rtcp, 1 << 16).map_err(|e| format!("UDP socket: {}", io_reason(&e)))?;
@@ -227,6 +231,7 @@ pub(crate) async fn setup_session(
             Some(Udp {
                 rtp,
                 rtcp,
+                gro,
                 server_rtcp: None,
             }),
         )
@@ -293,6 +298,9 @@ pub(crate) async fn classic_setup(
     let udp = Udp {
         rtp: tokio_udp(rtp, 1 << 20).map_err(|e| format!("UDP socket: {}", io_reason(&e)))?,
         rtcp: tokio_udp(rtcp, 1 << 16).map_err(|e| format!("UDP socket: {}", io_reason(&e)))?,
+        // The classic dialect sends a frame as one datagram: nothing to
+        // coalesce.
+        gro: false,
         server_rtcp: None,
     };
     let transport = format!("RTP/UDP; client_port= {port}");
@@ -336,9 +344,14 @@ pub(crate) async fn play(
         + Duration::from_secs_f64(args.sessions as f64 / args.rate.max(1.0));
     let interleaved = udp.is_none();
     // What is read of each datagram: of an RTP packet its header (what is
-    // counted), several packets per system call; the classic dialect's
-    // datagrams whole (each is a frame, checked to be a whole JPEG).
-    let slot = if stats.classic { SCRATCH } else { RTP_HEAD };
+    // counted), several packets per system call; a frame's packets
+    // coalesced into one datagram (UDP GRO), and the classic dialect's
+    // datagrams (each a frame, checked to be a whole JPEG), whole.
+    let slot = if stats.classic || udp.is_some_and(|u| u.gro) {
+        DATAGRAM
+    } else {
+        RTP_HEAD
+    };
     loop {
         if *stop.borrow() {
             return Ok(());
