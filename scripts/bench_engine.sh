@@ -30,6 +30,10 @@
 #   --overload-threads LIST  --media-threads values of part 2 (default "1 0")
 #   --build          cargo build --release server-cli and rtsp_load first
 #
+# The load tool takes each frame's segmented send as one datagram (--gro):
+# on loopback the receivers' per-packet kernel work would otherwise be
+# charged to the server (over a network it is the receivers').
+#
 # Needs server-cli and rtsp_load built in release mode. Runs the load tool
 # and the server at nice -10 as root (as bench_server.sh does the tool):
 # equal priority, so that what is measured is the server's limit, not a
@@ -115,7 +119,7 @@ for n in $SESSIONS; do
     for t in $THREADS; do
         start_server "$t" "$OUT/server-$t-$n.log" "$NICE"
         # The timeout bounds a run that hangs; the tool bounds itself too.
-        json=$(timeout $((SECONDS_ + 180)) $NICE "$LOAD" "rtsp://127.0.0.1:$PORT/$NAME" \
+        json=$(timeout $((SECONDS_ + 180)) $NICE "$LOAD" "rtsp://127.0.0.1:$PORT/$NAME" --gro \
             --sessions "$n" --seconds "$SECONDS_" --server-pid "$SERVER_PID" --json \
             2>"$OUT/load-$t-$n.txt" || true)
         stop_server
@@ -130,13 +134,13 @@ if [ "${A:-0}" -gt 0 ] && [ "${B:-0}" -gt 0 ]; then
     for t in $OVERLOAD_THREADS; do
         start_server "$t" "$OUT/server-overload-$t.log" "$NICE"
         window=$((SECONDS_ * 2 + 10))
-        $NICE "$LOAD" "rtsp://127.0.0.1:$PORT/$NAME" --sessions "$A" --seconds "$window" \
+        $NICE "$LOAD" "rtsp://127.0.0.1:$PORT/$NAME" --gro --sessions "$A" --seconds "$window" \
             --server-pid "$SERVER_PID" --json >"$OUT/overload-$t-a.json" 2>"$OUT/overload-$t-a.txt" &
         load_a=$!
         # B starts once A is set up and its window runs.
         for _ in $(seq 600); do grep -q "measuring" "$OUT/overload-$t-a.txt" 2>/dev/null && break; sleep 0.1; done
         sleep 2
-        $NICE "$LOAD" "rtsp://127.0.0.1:$PORT/$NAME" --sessions "$B" --seconds "$SECONDS_" \
+        $NICE "$LOAD" "rtsp://127.0.0.1:$PORT/$NAME" --gro --sessions "$B" --seconds "$SECONDS_" \
             --rate 400 --json >"$OUT/overload-$t-b.json" 2>"$OUT/overload-$t-b.txt" || true
         wait "$load_a" || true
         stop_server

@@ -2,8 +2,10 @@
 //! run: its JSON report, and its sessions spread over loopback addresses
 //! once one address has `--sessions-per-address` of them (a UDP session
 //! takes two ports; an address has about 28,000), shown by a server that
-//! allows only so many sessions per address; and a burst of PLAYs larger
-//! than a media thread takes at once, which waits its turn and plays.
+//! allows only so many sessions per address; a burst of PLAYs larger
+//! than a media thread takes at once, which waits its turn and plays; and
+//! with `--gro`, a frame's segmented send taken as one datagram and still
+//! counted packet by packet.
 
 use mjpegrtsp::server::ServerConfig;
 use mjpegrtsp::server::engine::load::{Admission, GROWTH_FLOOR};
@@ -13,11 +15,22 @@ use std::process::Command;
 
 /// Runs `rtsp_load` for a second against `server` and reads its JSON line.
 fn load(server: &TestServer, sessions: usize, per_address: usize) -> serde_json::Value {
+    load_with(server, sessions, per_address, &[])
+}
+
+/// `load`, with more of the tool's arguments.
+fn load_with(
+    server: &TestServer,
+    sessions: usize,
+    per_address: usize,
+    more: &[&str],
+) -> serde_json::Value {
     let out = Command::new(env!("CARGO_BIN_EXE_rtsp_load"))
         .arg(format!("rtsp://{}/movie.Mjpeg", server.addr))
         .args(["--sessions", &sessions.to_string()])
         .args(["--sessions-per-address", &per_address.to_string()])
         .args(["--seconds", "1", "--timeout", "5", "--json"])
+        .args(more)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -89,4 +102,31 @@ fn a_burst_past_what_a_thread_has_measured_waits_its_turn_and_plays() {
     let burst = load(&server, sessions, sessions);
     assert_eq!(burst["ok"], sessions, "{burst}");
     assert_eq!(burst["failed"], 0, "{burst}");
+}
+
+#[test]
+fn with_gro_a_frames_packets_are_still_counted_one_by_one() {
+    let (dir, _) = media_dir();
+    let mut config = ServerConfig::new(dir.path());
+    config.looping = true;
+    let server = TestServer::start_with(config);
+    let plain = load(&server, 3, 100);
+    let gro = load_with(&server, 3, 100, &["--gro"]);
+    for run in [&plain, &gro] {
+        assert_eq!(run["ok"], 3, "{run}");
+        assert_eq!(run["packets_lost"], 0, "{run}");
+        assert_eq!(run["packets_invalid"], 0, "{run}");
+        assert!(run["frames_pct"].as_f64().unwrap() > 90.0, "{run}");
+    }
+    // server-cli segments each frame (UDP GSO): taken whole, it is still
+    // as many packets a frame as without GRO.
+    let per_frame = |run: &serde_json::Value| {
+        run["packets"].as_f64().unwrap() / run["frames"].as_f64().unwrap()
+    };
+    let (p, g) = (per_frame(&plain), per_frame(&gro));
+    assert!(p >= 2.0, "{plain}");
+    assert!(
+        (g - p).abs() / p < 0.2,
+        "packets a frame: {g} with GRO, {p} without"
+    );
 }

@@ -35,6 +35,14 @@ pub(crate) struct Args {
     /// Send RTCP receiver reports every 5 s.
     #[arg(long)]
     pub(crate) rtcp: bool,
+    /// Take a server's segmented send (UDP GSO, one frame) as one datagram
+    /// (UDP_GRO) and split it here. On loopback the per-packet split,
+    /// queueing and wake-up are otherwise done in the server's system call
+    /// and charged to it, though over a network they fall on the receivers.
+    /// Off by default, so that a server that sends packet by packet and one
+    /// that segments are measured alike.
+    #[arg(long, conflicts_with_all = ["tcp", "classic"])]
+    pub(crate) gro: bool,
     /// Expected frame rate (default: the SDP's a=framerate, else 24).
     #[arg(long, value_parser = positive_up_to(1000.0))]
     pub(crate) fps: Option<f64>,

@@ -182,6 +182,8 @@ pub(crate) fn report(
         "HTTP multipart (packets = parts)"
     } else if args.tcp {
         "TCP interleaved"
+    } else if args.gro {
+        "UDP (GRO)"
     } else {
         "UDP"
     };

@@ -222,7 +222,7 @@ pub(crate) async fn setup_session(
         let (rtp, rtcp) =
             net::bind_rtp_pair(peer.local).map_err(|e| format!("bind UDP: {}", io_reason(&e)))?;
         let port = rtp.local_addr().map_err(|e| e.to_string())?.port();
-        let gro = sys::enable_gro(&rtp);
+        let gro = args.gro && sys::enable_gro(&rtp);
         let rtp = tokio_udp(rtp, 1 << 20).map_err(|e| format!("UDP socket: {}", io_reason(&e)))?;
         let rtcp =
             tokio_udp(rtcp, 1 << 16).map_err(|e| format!("UDP socket: {}", io_reason(&e)))?;
