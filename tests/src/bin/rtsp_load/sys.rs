@@ -79,15 +79,20 @@ const MAX_BATCH: usize = 16;
 /// work that over a real network falls on the receivers' machines. False
 /// where the kernel does not offer it (then packets come one by one).
 pub(crate) fn enable_gro(s: &std::net::UdpSocket) -> bool {
+    set_udp_option(s, libc::UDP_GRO, 1)
+}
+
+/// Sets the UDP-level (`SOL_UDP`) socket option `name` of `s` to `value`;
+/// false if the kernel refuses.
+fn set_udp_option(s: &std::net::UdpSocket, name: libc::c_int, value: libc::c_int) -> bool {
     use std::os::fd::AsRawFd;
-    let one: libc::c_int = 1;
     // SAFETY: setsockopt with a pointer to a c_int of the given size.
     unsafe {
         libc::setsockopt(
             s.as_raw_fd(),
             libc::SOL_UDP,
-            libc::UDP_GRO,
-            (&one as *const libc::c_int).cast(),
+            name,
+            (&value as *const libc::c_int).cast(),
             std::mem::size_of::<libc::c_int>() as libc::socklen_t,
         ) == 0
     }
@@ -245,18 +250,10 @@ mod tests {
         tx.connect(rx.local_addr().unwrap()).unwrap();
         // One send the kernel cuts into 1,000-byte packets (UDP GSO), as
         // server-cli sends a frame: 3,500 bytes, so 4 packets, the last short.
-        let segment: libc::c_int = 1000;
-        // SAFETY: setsockopt with a pointer to a c_int of the given size.
-        let set = unsafe {
-            libc::setsockopt(
-                tx.as_raw_fd(),
-                libc::SOL_UDP,
-                libc::UDP_SEGMENT,
-                (&segment as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-        assert_eq!(set, 0, "UDP_SEGMENT refused");
+        assert!(
+            set_udp_option(&tx, libc::UDP_SEGMENT, 1000),
+            "UDP_SEGMENT refused"
+        );
         let frame: Vec<u8> = (0..3500u32).map(|i| (i / 1000) as u8 + 1).collect();
         tx.send(&frame).unwrap();
         let (got, calls) = drain(&rx, 65536);
