@@ -88,7 +88,7 @@ pub(super) async fn serve_connection<S>(
                             if let Some(id) = conn.play_needs_room(&request) {
                                 // No room on its media thread: wait a moment
                                 // for some before the PLAY is judged.
-                                shared.engine.until_room(Some(id)).await;
+                                shared.engine.until_room(id).await;
                             }
                             Some(conn.handle(request))
                         }

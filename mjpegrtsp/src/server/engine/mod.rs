@@ -412,30 +412,30 @@ impl Engine {
         self.loads().iter().any(|l| !self.admission.has_room(l))
     }
 
-    /// Waits while the media thread of session `id` (of every thread, if
-    /// `None`) is not ready for a new session ([`Admission::admits`]), then
+    /// Waits while the media thread of session `id` is not ready for a new
+    /// session ([`Admission::admits`]), then
     /// returns for [`Engine::admit`] to decide. With no room it waits at
     /// most [`ADMISSION_WAIT`]; with room, while a burst is taken step by
     /// step ([`LoadFigures::within_growth`], lifted at each window's end),
     /// at most [`BURST_WAIT`] — and is then admitted: a burst is paced, not
-    /// refused, as long as there is room for it. A burst of PLAYs into a thread that has not
-    /// measured a frame's cost yet is judged on its first window, not on the
-    /// prior; and a burst of set-ups that makes the machine busy, or sends
-    /// late, for a moment slows itself down — its clients wait at PLAY, not
-    /// setting up more — instead of being refused.
-    pub async fn until_room(&self, id: Option<u64>) {
+    /// refused, as long as there is room for it. A burst of PLAYs into a
+    /// thread that has not measured a frame's cost yet is judged on its
+    /// first window, not on the prior; and a burst of set-ups that makes the
+    /// machine busy, or sends late, for a moment slows itself down — its
+    /// clients wait at PLAY, not setting up more — instead of being refused.
+    pub async fn until_room(&self, id: u64) {
+        let thread = self.commands.thread_of(id);
         let start = tokio::time::Instant::now();
         loop {
-            let loads = self.loads();
-            let judged = match id {
-                Some(id) => std::slice::from_ref(&loads[self.commands.thread_of(id)]),
-                None => &loads[..],
-            };
-            if judged.iter().all(|l| self.admission.admits(l)) {
+            let load = self.loads()[thread];
+            if self.admission.admits(&load) {
                 return;
             }
-            let room = judged.iter().all(|l| self.admission.has_room(l));
-            let most = if room { BURST_WAIT } else { ADMISSION_WAIT };
+            let most = if self.admission.has_room(&load) {
+                BURST_WAIT
+            } else {
+                ADMISSION_WAIT
+            };
             if start.elapsed() >= most {
                 return;
             }

@@ -98,8 +98,8 @@ async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, _slot: 
                     .uri
                     .starts_with("/stream/")
                     .then(|| shared.new_engine_id());
-                if viewer_id.is_some() {
-                    shared.engine.until_room(viewer_id).await;
+                if let Some(id) = viewer_id {
+                    shared.engine.until_room(id).await;
                 }
                 let (response, viewer) =
                     match routes::handle(&shared, &request, peer, &tx, viewer_id) {
