@@ -289,8 +289,11 @@ fn frames_arrive_whole_and_the_path_is_freed_when_the_publisher_leaves() {
     let movie = frames_of(&std::fs::read(dir.path().join("movie.Mjpeg")).unwrap());
     for udp in [false, true] {
         let movie = movie.clone();
-        let url = format!("rtsp://{}/raw", server.addr);
-        let mut publisher = RawPublisher::start(server.addr, "raw", udp);
+        // A path of its own each round: the round before ends with a client
+        // announcing there, and its leaving is noticed a moment later.
+        let path = if udp { "raw-udp" } else { "raw-tcp" };
+        let url = format!("rtsp://{}/{path}", server.addr);
+        let mut publisher = RawPublisher::start(server.addr, path, udp);
         // A second publisher at the taken path is refused, as is a SETUP
         // to record without ANNOUNCE, and PLAY on a recording session.
         let mut other = TcpStream::connect(server.addr).unwrap();
@@ -327,7 +330,7 @@ fn frames_arrive_whole_and_the_path_is_freed_when_the_publisher_leaves() {
             assert!(answered.contains("interleaved=2-3"), "{answered}");
         }
         publisher.send(&movie[0], 0);
-        wait_published(server.addr, "raw");
+        wait_published(server.addr, path);
         block_on(async {
             let options = ClientOptions {
                 transport: TransportPreference::Udp,
@@ -357,7 +360,7 @@ fn frames_arrive_whole_and_the_path_is_freed_when_the_publisher_leaves() {
             );
         });
         wait_within("the path freed", 5, || {
-            describe_status(server.addr, "raw") == 404
+            describe_status(server.addr, path) == 404
         });
         // Free again: another client may publish there.
         let mut again = TcpStream::connect(server.addr).unwrap();
