@@ -91,7 +91,9 @@ struct Args {
     /// No new session either while the whole machine's CPUs are busier
     /// than this (settled over a second; niced programs aside), counting
     /// the sessions just started: room for the control plane, the kernel
-    /// and other programs. 100 turns the machine check off.
+    /// and other programs. A media thread that would stay under a quarter
+    /// of --max-engine-load still takes sessions. 100 turns the machine
+    /// check off.
     #[arg(long, default_value_t = 70, value_name = "PERCENT", value_parser = clap::value_parser!(u8).range(1..=100))]
     max_machine_load: u8,
     /// A media thread at least a quarter as busy as --max-engine-load whose

@@ -25,6 +25,18 @@ pub fn get(addr: SocketAddr, path: &str) -> Response {
     )
 }
 
+/// The value of each sample of metric `family` in a Prometheus text page,
+/// in order.
+pub fn metric_samples(page: &str, family: &str) -> Vec<f64> {
+    page.lines()
+        .filter(|l| {
+            l.strip_prefix(family)
+                .is_some_and(|rest| rest.starts_with([' ', '{']))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+        .collect()
+}
+
 /// Reads one reply from `stream`; `buf` keeps what came after it.
 pub fn read_reply(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Response {
     stream

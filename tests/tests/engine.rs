@@ -7,7 +7,7 @@
 //! only, not behind a busy one.
 
 use mjpegrtsp::server::{Admission, HttpConfig, LiveMount, ServerConfig};
-use mjpegrtsp_tests::http::get;
+use mjpegrtsp_tests::http::{get, metric_samples as samples};
 use mjpegrtsp_tests::rtsp_text::*;
 use mjpegrtsp_tests::*;
 use std::net::UdpSocket;
@@ -31,18 +31,6 @@ fn packets_within(udp: &UdpSocket, window: Duration) -> usize {
         }
     }
     n
-}
-
-/// The value of each sample of `family` in the metrics text, in order.
-fn samples(metrics: &str, family: &str) -> Vec<f64> {
-    metrics
-        .lines()
-        .filter(|l| {
-            l.strip_prefix(family)
-                .is_some_and(|rest| rest.starts_with([' ', '{']))
-        })
-        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
-        .collect()
 }
 
 fn metrics(server: &TestServer) -> String {

@@ -3,12 +3,14 @@
 //! once one address has `--sessions-per-address` of them (a UDP session
 //! takes two ports; an address has about 28,000), shown by a server that
 //! allows only so many sessions per address; a burst of PLAYs larger
-//! than a media thread takes at once, which waits its turn and plays; and
+//! than a media thread takes at once, which waits its turn, plays, and
+//! leaves the thread's measured frame cost in the metrics; and
 //! with `--gro`, a frame's segmented send taken as one datagram and still
 //! counted packet by packet.
 
-use mjpegrtsp::server::ServerConfig;
 use mjpegrtsp::server::engine::load::{Admission, GROWTH_FLOOR};
+use mjpegrtsp::server::{HttpConfig, ServerConfig};
+use mjpegrtsp_tests::http::{get, metric_samples};
 use mjpegrtsp_tests::rtsp_text::media_dir;
 use mjpegrtsp_tests::*;
 use std::process::Command;
@@ -96,12 +98,28 @@ fn a_burst_past_what_a_thread_has_measured_waits_its_turn_and_plays() {
         max_machine_busy: f64::INFINITY,
         ..Admission::default()
     };
+    config.http = Some(HttpConfig::on(0));
     let server = TestServer::start_with(config);
     // Three steps' worth at the least.
     let sessions = 3 * GROWTH_FLOOR;
     let burst = load(&server, sessions, sessions);
     assert_eq!(burst["ok"], sessions, "{burst}");
     assert_eq!(burst["failed"], 0, "{burst}");
+    // Each step was measured: the thread says what a frame cost it (the
+    // figure stays once the sessions have gone), more than nothing and far
+    // less than a frame's interval. The status API says the same.
+    let http = server.http_addr.unwrap();
+    let page = String::from_utf8_lossy(&get(http, "/metrics").body).into_owned();
+    let cost = metric_samples(&page, "mjpegrtsp_media_thread_frame_cost_seconds");
+    assert_eq!(cost.len(), 1, "{page}");
+    assert!(cost[0] > 0.0 && cost[0] < 0.01, "frame cost {cost:?}");
+    let status: serde_json::Value =
+        serde_json::from_slice(&get(http, "/api/v1/status").body).unwrap();
+    let us = status["server"]["media_threads"][0]["frame_cost_us"].as_f64();
+    assert!(
+        us.is_some_and(|us| (us - cost[0] * 1e6).abs() < 1.0),
+        "{status}"
+    );
 }
 
 #[test]

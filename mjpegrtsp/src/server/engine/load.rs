@@ -72,11 +72,14 @@ pub struct Admission {
     /// sessions': it is met by degrading fairly, not by refusing.)
     pub max_late: Duration,
     /// Busy share of the whole machine's CPUs (settled over a second;
-    /// [`super::machine`]) over which no thread takes a new session;
-    /// infinite: no machine check. Lower than `max_busy`: the control
-    /// plane, the kernel's network work and whatever else runs there need
-    /// room beside the media threads, and a session's cost drifts up with
-    /// the machine's load.
+    /// [`super::machine`]) over which a thread that would be at least a
+    /// quarter as busy as `max_busy` with one more session takes no new
+    /// session; infinite: no machine check. Lower than `max_busy`: the
+    /// control plane, the kernel's network work and whatever else runs
+    /// there need room beside the media threads, and a session's cost
+    /// drifts up with the machine's load. (A machine kept busy by other
+    /// programs while this thread is almost idle is met as lateness is:
+    /// by degrading fairly, not by refusing.)
     pub max_machine_busy: f64,
 }
 
@@ -223,18 +226,22 @@ impl Admission {
     /// Whether a thread with these figures keeps pace with one more
     /// session: an idle one always does; otherwise its last window must be
     /// within both limits, and so must the busy share it would have with
-    /// the sessions it plays, those just admitted and this one — and the
-    /// machine's busy share with them (where known) within its limit.
+    /// the sessions it plays, those just admitted and this one — and,
+    /// unless that share is under a quarter of `max_busy`, the machine's
+    /// busy share with them (where known) within its limit.
     pub fn has_room(&self, load: &LoadFigures) -> bool {
         if load.sessions == 0 && load.pending == 0 {
             return true;
         }
         // The floor stays a quarter of the thread even with no busy check.
-        let late = load.late_p99 > self.max_late && load.busy >= self.max_busy.min(1.0) / 4.0;
-        let machine = load
-            .machine_with_one_more()
-            .is_none_or(|busy| busy <= self.max_machine_busy);
-        load.busy <= self.max_busy && !late && load.busy_with_one_more() <= self.max_busy && machine
+        let floor = self.max_busy.min(1.0) / 4.0;
+        let with_one_more = load.busy_with_one_more();
+        let late = load.late_p99 > self.max_late && load.busy >= floor;
+        let machine = with_one_more < floor
+            || load
+                .machine_with_one_more()
+                .is_none_or(|busy| busy <= self.max_machine_busy);
+        load.busy <= self.max_busy && !late && with_one_more <= self.max_busy && machine
     }
 }
 
@@ -610,8 +617,8 @@ mod tests {
             ..ok
         }));
         // Room on the thread, none on the machine (limit 70 %): 2 CPUs 80 %
-        // busy, or 60 % and 40 sessions admitted since, at 9.6 % of a CPU
-        // each (twice the thread's 4.8 %: its 100 sessions are not all
+        // busy, or 60 % and 40 sessions admitted since, at 0.96 % of a CPU
+        // each (twice the thread's 0.48 %: its 100 sessions are not all
         // that keeps the machine busy).
         let machine = |busy, admitted| {
             Some(MachineFigures {
@@ -651,6 +658,20 @@ mod tests {
             machine: machine(1.0, 0),
             ..ok
         }));
+        // So does one that would be under a quarter of its limit with it
+        // (30 playing and this one, at 0.48 % each: 14.9 %, under
+        // 18.75 %): the machine is busy with other programs, and its
+        // sessions would degrade fairly. With 39 playing (19.2 %) the
+        // machine counts.
+        let few = |sessions| LoadFigures {
+            busy: 0.1,
+            sessions,
+            measured_sessions: sessions,
+            machine: machine(1.0, 0),
+            ..ok
+        };
+        assert!(admission.admits(&few(30)));
+        assert!(!admission.admits(&few(39)));
         // A burst of PLAYs not taken yet is not idle.
         assert!(!admission.admits(&LoadFigures {
             busy: 1.0,

@@ -251,7 +251,7 @@ fn media_threads(out: &mut String, engine: &crate::server::engine::Engine) {
         &[],
         u8::from(engine.overloaded()),
     );
-    let per_thread: [(&str, &str, &str, ThreadFigure); 3] = [
+    let per_thread: [(&str, &str, &str, ThreadFigure); 4] = [
         (
             "mjpegrtsp_media_thread_busy_ratio",
             "gauge",
@@ -269,6 +269,12 @@ fn media_threads(out: &mut String, engine: &crate::server::engine::Engine) {
             "gauge",
             "Sessions a media thread plays.",
             |l| l.sessions as f64,
+        ),
+        (
+            "mjpegrtsp_media_thread_frame_cost_seconds",
+            "gauge",
+            "CPU time one frame to one session cost a media thread, in its last window that sent enough frames to say (0: not measured yet); admission reckons a new session with it.",
+            |l| l.per_frame,
         ),
     ];
     for (name, kind, help, value) in per_thread {

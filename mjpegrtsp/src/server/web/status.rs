@@ -218,6 +218,9 @@ struct ThreadInfo {
     late_ms: f64,
     /// Sessions it plays.
     sessions: usize,
+    /// CPU time one frame to one session cost it, in microseconds (0: not
+    /// measured yet).
+    frame_cost_us: f64,
 }
 
 /// The JSON document.
@@ -248,6 +251,7 @@ pub(super) fn render(shared: &Shared) -> String {
                     busy: l.busy,
                     late_ms: l.late_p99.as_secs_f64() * 1e3,
                     sessions: l.sessions,
+                    frame_cost_us: l.per_frame * 1e6,
                 })
                 .collect(),
         },
