@@ -5,7 +5,10 @@
 #   1. for each session count, server-cli --media-threads 1, then with the
 #      default, each started fresh, loaded by rtsp_load (UDP, all sessions at
 #      once, --seconds window): frames delivered, gap p99, whole frames per
-#      session (min / median / max), server and load-tool CPU, refusals;
+#      session (min / median / max), server and load-tool CPU, refusals, and
+#      from the server's /metrics once a second within the window, what one
+#      frame to one session cost a media thread (median) and how busy the
+#      threads were (mean);
 #   2. past capacity: server-cli with A sessions playing, then B more asked
 #      for at 400/s while A is measured: how many of B are refused (453) and
 #      what A keeps; once per --overload-threads value (--media-threads 1,
@@ -100,10 +103,11 @@ PY=python3
 source "$ROOT/tests/peers/bench_lib.sh"
 
 # Starts server-cli with --media-threads $1, logging to $2, under the
-# command prefix $3 (e.g. nice); sets SERVER_PID and PORT.
+# command prefix $3 (e.g. nice); sets SERVER_PID, PORT and HTTP_PORT.
 start_server() {
     PORT=$(free_port)
-    ${3:-} "$SERVER" --bind 127.0.0.1 --port "$PORT" --http-port 0 --media-dir "$MEDIA_DIR" --loop \
+    HTTP_PORT=$(free_port)
+    ${3:-} "$SERVER" --bind 127.0.0.1 --port "$PORT" --http-port "$HTTP_PORT" --media-dir "$MEDIA_DIR" --loop \
         --max-sessions 100000 --max-sessions-per-address 0 --max-connections 100000 \
         --max-connections-per-address 0 --media-threads "$1" >/dev/null 2>"$2" &
     SERVER_PID=$!
@@ -112,16 +116,34 @@ start_server() {
     return 1
 }
 
+# Once the load tool's log ($1) says its window began, the media threads'
+# lines of /metrics, once a second until a second before the window ends,
+# into $2.
+sample_threads() {
+    : >"$2"
+    for _ in $(seq 1800); do grep -q "measuring" "$1" 2>/dev/null && break; sleep 0.1; done
+    sleep 1
+    for _ in $(seq $((SECONDS_ - 2))); do
+        curl -s --max-time 1 "http://127.0.0.1:$HTTP_PORT/metrics" | grep '^mjpegrtsp_media_thread_' >>"$2" || true
+        sleep 1
+    done
+}
+
 echo "bench_engine: $NAME, $(nproc) cores, out $OUT" >&2
 RESULTS="$OUT/runs.jsonl"
 : >"$RESULTS"
 for n in $SESSIONS; do
     for t in $THREADS; do
         start_server "$t" "$OUT/server-$t-$n.log" "$NICE"
+        : >"$OUT/load-$t-$n.txt"
+        sample_threads "$OUT/load-$t-$n.txt" "$OUT/threads-$t-$n.prom" &
+        sampler=$!
         # The timeout bounds a run that hangs; the tool bounds itself too.
         json=$(timeout $((SECONDS_ + 180)) $NICE "$LOAD" "rtsp://127.0.0.1:$PORT/$NAME" --gro \
             --sessions "$n" --seconds "$SECONDS_" --server-pid "$SERVER_PID" --json \
             2>"$OUT/load-$t-$n.txt" || true)
+        kill "$sampler" 2>/dev/null || true
+        wait "$sampler" 2>/dev/null || true
         stop_server
         [ -n "$json" ] || json='{}'
         echo "{\"media_threads\":$t,\"asked\":$n,\"run\":$json}" >>"$RESULTS"
@@ -162,19 +184,38 @@ def label(t):
 def fmt(v, f="{:.1f}"):
     return "-" if v is None else f.format(v)
 
+def thread_figures(t, n):
+    """Median frame cost (µs) and mean busy share (%) of the media threads
+    over the /metrics samples of one run."""
+    p = os.path.join(out, f"threads-{t}-{n}.prom")
+    if not os.path.exists(p):
+        return None, None
+    cost, busy = [], []
+    for line in open(p):
+        name, _, value = line.rpartition(" ")
+        family = name.split("{")[0]
+        if family == "mjpegrtsp_media_thread_frame_cost_seconds" and float(value) > 0:
+            cost.append(float(value) * 1e6)
+        elif family == "mjpegrtsp_media_thread_busy_ratio":
+            busy.append(float(value) * 100)
+    cost.sort()
+    median = cost[len(cost) // 2] if cost else None
+    return median, (sum(busy) / len(busy) if busy else None)
+
 print(f"\n{name}, {cores} cores, UDP")
-print("| media threads | sessions | ok | frames | gap p99 ms | frames per session min / median / max | starved | server CPU | load tool CPU |")
-print("|---|---|---|---|---|---|---|---|---|")
+print("| media threads | sessions | ok | frames | gap p99 ms | frames per session min / median / max | starved | server CPU | load tool CPU | µs a frame | thread busy |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
 for r in runs:
     j = r["run"]
     if not j:
-        print(f"| {label(r['media_threads'])} | {r['asked']} | (no result) |||||||")
+        print(f"| {label(r['media_threads'])} | {r['asked']} | (no result) |||||||||")
         continue
     per = j.get("per_session_frames") or {}
+    cost, busy = thread_figures(r["media_threads"], r["asked"])
     print(f"| {label(r['media_threads'])} | {r['asked']} | {j['ok']} | {fmt(j['frames_pct'])} % "
           f"| {fmt(j['gap_ms']['p99'])} | {per.get('min','-')} / {per.get('median','-')} / {per.get('max','-')} "
           f"| {per.get('under_half_median','-')} | {fmt((j.get('server') or {}).get('cpu_pct'))} % "
-          f"| {fmt(j.get('load_cpu_pct'))} % |")
+          f"| {fmt(j.get('load_cpu_pct'))} % | {fmt(cost)} | {fmt(busy, '{:.0f}')} % |")
 
 for t in overload_threads:
     for part in ("a", "b"):

@@ -76,8 +76,7 @@ pub struct Admission {
     /// quarter as busy as `max_busy` with one more session takes no new
     /// session; infinite: no machine check. Lower than `max_busy`: the
     /// control plane, the kernel's network work and whatever else runs
-    /// there need room beside the media threads, and a session's cost
-    /// drifts up with the machine's load. (A machine kept busy by other
+    /// there need room beside the media threads. (A machine kept busy by other
     /// programs while this thread is almost idle is met as lateness is:
     /// by degrading fairly, not by refusing.)
     pub max_machine_busy: f64,
@@ -87,8 +86,10 @@ impl Default for Admission {
     /// A thread 75 % busy, sends 10 ms late (at 24 fps a frame is due
     /// every 41.7 ms, and a viewer's frame gaps should stay within 50 ms),
     /// or the machine 70 % busy. The quarter left over is for what a
-    /// session's cost drifts up by once the machine is loaded (measured:
-    /// about a fifth on a 2-core machine with its clients on loopback).
+    /// window's mean hides: a frame's cost varies by about a sixth with the
+    /// load, and a thread's busy share swings by tens of points within a
+    /// second at a constant load (measured on a 2-core machine with its
+    /// clients on loopback: `BENCHMARKS.md`, "Every core").
     fn default() -> Self {
         Admission {
             max_busy: 0.75,
