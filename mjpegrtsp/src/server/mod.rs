@@ -3,10 +3,11 @@
 //!
 //! Control runs on tokio: one task per TCP connection parses requests in both
 //! dialects ([`crate::rtsp`]) and drives a small state machine per session
-//! (READY ⇄ PLAYING). Media runs on one engine thread ([`engine`]) that paces
-//! every playing session, packetises each frame once and sends with UDP GSO.
-//! A session costs a few hundred bytes of state; no per-session pipeline or
-//! thread exists.
+//! (READY ⇄ PLAYING); the sessions live in one registry (`sessions.rs`).
+//! Media runs on the engine's threads ([`engine`], one per core by
+//! default), which pace every playing session, packetise each frame once
+//! and send with UDP GSO. A session costs a few hundred bytes of state; no
+//! per-session pipeline or thread exists.
 //!
 //! Standard clients get RFC 2435 JPEG (payload type 26) over UDP or TCP
 //! interleaved; classic clients get the seed's whole-frame packets (12-byte
@@ -28,6 +29,7 @@ mod publish;
 pub mod queue;
 mod relay;
 mod rtcp;
+mod sessions;
 mod setup;
 pub mod stats;
 #[cfg(feature = "tls")]
@@ -40,17 +42,17 @@ pub use config::{Access, HttpConfig, LiveInput, LiveMount, ServerConfig, StartEr
 pub use engine::load::Admission;
 pub use setup::MAX_SESSIONS_PER_CONNECTION;
 
-use crate::rtsp::{Dialect, PortPair, generate_session_id};
-use engine::{Command, Counters, Engine, Stream};
+use crate::rtsp::PortPair;
+use engine::Engine;
 use limits::{Full, RateLimitedLog, Tally};
 use media::Library;
-use std::collections::HashMap;
+use sessions::{Session, SessionState, Sessions, reap_sessions};
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 
 const SERVER_NAME: &str = concat!("mjpegrtsp/", env!("CARGO_PKG_VERSION"));
@@ -99,44 +101,6 @@ struct Ports {
     rtsp: Option<u16>,
     rtsps: Option<u16>,
     http: Option<u16>,
-}
-
-/// Every session, by id, and by the address its client's RTCP comes from.
-#[derive(Default)]
-struct Sessions {
-    by_id: HashMap<String, Arc<Session>>,
-    by_rtcp: HashMap<SocketAddr, Arc<Session>>,
-    /// Sessions by client address.
-    tally: Tally,
-}
-
-/// One RTSP session: a client's stream of one file.
-struct Session {
-    id: String,
-    /// The client's address (its control connection's).
-    client: IpAddr,
-    engine_id: u64,
-    dialect: Dialect,
-    /// The port it was set up through.
-    via: stats::Port,
-    /// When it was made.
-    created: Instant,
-    counters: Arc<Counters>,
-    /// Where the client's RTCP comes from (UDP), to count it as activity.
-    rtcp_from: Option<SocketAddr>,
-    /// Set once the session has ended and left the registry.
-    removed: AtomicBool,
-    state: Mutex<SessionState>,
-}
-
-struct SessionState {
-    playing: bool,
-    /// PLAY was answered at least once.
-    ever_played: bool,
-    last_activity: Instant,
-    /// The connection that owns the session is still open.
-    connected: bool,
-    stream: Stream,
 }
 
 impl Server {
@@ -525,86 +489,6 @@ impl Shared {
         })
     }
 
-    fn session(&self, id: &str) -> Option<Arc<Session>> {
-        self.sessions.lock().unwrap().by_id.get(id).cloned()
-    }
-
-    /// Registers the session `make` builds from a fresh id for a client at
-    /// `client`; why not if `--max-sessions` are alive, or the address holds
-    /// its maximum.
-    fn add_session(
-        &self,
-        client: IpAddr,
-        make: impl FnOnce(String) -> Session,
-    ) -> Result<Arc<Session>, Full> {
-        let mut sessions = self.sessions.lock().unwrap();
-        sessions
-            .tally
-            .take(
-                client,
-                self.config.max_sessions,
-                self.config.max_sessions_per_address,
-            )
-            .inspect_err(|full| self.stats.refused(stats::Refusal::of_full(*full, true)))?;
-        let id = loop {
-            let id = generate_session_id();
-            if !sessions.by_id.contains_key(&id) {
-                break id;
-            }
-        };
-        let session = Arc::new(make(id));
-        if let Some(from) = session.rtcp_from {
-            sessions.by_rtcp.insert(from, session.clone());
-        }
-        sessions.by_id.insert(session.id.clone(), session.clone());
-        Ok(session)
-    }
-
-    /// Ends session `id`; with `bye`, the engine first tells the client
-    /// with an RTCP BYE.
-    fn remove_session(&self, id: &str, why: &str, bye: bool) {
-        let session = {
-            let mut sessions = self.sessions.lock().unwrap();
-            let Some(session) = sessions.by_id.remove(id) else {
-                return;
-            };
-            sessions.tally.give_back(session.client);
-            if let Some(from) = session.rtcp_from
-                && sessions
-                    .by_rtcp
-                    .get(&from)
-                    .is_some_and(|s| Arc::ptr_eq(s, &session))
-            {
-                sessions.by_rtcp.remove(&from);
-            }
-            session
-        };
-        session.removed.store(true, Ordering::Relaxed);
-        self.engine.send(Command::Stop {
-            id: session.engine_id,
-            done: None,
-            bye,
-        });
-        tracing::info!(session = %id, "session ended: {why}");
-    }
-
-    /// Ends every session playing live source `source`, each with an RTCP
-    /// BYE.
-    fn end_sessions_of(&self, source: u64, why: &str) {
-        let ids: Vec<String> = self
-            .sessions
-            .lock()
-            .unwrap()
-            .by_id
-            .values()
-            .filter(|s| s.state.lock().unwrap().stream.source.id() == source)
-            .map(|s| s.id.clone())
-            .collect();
-        for id in ids {
-            self.remove_session(&id, why, true);
-        }
-    }
-
     /// A new session's engine id, which places it on a media thread.
     fn new_engine_id(&self) -> u64 {
         self.next_engine_id.fetch_add(1, Ordering::Relaxed)
@@ -638,34 +522,5 @@ impl Shared {
             .session_timeout
             .as_secs()
             .clamp(1, u64::from(u32::MAX)) as u32
-    }
-}
-
-/// Ends sessions whose timeout passed without a request or RTCP. Classic
-/// clients send neither: once they have played, their session lives as long
-/// as their connection; one never played ends like any other.
-async fn reap_sessions(shared: Arc<Shared>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    loop {
-        tick.tick().await;
-        let timeout = shared.config.session_timeout;
-        let expired: Vec<String> = shared
-            .sessions
-            .lock()
-            .unwrap()
-            .by_id
-            .values()
-            .filter(|s| {
-                let st = s.state.lock().unwrap();
-                let classic_alive = s.dialect == Dialect::Classic && st.connected && st.ever_played;
-                // An HTTP viewer's session lives as long as its connection.
-                let http_alive = s.via == stats::Port::Http && st.connected;
-                !classic_alive && !http_alive && st.last_activity.elapsed() > timeout
-            })
-            .map(|s| s.id.clone())
-            .collect();
-        for id in expired {
-            shared.remove_session(&id, "timed out", false);
-        }
     }
 }
