@@ -21,6 +21,7 @@
 #   bash scripts/bench_engine.sh [--sessions "1000 2000 3000"] [--seconds 10]
 #        [--media PATH.Mjpeg] [--threads "1 0"] [--overload "1000 2000"]
 #        [--overload-threads "1 0"] [--out DIR] [--svg PATH] [--build]
+#        [--bin-dir DIR]
 #
 #   --sessions LIST  session counts of part 1 (default "1000 2000 3000";
 #                    "" skips part 1)
@@ -32,6 +33,9 @@
 #                    part 2 (default "1000 2000"; "0" skips part 2)
 #   --overload-threads LIST  --media-threads values of part 2 (default "1 0")
 #   --build          cargo build --release server-cli and rtsp_load first
+#   --bin-dir DIR    where server-cli and rtsp_load are (default
+#                    target/release; on a machine without Rust, the bin/
+#                    of what scripts/pack_bench.sh packed)
 #
 # The load tool takes each frame's segmented send as one datagram (--gro):
 # on loopback the receivers' per-packet kernel work would otherwise be
@@ -53,6 +57,7 @@ OVERLOAD_THREADS="1 0"
 OUT=""
 SVG=""
 BUILD=0
+BIN_DIR=""
 NICE=""
 [ "$(id -u)" -eq 0 ] && NICE="nice -n -10"
 
@@ -67,6 +72,7 @@ while (($#)); do
         --out) OUT="$2"; shift 2 ;;
         --svg) SVG="$2"; shift 2 ;;
         --build) BUILD=1; shift ;;
+        --bin-dir) BIN_DIR=$(cd "$2" && pwd); shift 2 ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench_engine: unknown argument $1" >&2; exit 2 ;;
     esac
@@ -76,8 +82,8 @@ cd "$ROOT"
 if ((BUILD)); then
     cargo build --release -p server-cli -p mjpegrtsp-tests --bin rtsp_load --bin server-cli >&2
 fi
-SERVER="$ROOT/target/release/server-cli"
-LOAD="$ROOT/target/release/rtsp_load"
+SERVER="${BIN_DIR:-$ROOT/target/release}/server-cli"
+LOAD="${BIN_DIR:-$ROOT/target/release}/rtsp_load"
 for b in "$SERVER" "$LOAD"; do
     [ -x "$b" ] || { echo "bench_engine: $b missing (give --build)" >&2; exit 2; }
 done
@@ -124,7 +130,11 @@ sample_threads() {
     for _ in $(seq 1800); do grep -q "measuring" "$1" 2>/dev/null && break; sleep 0.1; done
     sleep 1
     for _ in $(seq $((SECONDS_ - 2))); do
-        curl -s --max-time 1 "http://127.0.0.1:$HTTP_PORT/metrics" | grep '^mjpegrtsp_media_thread_' >>"$2" || true
+        "$PY" - "http://127.0.0.1:$HTTP_PORT/metrics" >>"$2" 2>/dev/null <<'GET' || true
+import sys, urllib.request
+page = urllib.request.urlopen(sys.argv[1], timeout=1).read().decode()
+print("\n".join(l for l in page.splitlines() if l.startswith("mjpegrtsp_media_thread_")))
+GET
         sleep 1
     done
 }
