@@ -6,14 +6,17 @@
 //! than a media thread takes at once, which waits its turn, plays, and
 //! leaves the thread's measured frame cost in the metrics; and
 //! with `--gro`, a frame's segmented send taken as one datagram and still
-//! counted packet by packet.
+//! counted packet by packet; and `--concurrency` bounding the set-ups of
+//! all its threads together.
 
 use mjpegrtsp::server::engine::load::{Admission, GROWTH_FLOOR};
 use mjpegrtsp::server::{HttpConfig, ServerConfig};
 use mjpegrtsp_tests::http::{get, metric_samples};
 use mjpegrtsp_tests::rtsp_text::media_dir;
 use mjpegrtsp_tests::*;
+use std::net::TcpListener;
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 /// Runs `rtsp_load` for a second against `server` and reads its JSON line.
 fn load(server: &TestServer, sessions: usize, per_address: usize) -> serde_json::Value {
@@ -147,4 +150,42 @@ fn with_gro_a_frames_packets_are_still_counted_one_by_one() {
         (g - p).abs() / p < 0.2,
         "packets a frame: {g} with GRO, {p} without"
     );
+}
+
+#[test]
+fn the_concurrency_bounds_the_setups_of_all_threads_together() {
+    // A server that takes connections and never answers: each session
+    // holds its set-up slot until its OPTIONS times out.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let accepting = std::thread::spawn(move || {
+        let start = Instant::now();
+        let (mut held, mut at) = (Vec::new(), Vec::new());
+        while start.elapsed() < Duration::from_secs(6) && at.len() < 8 {
+            match listener.accept() {
+                Ok((stream, _)) => {
+                    at.push(start.elapsed());
+                    held.push(stream);
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(2)),
+            }
+        }
+        at
+    });
+    // 8 sessions on 4 threads, 2 setting up at a time: 4 rounds of 0.8 s.
+    let out = Command::new(env!("CARGO_BIN_EXE_rtsp_load"))
+        .arg(format!("rtsp://{addr}/movie.Mjpeg"))
+        .args(["--sessions", "8", "--threads", "4", "--concurrency", "2"])
+        .args(["--timeout", "0.8", "--seconds", "1", "--json"])
+        .output()
+        .unwrap();
+    let at = accepting.join().unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(at.len(), 8, "every session tried: {at:?}\n{report}");
+    // Within the first round, two connections, not one for each thread.
+    let first_round = at
+        .iter()
+        .filter(|&&t| t < at[0] + Duration::from_millis(500));
+    assert_eq!(first_round.count(), 2, "{at:?}");
 }

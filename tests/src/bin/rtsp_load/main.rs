@@ -17,8 +17,9 @@
 //! or RTP/AVP/TCP interleaved) and PLAY, then receives until the end of the measuring
 //! window, then TEARDOWN. Sessions are tasks on current-thread tokio runtimes, one
 //! per thread (`--threads`; by default one per 1,000 sessions, at most one per
-//! core), each thread with its share of the sessions and of `--concurrency`;
-//! a thread's datagrams are read into one buffer. The measuring window is
+//! core), each thread with its share of the sessions; the `--concurrency`
+//! set-up slots are shared by all of them. A thread's datagrams are read
+//! into one buffer. The measuring window is
 //! the same for all threads. See `REPORTED` (and `--help`) for what is
 //! measured.
 
@@ -134,7 +135,6 @@ fn run_thread(
         let shared = Rc::new(Shared {
             scratch: RefCell::new(vec![0u8; SCRATCH]),
             gaps: RefCell::new(Histogram::new()),
-            setup_slots: Semaphore::new((args.concurrency / threads).max(1)),
             global,
         });
         let mut handles = Vec::new();
@@ -233,7 +233,7 @@ async fn run(args: Args, nofile: u64) -> ExitCode {
     }
     let addresses = (args.sessions - 1) / args.sessions_per_address + 1;
     let threads = thread_count(args.threads, args.sessions);
-    let global = Arc::new(Global::default());
+    let global = Arc::new(Global::new(args.concurrency));
     let pid_s = args.server_pid.map(|p| p.to_string());
     let mut server = args.server_pid.map(|pid| ServerWindow {
         pid,

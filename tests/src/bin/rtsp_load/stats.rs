@@ -54,22 +54,35 @@ impl Histogram {
     }
 }
 
-/// What every thread of the tool shares: the window, and the count of
-/// sessions set up.
-#[derive(Default)]
+/// What every thread of the tool shares: the window, the --concurrency
+/// slots, and the count of sessions set up.
 pub(crate) struct Global {
     /// True while the measuring window runs.
     pub(crate) window: AtomicBool,
+    /// One for each session that may be setting up at a time, for all
+    /// threads together (a semaphore serves several runtimes).
+    pub(crate) setup_slots: Semaphore,
     pub(crate) set_up: AtomicUsize,
     /// Told once every session is set up (or failed).
     pub(crate) all_set_up: Notify,
+}
+
+impl Global {
+    /// Before any session, with `concurrency` set-up slots.
+    pub(crate) fn new(concurrency: usize) -> Global {
+        Global {
+            window: AtomicBool::new(false),
+            setup_slots: Semaphore::new(concurrency.max(1)),
+            set_up: AtomicUsize::new(0),
+            all_set_up: Notify::new(),
+        }
+    }
 }
 
 /// What the sessions of one thread share.
 pub(crate) struct Shared {
     pub(crate) scratch: RefCell<Vec<u8>>,
     pub(crate) gaps: RefCell<Histogram>,
-    pub(crate) setup_slots: Semaphore,
     pub(crate) global: Arc<Global>,
 }
 
@@ -79,8 +92,8 @@ impl Shared {
         self.global.window.load(Ordering::Relaxed)
     }
 
-    /// Runs one session's set-up holding one of this thread's share of
-    /// the --concurrency slots, and counts it set up (the window starts
+    /// Runs one session's set-up holding one of the --concurrency slots,
+    /// and counts it set up (the window starts
     /// once all `sessions` are): its result, and how long it took.
     pub(crate) async fn setting_up<T>(
         &self,
@@ -88,7 +101,7 @@ impl Shared {
         setup: impl std::future::Future<Output = T>,
     ) -> (T, Duration) {
         let result = {
-            let _slot = self.setup_slots.acquire().await;
+            let _slot = self.global.setup_slots.acquire().await;
             let t0 = Instant::now();
             let r = setup.await;
             (r, t0.elapsed())
