@@ -76,9 +76,9 @@ pub struct Admission {
     /// quarter as busy as `max_busy` with one more session takes no new
     /// session; infinite: no machine check. Lower than `max_busy`: the
     /// control plane, the kernel's network work and whatever else runs
-    /// there need room beside the media threads. (A machine kept busy by other
-    /// programs while this thread is almost idle is met as lateness is:
-    /// by degrading fairly, not by refusing.)
+    /// there need room beside the media threads. (A machine kept busy by
+    /// other programs while this thread is almost idle is met as lateness
+    /// is: by degrading fairly, not by refusing.)
     pub max_machine_busy: f64,
 }
 
@@ -238,6 +238,8 @@ impl Admission {
         let floor = self.max_busy.min(1.0) / 4.0;
         let with_one_more = load.busy_with_one_more();
         let late = load.late_p99 > self.max_late && load.busy >= floor;
+        // Judged with the sessions being taken, not on the last window
+        // alone: a burst into an idle thread is not "almost idle".
         let machine = with_one_more < floor
             || load
                 .machine_with_one_more()
